@@ -1,0 +1,43 @@
+"""INTACT backend: the application factory."""
+
+import logging
+import os
+from pathlib import Path
+
+from dotenv import load_dotenv
+from flask import Flask
+
+from intact import cli, config, db, errors, health, logs
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
+
+
+def create_app(test_config=None):
+    """Build the app from the environment (and `.env`), or from the mapping a test passes.
+
+    A test's mapping is read exactly like an environment, so tests exercise the real parsing.
+    """
+    if test_config is None:
+        load_dotenv(PROJECT_ROOT / ".env")
+        environ = os.environ
+    else:
+        environ = test_config
+    settings = config.load(environ)
+
+    app = Flask(
+        __name__,
+        static_folder=str(PROJECT_ROOT / "static"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+    )
+    app.config.update(settings)
+    app.json.sort_keys = False
+
+    logs.configure(settings["LOG_LEVEL"])
+    logs.init_request_log(app)
+    db.init_app(app, settings)
+    errors.init_app(app)
+    app.register_blueprint(health.bp)
+    cli.init_app(app)
+    log.debug("app ready on %s", db.describe(settings))
+    return app

@@ -1,0 +1,140 @@
+"""Settings from the environment (and `.env`), parsed and validated once at start-up.
+
+The names of the original FastAPI backend are kept so that an existing deployment's
+environment works unchanged.
+"""
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+# Placeholder password of the original backend: never accepted outside local mode.
+INSECURE_PASSWORDS = frozenset({"", "password"})
+LOCAL_SECRETS_FILE = "local-secrets.json"
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the app must not start."""
+
+
+def _text(value, default=""):
+    return default if value is None else str(value).strip()
+
+
+def _flag(name, value, default=False):
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    lowered = str(value).strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {value!r}")
+
+
+def _integer(name, value, default, minimum=0):
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+# name -> (parser, default). Each parser takes (name, raw value, default).
+_SETTINGS = {
+    "LOCAL_MODE": (_flag, False),
+    "DB_CONNECTION_STR": (lambda n, v, d: _text(v, d), ""),
+    "DB_NAME": (lambda n, v, d: _text(v, d) or d, "intact"),
+    "DB_TIMEOUT_MS": (lambda n, v, d: _integer(n, v, d, minimum=100), 3000),
+    "DATA_DIR": (lambda n, v, d: _text(v, d) or d, "instance/data"),
+    "ADMIN_PASSWORD": (lambda n, v, d: _text(v, d), ""),
+    "SECRET_KEY": (lambda n, v, d: _text(v, d), ""),
+    "STUDY_URL_PREFIX": (lambda n, v, d: _text(v, d) or d, "http://localhost:5173"),
+    "CORS_FRONTEND_ORIGIN": (lambda n, v, d: _text(v, d), "https://intact.sail.codes"),
+    "CORS_LOCALHOST_ORIGIN": (lambda n, v, d: _text(v, d), "http://localhost:5173"),
+    "HOST": (lambda n, v, d: _text(v, d) or d, "127.0.0.1"),
+    "PORT": (lambda n, v, d: _integer(n, v, d, minimum=1), 8000),
+    "LOG_LEVEL": (lambda n, v, d: (_text(v, d) or d).upper(), "INFO"),
+    "MAX_CONTENT_LENGTH": (lambda n, v, d: _integer(n, v, d, minimum=1024), 1024 * 1024),
+}
+
+
+def from_environ(environ: Mapping) -> dict:
+    """Parse every known setting from an environment-like mapping; raise ConfigError."""
+    settings = {
+        name: parse(name, environ.get(name), default)
+        for name, (parse, default) in _SETTINGS.items()
+    }
+    if settings["LOG_LEVEL"] not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ConfigError(
+            f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {settings['LOG_LEVEL']!r}"
+        )
+    # Anything else the caller passes (Flask's TESTING, a test's own keys) goes through untouched.
+    extras = {
+        key: value for key, value in environ.items() if key not in _SETTINGS and key.isupper()
+    }
+    return {**extras, **settings}
+
+
+def require_secrets(settings: dict) -> None:
+    """Refuse to run a deployment with the placeholder password or no session key."""
+    problems = []
+    if settings["ADMIN_PASSWORD"] in INSECURE_PASSWORDS:
+        problems.append("ADMIN_PASSWORD is unset or 'password': set a strong admin password")
+    if not settings["SECRET_KEY"]:
+        problems.append(
+            "SECRET_KEY is unset: set a long random value, for example the output of "
+            "`python -c 'import secrets; print(secrets.token_hex(32))'`"
+        )
+    if problems:
+        raise ConfigError("Refusing to start outside local mode: " + "; ".join(problems))
+
+
+def fill_local_secrets(settings: dict) -> dict:
+    """In local mode, generate the missing password and key once and keep them in DATA_DIR.
+
+    Keeping them on disk means sessions and the printed password survive a restart of `make run`.
+    """
+    path = Path(settings["DATA_DIR"]) / LOCAL_SECRETS_FILE
+    stored = _read_or_create_local_secrets(path)
+    filled = dict(settings)
+    if settings["ADMIN_PASSWORD"] in INSECURE_PASSWORDS:
+        filled["ADMIN_PASSWORD"] = stored["ADMIN_PASSWORD"]
+    if not settings["SECRET_KEY"]:
+        filled["SECRET_KEY"] = stored["SECRET_KEY"]
+    return filled
+
+
+def _read_or_create_local_secrets(path: Path) -> dict:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fresh = {"ADMIN_PASSWORD": secrets.token_urlsafe(12), "SECRET_KEY": secrets.token_hex(32)}
+    try:
+        # O_EXCL: when several processes start at once, exactly one writes the file.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return json.loads(path.read_text(encoding="utf-8"))
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump(fresh, handle)
+    return fresh
+
+
+def load(environ: Mapping) -> dict:
+    """Settings ready for the app: parsed, secrets checked or (in local mode) filled in."""
+    settings = from_environ(environ)
+    if settings["LOCAL_MODE"]:
+        settings = fill_local_secrets(settings)
+    require_secrets(settings)
+    return settings
+
+
+def uses_embedded_store(settings: dict) -> bool:
+    """True when no MongoDB server is configured and the file-backed store is used."""
+    return not settings["DB_CONNECTION_STR"]

@@ -1,0 +1,134 @@
+"""The one module that knows which database the app runs on.
+
+- `DB_CONNECTION_STR=mongodb://…` or `mongodb+srv://…`: a real MongoDB (standalone or replica set).
+- empty: the embedded, file-backed store (litemongo: SQLite files under DATA_DIR/db).
+- `mongomock://`: an in-memory database, fresh for every app (tests).
+
+Everything above this module uses the PyMongo API only and never learns which one it got.
+"""
+
+import logging
+from pathlib import Path
+
+import mongomock
+import pymongo
+from flask import current_app
+from pymongo.errors import PyMongoError
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_DIR = "db"
+MOCK_SCHEME = "mongomock://"
+
+# Indexes the code relies on; create_index is idempotent, so this runs at every start.
+INDEXES = {
+    "studies": [
+        ("study_id", {"unique": True}),
+        ("participant_id", {}),
+    ],
+    "tests": [
+        ("test_id", {"unique": True}),
+        ("study_id", {}),
+        ("test_type", {}),
+        # An identical re-submission maps to the same fingerprint: stored once.
+        ("fingerprint", {"unique": True}),
+    ],
+    "quarantine": [("received_at", {})],
+}
+
+
+class DatabaseUnavailable(Exception):
+    """The database did not answer in time."""
+
+
+def connect(settings: dict):
+    """Build the client for the configured store. Call once per process, after any fork."""
+    uri = settings["DB_CONNECTION_STR"]
+    if not uri:
+        import litemongo  # noqa: PLC0415 - only the embedded mode needs it
+
+        path = Path(settings["DATA_DIR"]) / EMBEDDED_DIR
+        return litemongo.MongoClient(str(path.absolute()), tz_aware=True)
+    if uri.startswith(MOCK_SCHEME):
+        return mongomock.MongoClient(tz_aware=True)
+    timeout = settings["DB_TIMEOUT_MS"]
+    return pymongo.MongoClient(
+        uri,
+        tz_aware=True,
+        serverSelectionTimeoutMS=timeout,
+        connectTimeoutMS=timeout,
+        socketTimeoutMS=max(timeout, 10_000),
+        appname="intact-backend",
+    )
+
+
+def describe(settings: dict) -> str:
+    """Where the data lives, for people: never includes credentials."""
+    uri = settings["DB_CONNECTION_STR"]
+    if not uri:
+        return f"embedded store in {(Path(settings['DATA_DIR']) / EMBEDDED_DIR).absolute()}"
+    if uri.startswith(MOCK_SCHEME):
+        return "in-memory database (mongomock, lost on exit)"
+    host = uri.split("@")[-1].split("/")[0].split("?")[0]
+    return f"MongoDB at {host}, database {settings['DB_NAME']!r}"
+
+
+def init_app(app, settings: dict) -> None:
+    """Attach the database to the app and make sure its indexes exist."""
+    client = connect(settings)
+    database = client[settings["DB_NAME"]]
+    app.extensions["intact_db_client"] = client
+    app.extensions["intact_db"] = database
+    try:
+        ensure_indexes(database)
+    except PyMongoError as error:
+        # An unreachable server must not stop the app from starting: /healthz says 503 and
+        # the app recovers when the database comes back. Indexes are retried on first success.
+        log.warning("database not reachable at start-up, indexes not checked: %s", error)
+        app.extensions["intact_db_indexes_pending"] = True
+
+
+def ensure_indexes(database) -> None:
+    """Create every index the code relies on; safe to call again."""
+    for collection, indexes in INDEXES.items():
+        for key, options in indexes:
+            database[collection].create_index(key, **options)
+
+
+def get_db():
+    """The database of the current app."""
+    database = current_app.extensions["intact_db"]
+    if current_app.extensions.pop("intact_db_indexes_pending", False):
+        try:
+            ensure_indexes(database)
+        except PyMongoError:
+            current_app.extensions["intact_db_indexes_pending"] = True
+    return database
+
+
+def collection(name: str):
+    """A collection of the current app's database."""
+    return get_db()[name]
+
+
+def studies():
+    """The studies collection: one document per study link."""
+    return collection("studies")
+
+
+def tests():
+    """The tests collection: one document per submitted cognitive test."""
+    return collection("tests")
+
+
+def quarantine():
+    """Submissions refused for a schema error but naming a known study, kept for recovery."""
+    return collection("quarantine")
+
+
+def ping() -> None:
+    """Raise DatabaseUnavailable unless the database answers."""
+    try:
+        get_db().command("ping")
+    except PyMongoError as error:
+        raise DatabaseUnavailable(str(error)) from error

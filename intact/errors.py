@@ -1,0 +1,45 @@
+"""JSON error answers for the API: a clear message, never an HTML page or a bare 500."""
+
+import logging
+
+from flask import jsonify
+from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
+from werkzeug.exceptions import HTTPException
+
+from intact.db import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+DATABASE_DOWN_MESSAGE = (
+    "The database is not reachable right now; nothing was stored. Try again shortly."
+)
+
+
+def error_response(code: int, message: str, **details):
+    """A JSON error body in the original backend's shape: {"message": ...}."""
+    body = {"message": message, **details}
+    response = jsonify(body)
+    response.status_code = code
+    return response
+
+
+def init_app(app) -> None:
+    """Register the app-wide JSON error handlers."""
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error):
+        return error_response(error.code, error.description)
+
+    @app.errorhandler(DatabaseUnavailable)
+    @app.errorhandler(ServerSelectionTimeoutError)
+    @app.errorhandler(ConnectionFailure)
+    def _database_down(error):
+        log.error("database unavailable: %s", error)
+        response = error_response(503, DATABASE_DOWN_MESSAGE)
+        response.headers["Retry-After"] = "5"
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(error):
+        log.exception("unhandled error")
+        return error_response(500, "Internal server error; the error was logged.")

@@ -1,0 +1,99 @@
+"""Settings: defaults, validation, and the refusal to start without real secrets."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from intact import config, create_app
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_defaults_keep_the_original_names_and_values():
+    settings = config.from_environ({})
+    assert settings["DB_NAME"] == "intact"
+    assert settings["DB_CONNECTION_STR"] == ""
+    assert settings["DATA_DIR"] == "instance/data"
+    assert settings["CORS_FRONTEND_ORIGIN"] == "https://intact.sail.codes"
+    assert settings["PORT"] == 8000
+    assert settings["MAX_CONTENT_LENGTH"] == 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "complaint"),
+    [
+        ("PORT", "eighty", "PORT must be a whole number"),
+        ("PORT", "0", "PORT must be at least 1"),
+        ("LOCAL_MODE", "maybe", "LOCAL_MODE must be true or false"),
+        ("LOG_LEVEL", "loud", "LOG_LEVEL must be"),
+    ],
+)
+def test_invalid_settings_are_named(name, value, complaint):
+    with pytest.raises(config.ConfigError, match=complaint):
+        config.from_environ({name: value})
+
+
+@pytest.mark.parametrize(
+    ("password", "secret_key", "complaint"),
+    [
+        ("", "key", "ADMIN_PASSWORD is unset"),
+        ("password", "key", "ADMIN_PASSWORD is unset or 'password'"),
+        ("s3cret-enough", "", "SECRET_KEY is unset"),
+    ],
+)
+def test_app_refuses_to_start_without_secrets(app_config, password, secret_key, complaint):
+    app_config.update(ADMIN_PASSWORD=password, SECRET_KEY=secret_key)
+    with pytest.raises(config.ConfigError, match=complaint):
+        create_app(app_config)
+
+
+def test_local_mode_generates_secrets_once_and_keeps_them(app_config):
+    app_config.update(LOCAL_MODE="1", ADMIN_PASSWORD="", SECRET_KEY="")
+    first = create_app(app_config)
+    second = create_app(app_config)
+    assert len(first.config["ADMIN_PASSWORD"]) >= 12
+    assert first.config["ADMIN_PASSWORD"] == second.config["ADMIN_PASSWORD"]
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+    stored = Path(app_config["DATA_DIR"], config.LOCAL_SECRETS_FILE)
+    assert json.loads(stored.read_text())["ADMIN_PASSWORD"] == first.config["ADMIN_PASSWORD"]
+    assert stored.stat().st_mode & 0o077 == 0, "the secrets file is readable by others"
+
+
+def test_local_mode_keeps_a_password_that_was_set(app_config):
+    app_config.update(LOCAL_MODE="true", ADMIN_PASSWORD="mine-and-long", SECRET_KEY="")
+    assert create_app(app_config).config["ADMIN_PASSWORD"] == "mine-and-long"
+
+
+def _gunicorn_check(tmp_path, **env):
+    environ = {**os.environ, "DATA_DIR": str(tmp_path), "LOCAL_MODE": "0", **env}
+    return subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--check-config", "wsgi:app"],
+        cwd=PROJECT_ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_server_exits_with_a_clear_message_without_secrets(tmp_path):
+    done = _gunicorn_check(tmp_path, ADMIN_PASSWORD="password", SECRET_KEY="")
+    assert done.returncode != 0
+    assert "Refusing to start outside local mode" in done.stderr
+    assert "ADMIN_PASSWORD" in done.stderr
+    assert "SECRET_KEY" in done.stderr
+
+
+def test_server_starts_with_secrets(tmp_path):
+    done = _gunicorn_check(
+        tmp_path,
+        ADMIN_PASSWORD="a-real-password",
+        SECRET_KEY="k" * 32,
+        DB_CONNECTION_STR="mongomock://",
+    )
+    assert done.returncode == 0, done.stderr

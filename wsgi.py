@@ -1,0 +1,3 @@
+from intact import create_app
+
+app = create_app()
