@@ -7,7 +7,7 @@ from pathlib import Path
 from dotenv import load_dotenv
 from flask import Flask
 
-from intact import cli, config, db, errors, health, logs
+from intact import api, cli, config, db, errors, health, logs
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
@@ -36,8 +36,9 @@ def create_app(test_config=None):
     logs.configure(settings["LOG_LEVEL"])
     logs.init_request_log(app)
     db.init_app(app, settings)
-    errors.init_app(app)
     app.register_blueprint(health.bp)
+    api.init_app(app)
+    errors.init_app(app)
     cli.init_app(app)
     log.debug("app ready on %s", db.describe(settings))
     return app

@@ -15,20 +15,28 @@ DATABASE_DOWN_MESSAGE = (
 )
 
 
-def error_response(code: int, message: str, **details):
-    """A JSON error body in the original backend's shape: {"message": ...}."""
-    body = {"message": message, **details}
-    response = jsonify(body)
-    response.status_code = code
+def error_response(http_status: int, message: str, **details):
+    """A JSON error body in the original backend's shape: {"message": ...}, plus any details."""
+    response = jsonify({"message": message, **details})
+    response.status_code = http_status
     return response
 
 
 def init_app(app) -> None:
-    """Register the app-wide JSON error handlers."""
+    """Register the app-wide JSON error handlers (after the Api, so these win)."""
 
     @app.errorhandler(HTTPException)
     def _http_error(error):
-        return error_response(error.code, error.description)
+        # `abort(code, message=..., errors=...)` (flask-smorest / webargs) leaves its details in
+        # error.data; a plain werkzeug error only has its description. Both get a "message".
+        data = getattr(error, "data", None) or {}
+        details = {"code": error.code, "status": error.name}
+        errors = data.get("errors") or data.get("messages")
+        if errors:
+            details["errors"] = errors
+        response = error_response(error.code, data.get("message") or error.description, **details)
+        response.headers.update(data.get("headers") or {})
+        return response
 
     @app.errorhandler(DatabaseUnavailable)
     @app.errorhandler(ServerSelectionTimeoutError)
