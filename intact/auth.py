@@ -15,7 +15,7 @@ SESSION_FLAG = "admin"
 CSRF_SESSION_KEY = "csrf_token"
 CSRF_FORM_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
-WRONG_PASSWORD_MESSAGE = "Wrong admin password"
+WRONG_PASSWORD_MESSAGE = "Wrong admin password"  # noqa: S105 - a message, not a secret
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
