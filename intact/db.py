@@ -8,6 +8,7 @@ Everything above this module uses the PyMongo API only and never learns which on
 """
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import mongomock
@@ -19,17 +20,23 @@ log = logging.getLogger(__name__)
 
 EMBEDDED_DIR = "db"
 MOCK_SCHEME = "mongomock://"
+# Documents per round trip when streaming from MongoDB: bounded memory, few round trips.
+STREAM_BATCH_SIZE = 1000
 
 # Indexes the code relies on; create_index is idempotent, so this runs at every start.
 INDEXES = {
     "studies": [
         ("study_id", {"unique": True}),
         ("participant_id", {}),
+        # A batch is downloaded again, or removed when its creation fails midway.
+        ("batch_id", {}),
     ],
     "tests": [
         ("test_id", {"unique": True}),
         ("study_id", {}),
         ("test_type", {}),
+        # Exports filtered to one participant.
+        ("participant_id", {}),
         # An identical re-submission maps to the same fingerprint: stored once.
         ("fingerprint", {"unique": True}),
     ],
@@ -124,6 +131,34 @@ def tests():
 def quarantine():
     """Submissions refused for a schema error but naming a known study, kept for recovery."""
     return collection("quarantine")
+
+
+def stream(collection, query=None, projection=None):
+    """The matching documents one at a time, in stored order: constant memory on every store.
+
+    PyMongo's cursor fetches batches. mongomock's Cursor (litemongo's too) builds a list of every
+    match before it returns the first, so for those stores the lazy generator behind that Cursor
+    is read directly (a private method; the pinned versions are covered by tests/test_db.py).
+    """
+    query = query or {}
+    if isinstance(collection, pymongo.collection.Collection):
+        with collection.find(query, projection, batch_size=STREAM_BATCH_SIZE) as cursor:
+            yield from cursor
+        return
+    aware = collection.codec_options.tz_aware
+    for document in collection._get_dataset(query, None, projection, dict):
+        yield _as_utc(document) if aware else document
+
+
+def _as_utc(value):
+    """What a tz_aware client returns: naive datetimes (stored as UTC) marked as UTC."""
+    if isinstance(value, dict):
+        return {key: _as_utc(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_utc(item) for item in value]
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 def ping() -> None:

@@ -102,3 +102,45 @@ def make_study(app):
         return study
 
     return make
+
+
+@pytest.fixture
+def store_result(app):
+    """Insert a stored test the way intact/results.py does (docs/architecture.md) and return it.
+
+    `submission` is what the front-end posts (a tests/contract sample, for example); the stored
+    document copies participant_id and study_type from the study.
+    """
+    import hashlib
+
+    from bson import ObjectId
+
+    from intact.testtypes import infer_test_type
+
+    def store(study, submission, *, extra=None, notes=None, test_type=None):
+        result = submission["result"]
+        time_started = datetime.fromisoformat(submission["time_started"].replace("Z", "+00:00"))
+        test_type = test_type or infer_test_type(result)
+        fingerprint = hashlib.sha256(
+            json.dumps([study["study_id"], test_type, submission["time_started"], result]).encode()
+        ).hexdigest()
+        document = {
+            "test_id": str(ObjectId()),
+            "study_id": study["study_id"],
+            "participant_id": study["participant_id"],
+            "study_type": study["study_type"],
+            "test_type": test_type,
+            "time_started": time_started,
+            "time_elapsed_milliseconds": submission["time_elapsed_milliseconds"],
+            "device_info": submission["device_info"],
+            "notes": notes,
+            "result": result,
+            "extra": extra or {},
+            "fingerprint": fingerprint,
+            "received_at": datetime.now(UTC),
+        }
+        with app.app_context():
+            db.tests().insert_one(dict(document))
+        return document
+
+    return store
