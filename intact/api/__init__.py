@@ -5,8 +5,10 @@ The spec is served at /openapi.json and Swagger UI at /docs, with its assets fro
 
 from flask_smorest import Api
 
+from intact.api import admin
+
 # Each audience has its own blueprint module; register new ones here.
-BLUEPRINT_MODULES = ()
+BLUEPRINT_MODULES = (admin,)
 
 API_SETTINGS = {
     "API_TITLE": "INTACT backend",
