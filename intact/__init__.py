@@ -7,7 +7,7 @@ from pathlib import Path
 from dotenv import load_dotenv
 from flask import Flask
 
-from intact import api, cli, config, db, errors, health, logs
+from intact import admin, api, cli, config, db, errors, health, logs
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ def create_app(test_config=None):
     db.init_app(app, settings)
     app.register_blueprint(health.bp)
     api.init_app(app)
+    admin.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
     log.debug("app ready on %s", db.describe(settings))
