@@ -1,11 +1,15 @@
 """Shared fixtures: an app on a fresh in-memory database, its client and CLI runner."""
 
+import itertools
+import json
 import os
 import uuid
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from intact import create_app
+from intact import create_app, db
 
 TEST_PASSWORD = "correct-horse-battery"
 
@@ -64,3 +68,37 @@ def store_config(request, app_config, tmp_path):
         import pymongo
 
         pymongo.MongoClient(app_config["DB_CONNECTION_STR"]).drop_database(app_config["DB_NAME"])
+
+
+CONTRACT_DIR = Path(__file__).resolve().parent / "contract"
+CONTRACT_SAMPLES = sorted(path.stem for path in CONTRACT_DIR.glob("*.json"))
+
+
+def load_sample(name: str, study_id: str) -> dict:
+    """A front-end submission from tests/contract/ (copied from shared/frontend-contract/)."""
+    payload = json.loads((CONTRACT_DIR / f"{name}.json").read_text(encoding="utf-8"))
+    payload["study_id"] = study_id
+    return payload
+
+
+@pytest.fixture
+def make_study(app):
+    """Insert a study straight into the database and return it (no _id)."""
+    counter = itertools.count()
+
+    def make(participant_id="P001", study_type="baseline", study_id=None, **fields):
+        study_id = study_id or f"study{next(counter):03d}".replace("0", "a")
+        study = {
+            "study_id": study_id,
+            "participant_id": participant_id,
+            "study_type": study_type,
+            "url": f"{app.config['STUDY_URL_PREFIX'].rstrip('/')}/{study_id}",
+            "created_at": datetime.now(UTC),
+            "batch_id": "test-batch",
+            **fields,
+        }
+        with app.app_context():
+            db.studies().insert_one(dict(study))
+        return study
+
+    return make
