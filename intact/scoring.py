@@ -29,18 +29,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-# --- The battery: the one place that says what each test type is expected to hold -------------
+from intact import testtypes
 
-# In the order a participant takes them.
-TEST_TYPES = (
-    "immediate_recall",
-    "choice_reaction_time",
-    "visual_paired_associates",
-    "digit_symbol_matching",
-    "spatial_memory",
-    "delayed_recall",
-)
-UNCLASSIFIED = "unclassified"
+# --- The battery (defined once, in intact/testtypes.py) and the fields scores read -----------
+
+TEST_TYPES = tuple(testtypes.TEST_TYPES)  # in the order a participant takes them
+UNCLASSIFIED = testtypes.UNCLASSIFIED
 STUDY_TYPES = ("baseline", "followup")
 
 # Column prefix of each test type: the prefix its answer fields already carry.
@@ -53,15 +47,12 @@ PREFIXES = {
     "delayed_recall": "dr",
 }
 
-# How many answers the deployed battery asks for; fewer is flagged `incomplete`.
+# How many answers the deployed battery asks for (intact/testtypes.py); fewer is `incomplete`.
 EXPECTED_ANSWERS = {
-    "choice_reaction_time": 10,
-    "visual_paired_associates": 5,
-    "digit_symbol_matching": 10,
-    "spatial_memory": 5,
+    name: test_type.battery_answers
+    for name, test_type in testtypes.TEST_TYPES.items()
+    if test_type.battery_answers
 }
-# The most answers a list may hold (visual pairs allows retries); longer lists are refused.
-MAX_ANSWERS = {"visual_paired_associates": 20, "spatial_memory": 5}
 
 # Reaction-time fields of each type: all in milliseconds, measured with the browser clock.
 RT_FIELDS = {
