@@ -24,6 +24,8 @@ from pathlib import Path
 import bson
 from bson.codec_options import CodecOptions
 
+from intact import db
+
 log = logging.getLogger(__name__)
 
 FORMAT = "intact-backup"
@@ -50,8 +52,9 @@ def data_collections(database) -> list[str]:
     )
 
 
-def write_backup(database, path: str | os.PathLike) -> dict:
-    """Write every document of every collection to `path`; return the header written."""
+def write_backup(path: str | os.PathLike) -> dict:
+    """Write every document of the app's database to `path`; return the header written."""
+    database = db.get_db()
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     counts = Counter()
@@ -61,7 +64,7 @@ def write_backup(database, path: str | os.PathLike) -> dict:
         with os.fdopen(body_fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb") as body:
             for name in data_collections(database):
                 counts[name] = 0
-                for document in database[name].find({}).sort("_id", 1):
+                for document in db.stream(name):
                     body.write(bson.encode({"collection": name, "document": document}))
                     counts[name] += 1
         header = {
@@ -126,13 +129,14 @@ def stored_document_count(database) -> int:
     return sum(database[name].count_documents({}) for name in data_collections(database))
 
 
-def restore_backup(database, path: str | os.PathLike, force: bool = False) -> dict:
-    """Load a backup into `database`; return its header.
+def restore_backup(path: str | os.PathLike, force: bool = False) -> dict:
+    """Load a backup into the app's database; return its header.
 
     The file is verified in full before the database is touched. An empty database is required
     unless `force`, which drops every existing collection first so the result equals the backup.
     """
     header = verify(path)
+    database = db.get_db()
     existing = stored_document_count(database)
     if existing and not force:
         raise BackupError(
@@ -154,6 +158,8 @@ def restore_backup(database, path: str | os.PathLike, force: bool = False) -> di
             batch = []
     if batch:
         database[batch_collection].insert_many(batch, ordered=True)
+    # --force dropped the collections and their indexes; a fresh database may never have had them.
+    db.ensure_indexes(database)
     log.info("backup restored: %s documents", sum(header["collections"].values()))
     return header
 

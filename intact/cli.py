@@ -32,7 +32,7 @@ def backup_command(path):
     """Write every document of the database to PATH (a file, or a folder to put one in)."""
     if path.is_dir():
         path = path / backup.default_file_name()
-    header = backup.write_backup(db.get_db(), path)
+    header = backup.write_backup(path)
     total = sum(header["collections"].values())
     click.echo(f"Backup of {db.describe(current_app.config)} written to {path}")
     click.echo(f"{total} documents: {_counts(header)}")
@@ -46,13 +46,10 @@ def backup_command(path):
 @with_appcontext
 def restore_command(path, force):
     """Load a backup written by `flask backup` into an empty database."""
-    database = db.get_db()
     try:
-        header = backup.restore_backup(database, path, force=force)
+        header = backup.restore_backup(path, force=force)
     except backup.BackupError as error:
         raise click.ClickException(str(error)) from error
-    # --force dropped the collections and their indexes; a fresh database may never have had them.
-    db.ensure_indexes(database)
     total = sum(header["collections"].values())
     written = f"{header['created_at']:%Y-%m-%d %H:%M} UTC"
     click.echo(f"Restored {total} documents from {path} (written {written})")

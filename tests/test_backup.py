@@ -105,12 +105,12 @@ def test_backup_round_trips_every_document_exactly(store_config, target_config, 
     fill(source, sample_data())
     path = tmp_path / "backup.bson.gz"
     with source.app_context():
-        header = backup.write_backup(db.get_db(), path)
+        header = backup.write_backup(path)
     assert header["collections"] == {"audit_log": 1, "quarantine": 1, "studies": 2, "tests": 2}
 
     target = create_app(target_config)
     with target.app_context():
-        backup.restore_backup(db.get_db(), path)
+        backup.restore_backup(path)
     assert dump(target) == dump(source)
 
     with target.app_context():
@@ -150,7 +150,7 @@ def test_restore_refuses_a_database_that_holds_data(app, tmp_path):
     fill(app, sample_data())
     path = tmp_path / "backup.bson.gz"
     with app.app_context():
-        backup.write_backup(db.get_db(), path)
+        backup.write_backup(path)
         db.studies().insert_one({"study_id": "zzzzzzzz"})
     before = dump(app)
     result = app.test_cli_runner().invoke(args=["restore", str(path)])
@@ -166,7 +166,7 @@ def test_restore_force_replaces_everything(app, tmp_path):
     expected = dump(app)
     path = tmp_path / "backup.bson.gz"
     with app.app_context():
-        backup.write_backup(db.get_db(), path)
+        backup.write_backup(path)
         db.studies().insert_one({"study_id": "zzzzzzzz"})
         db.collection("scratch").insert_one({"x": 1})
     result = app.test_cli_runner().invoke(args=["restore", "--force", str(path)])
@@ -181,7 +181,7 @@ def test_a_truncated_backup_is_refused_before_anything_changes(app, tmp_path):
     fill(app, sample_data())
     path = tmp_path / "backup.bson.gz"
     with app.app_context():
-        backup.write_backup(db.get_db(), path)
+        backup.write_backup(path)
     # The same documents again, minus the last bytes: a copy interrupted mid-way.
     whole = gzip.decompress(path.read_bytes())
     damaged = tmp_path / "damaged.bson.gz"
@@ -197,7 +197,7 @@ def test_a_backup_missing_documents_is_refused(app, tmp_path):
     fill(app, sample_data())
     path = tmp_path / "backup.bson.gz"
     with app.app_context():
-        header = backup.write_backup(db.get_db(), path)
+        header = backup.write_backup(path)
     header["collections"]["tests"] = 3
     documents = [
         bson.encode({"collection": name, "document": document})
@@ -232,7 +232,7 @@ def test_files_that_are_not_backups_are_refused(app, tmp_path, content, complain
 def test_backup_of_an_empty_database(app, tmp_path):
     path = tmp_path / "empty.bson.gz"
     with app.app_context():
-        header = backup.write_backup(db.get_db(), path)
+        header = backup.write_backup(path)
         assert sum(header["collections"].values()) == 0
-        assert backup.restore_backup(db.get_db(), path)["format"] == "intact-backup"
+        assert backup.restore_backup(path)["format"] == "intact-backup"
     assert backup.read_header(path)["created_at"].tzinfo is not None
