@@ -39,6 +39,8 @@ INDEXES = {
         ("fingerprint", {"unique": True}),
     ],
     "quarantine": [("received_at", {})],
+    # Admin actions, listed newest first and filtered by action (intact/audit.py).
+    "audit_log": [("time", {}), ("action", {})],
 }
 
 
