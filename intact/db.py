@@ -25,6 +25,8 @@ INDEXES = {
     "studies": [
         ("study_id", {"unique": True}),
         ("participant_id", {}),
+        # Summaries read studies and tests in this order (intact/scoring.py merges the two).
+        ([("participant_id", 1), ("study_id", 1)], {}),
     ],
     "tests": [
         ("test_id", {"unique": True}),
@@ -32,6 +34,7 @@ INDEXES = {
         ("test_type", {}),
         # An identical re-submission maps to the same fingerprint: stored once.
         ("fingerprint", {"unique": True}),
+        ([("participant_id", 1), ("study_id", 1)], {}),
     ],
     "quarantine": [("received_at", {})],
 }
