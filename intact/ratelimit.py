@@ -7,7 +7,8 @@ so a clinic where 30 participants share one address never meets a limit in norma
 
 Counters live where every process of a deployment sees them:
 - MongoDB (`mongodb://`, `mongodb+srv://`): in the app's own database (collections
-  `ratelimit_counters` and `ratelimit_windows`), so all workers and containers agree.
+  `ratelimit_counters` and `ratelimit_windows`) through the app's own client, so all workers and
+  containers agree.
 - embedded store and `mongomock://`: in this process's memory. The embedded mode runs exactly one
   gunicorn worker (see gunicorn.conf.py), so one in-memory counter is already shared by every
   request; litemongo cannot run the atomic pipeline updates the MongoDB counter storage needs, and
@@ -30,6 +31,7 @@ import time
 
 from flask import current_app, g
 from flask_limiter import Limiter, RateLimitExceeded
+from limits.storage import MongoDBStorage
 
 from intact import clients
 from intact.errors import error_response
@@ -43,28 +45,58 @@ MONGODB_SCHEMES = ("mongodb://", "mongodb+srv://")
 limiter = Limiter(key_func=clients.address, key_prefix="intact")
 
 
-def storage_for(settings: dict) -> tuple[str, dict]:
+APP_DATABASE_SCHEME = "intact-app-db"
+
+
+class AppDatabaseCounters(MongoDBStorage):
+    """limits' MongoDB counter storage on the app's own MongoDB client instead of a second one.
+
+    Same database, same timeouts (an unreachable server gives the app's quick 503), one connection
+    pool per worker. The app owns the client, so this storage never closes it.
+    """
+
+    STORAGE_SCHEME = [APP_DATABASE_SCHEME]
+
+    def __init__(self, uri: str, client=None, **options) -> None:
+        super().__init__(uri, **options)
+        self._app_client = client
+        self._expiry_indexes_ready = False
+
+    @property
+    def storage(self):
+        """The app's client, once the TTL indexes that expire old counters exist."""
+        if not self._expiry_indexes_ready:
+            # Retried on every use until it succeeds: the database may be down at start-up.
+            database = self._app_client[self._database_name]
+            for collection in self._collection_mapping.values():
+                database[collection].create_index("expireAt", expireAfterSeconds=0)
+            self._expiry_indexes_ready = True
+        return self._app_client
+
+    def _init_mongo_client(self, uri, **options):
+        return self._app_client
+
+    def __del__(self) -> None:
+        # The parent would connect (and wait for an unreachable server) only to close the client.
+        pass
+
+
+def storage_for(settings: dict, client=None) -> tuple[str, dict]:
     """The counter storage URI and options for these settings (see the module docstring)."""
-    uri = settings["DB_CONNECTION_STR"]
-    if not uri.startswith(MONGODB_SCHEMES):
+    if not settings["DB_CONNECTION_STR"].startswith(MONGODB_SCHEMES):
         return "memory://", {}
-    timeout = settings["DB_TIMEOUT_MS"]
     options = {
+        "client": client,
         "database_name": settings["DB_NAME"],
         "counter_collection_name": "ratelimit_counters",
         "window_collection_name": "ratelimit_windows",
-        # The same bounds as the app's own client: an unreachable server gives a quick 503.
-        "serverSelectionTimeoutMS": timeout,
-        "connectTimeoutMS": timeout,
-        "socketTimeoutMS": max(timeout, 10_000),
-        "appname": "intact-ratelimit",
     }
-    return uri, options
+    return f"{APP_DATABASE_SCHEME}://", options
 
 
 def init_app(app) -> None:
     """Give this app its counter storage and the JSON 429 answer."""
-    uri, options = storage_for(app.config)
+    uri, options = storage_for(app.config, app.extensions.get("intact_db_client"))
     app.config["RATELIMIT_STORAGE_URI"] = uri
     app.config["RATELIMIT_STORAGE_OPTIONS"] = options
     app.config["RATELIMIT_STRATEGY"] = "fixed-window"

@@ -1,8 +1,11 @@
 """Rate limits that count failures only, per client address, with a JSON 429."""
 
 import os
+import time
 import uuid
 
+import mongomock
+import pymongo
 import pytest
 from flask import Blueprint, abort, request
 from flask.views import MethodView
@@ -235,17 +238,27 @@ def test_counters_live_in_process_memory_without_a_mongodb_server(uri):
 
 
 @pytest.mark.parametrize(
-    "uri", ["mongodb://db.example:27017/?replicaSet=rs0", "mongodb+srv://user:pw@cluster.example/"]
+    "uri",
+    ["mongodb://127.0.0.1:9/?directConnection=true", "mongodb+srv://user:pw@cluster.example/"],
 )
 def test_counters_live_in_the_apps_mongodb_database(uri):
     settings = config.from_environ({"DB_CONNECTION_STR": uri, "DB_NAME": "clinic"})
-    storage_uri, options = ratelimit.storage_for(settings)
-    # Not built here: the storage would connect (and resolve DNS) as soon as it is touched.
-    assert storage_uri == uri
-    assert storage_uri.split(":")[0] in MongoDBStorage.STORAGE_SCHEME
-    assert options["database_name"] == "clinic"
-    assert options["counter_collection_name"] == "ratelimit_counters"
-    assert options["serverSelectionTimeoutMS"] == settings["DB_TIMEOUT_MS"]
+    app_client = mongomock.MongoClient()
+    storage_uri, options = ratelimit.storage_for(settings, app_client)
+    storage = storage_from_string(storage_uri, **options)
+    assert isinstance(storage, MongoDBStorage)
+    # The app's own client and database: one connection pool, the app's timeouts.
+    assert storage.storage is app_client
+    assert storage.counters.full_name == "clinic.ratelimit_counters"
+    assert "expireAt_1" in app_client["clinic"]["ratelimit_counters"].index_information()
+
+
+def test_an_app_on_mongodb_counts_in_its_database(app_config):
+    app_config.update(DB_CONNECTION_STR="mongodb://127.0.0.1:9/", DB_TIMEOUT_MS="100")
+    app = create_app(app_config)
+    storage = ratelimit.limiter.storage
+    assert isinstance(storage, ratelimit.AppDatabaseCounters)
+    assert storage._app_client is app.extensions["intact_db_client"]
 
 
 @pytest.mark.mongo
@@ -255,15 +268,28 @@ def test_two_workers_share_counters_on_mongodb():
         pytest.skip("TEST_MONGO_URI is not set")
     name = f"intact_test_{uuid.uuid4().hex[:12]}"
     settings = config.from_environ({"DB_CONNECTION_STR": uri, "DB_NAME": name})
-    storage_uri, options = ratelimit.storage_for(settings)
-    worker_a = FixedWindowRateLimiter(storage_from_string(storage_uri, **options))
-    worker_b = FixedWindowRateLimiter(storage_from_string(storage_uri, **options))
+    # Two workers: two clients, as two gunicorn processes would have.
+    clients = [pymongo.MongoClient(uri, tz_aware=True) for _ in range(2)]
+    worker_a, worker_b = (
+        FixedWindowRateLimiter(storage_from_string(*ratelimit.storage_for(settings, client)))
+        for client in clients
+    )
     limit = parse("3 per minute")
     try:
         for _ in range(3):
             assert worker_a.hit(limit, "10.0.0.1", "misses")
         assert not worker_b.hit(limit, "10.0.0.1", "misses")
     finally:
-        import pymongo
+        clients[0].drop_database(name)
 
-        pymongo.MongoClient(uri).drop_database(name)
+
+def test_unreachable_counter_database_answers_503_quickly(app_config):
+    # Port 9 (discard) on loopback: nothing listens, so MongoDB is unreachable.
+    app_config.update(DB_CONNECTION_STR="mongodb://127.0.0.1:9/", DB_TIMEOUT_MS="300")
+    app = create_app(app_config)
+    app.register_blueprint(probe)
+    started = time.perf_counter()
+    response = app.test_client().get("/probe/studies/zzzzzzzz")
+    assert response.status_code == 503
+    assert "database is not reachable" in response.json["message"]
+    assert time.perf_counter() - started < 2
