@@ -30,8 +30,6 @@ INDEXES = {
     "studies": [
         ("study_id", {"unique": True}),
         ("participant_id", {}),
-        # Summaries read studies and tests in this order (intact/scoring.py merges the two).
-        ([("participant_id", 1), ("study_id", 1)], {}),
     ],
     "tests": [
         ("test_id", {"unique": True}),
@@ -39,7 +37,8 @@ INDEXES = {
         ("test_type", {}),
         # An identical re-submission maps to the same fingerprint: stored once.
         ("fingerprint", {"unique": True}),
-        ([("participant_id", 1), ("study_id", 1)], {}),
+        # One participant's tests, for the dashboard and the participant report.
+        ("participant_id", {}),
     ],
     "quarantine": [("received_at", {})],
 }

@@ -1,7 +1,7 @@
 """Scores of the stored studies: summary and change rows read from the database, summary.csv, .xlsx.
 
-The numbers come from intact/scoring.py; this module only reads the collections in the order
-its merge needs (participant, then study) and writes the tables.
+The numbers come from intact/scoring.py; this module reads the collections (with `db.stream`,
+which holds one raw document at a time) and writes the tables.
 """
 
 import csv
@@ -15,20 +15,6 @@ from intact import db, scoring
 from intact.spreadsheet_safety import neutralise
 from intact.workbook import Sheet, write_workbook
 
-STUDY_FIELDS = {"_id": 0, "study_id": 1, "participant_id": 1, "study_type": 1, "created_at": 1}
-# What scoring reads of a test: the device, notes and extras stay in the database.
-TEST_FIELDS = {
-    "_id": 0,
-    "test_id": 1,
-    "study_id": 1,
-    "participant_id": 1,
-    "study_type": 1,
-    "test_type": 1,
-    "time_started": 1,
-    "received_at": 1,
-    "time_elapsed_milliseconds": 1,
-    "result": 1,
-}
 CODEBOOK_COLUMNS = ("table", "column", "test_type", "unit", "formula")
 CSV_ROWS_PER_CHUNK = 500
 
@@ -41,10 +27,9 @@ def quality_rules() -> scoring.QualityRules:
 def iter_summaries(participant_id: str | None = None) -> Iterator[scoring.StudySummary]:
     """Every study (or one participant's) with its scores, in participant then study order."""
     query = {} if participant_id is None else {"participant_id": participant_id}
-    order = list(scoring.SORT_KEYS)
-    studies = db.studies().find(query, STUDY_FIELDS).sort(order)
-    tests = db.tests().find(query, TEST_FIELDS).sort(order)
-    return scoring.summarise_studies(studies, tests, quality_rules())
+    return scoring.summarise_studies(
+        db.stream("studies", query), db.stream("tests", query), quality_rules()
+    )
 
 
 def iter_summary_rows(participant_id: str | None = None) -> Iterator[dict]:
@@ -120,8 +105,10 @@ def summary_csv(participant_id: str | None = None) -> Iterator[str]:
 def workbook_sheets(raw_sheets: Iterable[Sheet] = ()) -> Iterator[Sheet]:
     """The workbook's sheets: the raw sheets given, then summary, change and codebook."""
     yield from raw_sheets
-    yield Sheet("summary", scoring.SUMMARY_COLUMNS, iter_summary_rows())
-    yield Sheet("change", scoring.CHANGE_COLUMNS, iter_change_rows())
+    # Scored once for both sheets: summarise_studies holds every TestScore anyway.
+    studies = list(iter_summaries())
+    yield Sheet("summary", scoring.SUMMARY_COLUMNS, map(scoring.summary_row, studies))
+    yield Sheet("change", scoring.CHANGE_COLUMNS, scoring.change_rows(studies))
     yield Sheet("codebook", CODEBOOK_COLUMNS, codebook_rows(quality_rules()))
 
 

@@ -192,3 +192,23 @@ def test_workbook_has_summary_change_and_codebook_sheets(app, two_participants, 
     described = {(table, column): unit for table, column, _, unit, _ in codebook[1:]}
     assert described["summary", "crt_rt_mean_correct"] == "ms"
     assert described["change", "crt_accuracy_change"] == "proportion"
+
+
+def test_cli_writes_the_summary_csv_and_the_workbook(runner, two_participants, tmp_path):
+    result = runner.invoke(args=["export-summary", str(tmp_path / "summary.csv")])
+    assert result.exit_code == 0, result.output
+    rows = read_csv([(tmp_path / "summary.csv").read_text(encoding="utf-8")])
+    assert [r["study_id"] for r in rows] == ["cccccccc", "aaaaaaaa", "bbbbbbbb", "dddddddd"]
+    result = runner.invoke(args=["export-summary", str(tmp_path / "intact.xlsx")])
+    assert result.exit_code == 0, result.output
+    assert openpyxl.load_workbook(tmp_path / "intact.xlsx").sheetnames[-3:] == [
+        "summary",
+        "change",
+        "codebook",
+    ]
+
+
+def test_cli_names_the_formats_it_writes(runner, tmp_path):
+    result = runner.invoke(args=["export-summary", str(tmp_path / "summary.txt")])
+    assert result.exit_code != 0
+    assert "name a .csv or an .xlsx file" in result.output
