@@ -7,7 +7,7 @@ from pathlib import Path
 from dotenv import load_dotenv
 from flask import Flask
 
-from intact import api, cli, clients, config, db, errors, health, logs, ratelimit
+from intact import api, cli, clients, config, db, errors, health, logs, ratelimit, security_headers
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ def create_app(test_config=None):
     clients.init_app(app)
     db.init_app(app, settings)
     ratelimit.init_app(app)
+    security_headers.init_app(app)
     app.register_blueprint(health.bp)
     api.init_app(app)
     errors.init_app(app)

@@ -6,7 +6,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from intact import db, summaries
+from intact import backup, db, summaries
 
 
 def init_app(app) -> None:
@@ -21,7 +21,44 @@ def init_app(app) -> None:
             "config": current_app.config,
         }
 
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
     app.cli.add_command(export_summary)
+
+
+@click.command("backup")
+@click.argument("path", type=click.Path(path_type=Path))
+@with_appcontext
+def backup_command(path):
+    """Write every document of the database to PATH (a file, or a folder to put one in)."""
+    if path.is_dir():
+        path = path / backup.default_file_name()
+    header = backup.write_backup(path)
+    total = sum(header["collections"].values())
+    click.echo(f"Backup of {db.describe(current_app.config)} written to {path}")
+    click.echo(f"{total} documents: {_counts(header)}")
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--force", is_flag=True, help="Replace everything in a non-empty database with the backup."
+)
+@with_appcontext
+def restore_command(path, force):
+    """Load a backup written by `flask backup` into an empty database."""
+    try:
+        header = backup.restore_backup(path, force=force)
+    except backup.BackupError as error:
+        raise click.ClickException(str(error)) from error
+    total = sum(header["collections"].values())
+    written = f"{header['created_at']:%Y-%m-%d %H:%M} UTC"
+    click.echo(f"Restored {total} documents from {path} (written {written})")
+    click.echo(f"into {db.describe(current_app.config)}: {_counts(header)}")
+
+
+def _counts(header) -> str:
+    return ", ".join(f"{name} {count}" for name, count in header["collections"].items()) or "none"
 
 
 @click.command("export-summary")
