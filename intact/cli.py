@@ -6,7 +6,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from intact import audit, backup, db
+from intact import audit, backup, db, summaries
 
 
 def init_app(app) -> None:
@@ -23,6 +23,7 @@ def init_app(app) -> None:
 
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
+    app.cli.add_command(export_summary)
 
 
 @click.command("backup")
@@ -60,3 +61,18 @@ def restore_command(path, force):
 
 def _counts(header) -> str:
     return ", ".join(f"{name} {count}" for name, count in header["collections"].items()) or "none"
+
+
+@click.command("export-summary")
+@click.argument("output", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@with_appcontext
+def export_summary(output: Path) -> None:
+    """Write the scores of every study to OUTPUT: summary.csv, or a workbook if it ends in .xlsx."""
+    if output.suffix.lower() == ".xlsx":
+        summaries.write_summary_workbook(output)
+    elif output.suffix.lower() == ".csv":
+        with output.open("w", encoding="utf-8", newline="") as handle:
+            handle.writelines(summaries.summary_csv())
+    else:
+        raise click.BadParameter("name a .csv or an .xlsx file", param_hint="OUTPUT")
+    click.echo(f"Wrote {output}")

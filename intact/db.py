@@ -37,6 +37,8 @@ INDEXES = {
         ("test_type", {}),
         # An identical re-submission maps to the same fingerprint: stored once.
         ("fingerprint", {"unique": True}),
+        # One participant's tests, for the dashboard and the participant report.
+        ("participant_id", {}),
     ],
     "quarantine": [("received_at", {})],
     # Admin actions, listed newest first and filtered by action (intact/audit.py).
