@@ -33,7 +33,11 @@ INDEXES = {
         # An identical re-submission maps to the same fingerprint: stored once.
         ("fingerprint", {"unique": True}),
     ],
-    "quarantine": [("received_at", {})],
+    "quarantine": [
+        ("quarantine_id", {"unique": True}),
+        ("study_id", {}),
+        ("received_at", {}),
+    ],
 }
 
 
