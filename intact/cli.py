@@ -6,7 +6,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from intact import backup, db, summaries
+from intact import audit, backup, db, summaries
 
 
 def init_app(app) -> None:
@@ -35,6 +35,7 @@ def backup_command(path):
         path = path / backup.default_file_name()
     header = backup.write_backup(path)
     total = sum(header["collections"].values())
+    audit.record(audit.BACKUP_WRITTEN, count=total, file=str(path))
     click.echo(f"Backup of {db.describe(current_app.config)} written to {path}")
     click.echo(f"{total} documents: {_counts(header)}")
 
@@ -52,6 +53,7 @@ def restore_command(path, force):
     except backup.BackupError as error:
         raise click.ClickException(str(error)) from error
     total = sum(header["collections"].values())
+    audit.record(audit.BACKUP_RESTORED, count=total, file=str(path), replaced=force)
     written = f"{header['created_at']:%Y-%m-%d %H:%M} UTC"
     click.echo(f"Restored {total} documents from {path} (written {written})")
     click.echo(f"into {db.describe(current_app.config)}: {_counts(header)}")

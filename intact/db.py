@@ -41,6 +41,8 @@ INDEXES = {
         ("participant_id", {}),
     ],
     "quarantine": [("received_at", {})],
+    # Admin actions, listed newest first and filtered by action (intact/audit.py).
+    "audit_log": [("time", {}), ("action", {})],
 }
 
 

@@ -18,11 +18,12 @@ Use in views, as the outermost decorator so that errors raised by argument parsi
 
     @ratelimit.limit_study_lookups    # GET /studies/<study_id>: 404 answers count
     @ratelimit.limit_test_submissions # POST /tests: 4xx answers count
-    @ratelimit.limit_login_attempts   # dashboard login POST: 4xx answers or mark_failure() count
+    @ratelimit.limit_login_attempts   # dashboard login: 401 answers or mark_failure() count
 
 On a flask-smorest MethodView put it on the method (`get`, `post`) above `@bp.arguments` /
 `@bp.response`. A view that must answer 200 to a failure (an htmx form re-rendered with its error)
-calls `ratelimit.mark_failure()` so the attempt still counts.
+calls `ratelimit.mark_failure()` so the attempt still counts. `auth.admin_required` applies the
+login limit itself: wrong passwords sent to the admin API share the dashboard login's counter.
 """
 
 import logging
@@ -121,6 +122,11 @@ def _refused(response) -> bool:
     return failed_status or bool(g.get("ratelimit_failure"))
 
 
+def _wrong_password(response) -> bool:
+    # 401 only: a researcher's script sending bad input with the right password is no guesser.
+    return response.status_code == 401 or bool(g.get("ratelimit_failure"))
+
+
 def _not_found(response) -> bool:
     return response.status_code == 404 or bool(g.get("ratelimit_failure"))
 
@@ -144,11 +150,13 @@ limit_test_submissions = limiter.limit(
     deduct_when=_refused,
     error_message="Too many refused submissions from your network address. Try again later.",
 )
-limit_login_attempts = limiter.limit(
+# One counter per client for every way of trying the admin password: the dashboard login and
+# every admin API endpoint (auth.admin_required applies it), so no door is left unthrottled.
+limit_login_attempts = limiter.shared_limit(
     _setting("RATELIMIT_LOGIN_FAILURES"),
-    methods=["POST"],
-    deduct_when=_refused,
-    error_message="Too many failed logins from your network address. Try again later.",
+    scope="admin-password",
+    deduct_when=_wrong_password,
+    error_message="Too many wrong admin passwords from your network address. Try again later.",
 )
 
 

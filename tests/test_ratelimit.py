@@ -15,7 +15,8 @@ from limits.storage import MemoryStorage, MongoDBStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from marshmallow import Schema, fields
 
-from intact import config, create_app, ratelimit
+from intact import auth, config, create_app, ratelimit
+from tests.conftest import TEST_PASSWORD
 
 KNOWN_STUDY = "abcdefgh"
 
@@ -293,3 +294,23 @@ def test_unreachable_counter_database_answers_503_quickly(app_config):
     assert response.status_code == 503
     assert "database is not reachable" in response.json["message"]
     assert time.perf_counter() - started < 2
+
+
+@probe.post("/probe/admin")
+@auth.admin_required
+def probe_admin():
+    """Stands in for an admin API endpoint."""
+    return {"ok": True}
+
+
+def test_wrong_admin_api_passwords_share_the_login_limit(client):
+    assert client.post("/probe/admin", data={"password": "nope"}).status_code == 401
+    assert client.post("/probe/login", data={"password": "wrong"}).status_code == 200
+    # Two failures through two doors: the right password is now refused on both.
+    assert client.post("/probe/admin", data={"password": TEST_PASSWORD}).status_code == 429
+    assert client.post("/probe/login", data={"password": "right"}).status_code == 429
+
+
+def test_admin_requests_with_the_right_password_never_count(client):
+    for _ in range(10):
+        assert client.post("/probe/admin", data={"password": TEST_PASSWORD}).status_code == 200
