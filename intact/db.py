@@ -8,10 +8,13 @@ Everything above this module uses the PyMongo API only and never learns which on
 """
 
 import logging
+from datetime import UTC
 from pathlib import Path
 
+import bson
 import mongomock
 import pymongo
+from bson.codec_options import CodecOptions
 from flask import current_app
 from pymongo.errors import PyMongoError
 
@@ -19,6 +22,8 @@ log = logging.getLogger(__name__)
 
 EMBEDDED_DIR = "db"
 MOCK_SCHEME = "mongomock://"
+EMBEDDED, MONGODB, MOCK = "embedded", "mongodb", "mock"
+_EMBEDDED_CODEC = CodecOptions(tz_aware=True, tzinfo=UTC)
 
 # Indexes the code relies on; create_index is idempotent, so this runs at every start.
 INDEXES = {
@@ -32,17 +37,29 @@ INDEXES = {
         ("test_type", {}),
         # An identical re-submission maps to the same fingerprint: stored once.
         ("fingerprint", {"unique": True}),
+        # One participant's tests, for the dashboard and the participant report.
+        ("participant_id", {}),
     ],
     "quarantine": [
         ("quarantine_id", {"unique": True}),
         ("study_id", {}),
         ("received_at", {}),
     ],
+    # Admin actions, listed newest first and filtered by action (intact/audit.py).
+    "audit_log": [("time", {}), ("action", {})],
 }
 
 
 class DatabaseUnavailable(Exception):
     """The database did not answer in time."""
+
+
+def store_kind(settings: dict) -> str:
+    """Which store the settings select: EMBEDDED, MONGODB or MOCK."""
+    uri = settings["DB_CONNECTION_STR"]
+    if not uri:
+        return EMBEDDED
+    return MOCK if uri.startswith(MOCK_SCHEME) else MONGODB
 
 
 def connect(settings: dict):
@@ -82,6 +99,7 @@ def init_app(app, settings: dict) -> None:
     client = connect(settings)
     database = client[settings["DB_NAME"]]
     app.extensions["intact_db_client"] = client
+    app.extensions["intact_db_kind"] = store_kind(settings)
     app.extensions["intact_db"] = database
     try:
         ensure_indexes(database)
@@ -128,6 +146,34 @@ def tests():
 def quarantine():
     """Submissions refused for a schema error but naming a known study, kept for recovery."""
     return collection("quarantine")
+
+
+def stream(name: str, query: dict | None = None):
+    """Yield the documents of a collection that match `query`, oldest first, in constant memory.
+
+    Use this, not find(), to read many documents (exports, summaries). On the embedded store,
+    find() goes through mongomock, which copies every document and builds the whole result list
+    before yielding the first (24,000 tests: 11.6 s, 152 MB); reading the SQLite rows and decoding
+    them directly takes 0.18 s and holds one document at a time.
+    """
+    query = query or {}
+    target = collection(name)
+    if current_app.extensions["intact_db_kind"] == EMBEDDED:
+        yield from _stream_embedded(target, query)
+    else:
+        # MongoDB: a server-side cursor in batches, in _id (insertion time) order via its index.
+        yield from target.find(query).sort("_id", pymongo.ASCENDING)
+
+
+def _stream_embedded(target, query: dict):
+    from litemongo._vendor.mongomock.filtering import filter_applies  # noqa: PLC0415
+
+    store = target._store  # noqa: SLF001 - the one place that knows litemongo's layout
+    rows = store._connection.execute("SELECT doc FROM documents ORDER BY ROWID")  # noqa: SLF001
+    for (raw,) in rows:
+        document = bson.decode(raw, codec_options=_EMBEDDED_CODEC)
+        if filter_applies(query, document):
+            yield document
 
 
 def ping() -> None:
