@@ -82,8 +82,9 @@ def test_request_examples_are_the_contract_samples(spec):
 def test_every_error_response_is_documented(spec):
     post = spec["paths"]["/tests"]["post"]["responses"]
     get = spec["paths"]["/studies/{study_id}"]["get"]["responses"]
-    assert {"200", "400", "413", "415", "422", "503"} <= set(post)
-    assert {"200", "404", "503"} <= set(get)
+    assert {"200", "400", "413", "415", "422", "429", "503"} <= set(post)
+    assert {"200", "404", "429", "503"} <= set(get)
+    assert "Retry-After" in post["429"]["headers"]
     for responses in (post, get):
         for status, response in responses.items():
             if status.startswith(("4", "5")):

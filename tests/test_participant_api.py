@@ -468,7 +468,13 @@ def _mutations(payload, rng):
     return mutated
 
 
-def test_random_damage_never_causes_a_500(client, study):
+@pytest.fixture
+def without_rate_limits(app_config):
+    """For tests that send many refused requests on purpose (use before `client` / `app`)."""
+    app_config["RATELIMIT_ENABLED"] = "0"
+
+
+def test_random_damage_never_causes_a_500(without_rate_limits, client, study):
     rng = random.Random(20261120)
     statuses = set()
     for round_ in range(300):
@@ -665,3 +671,38 @@ def test_an_empty_localhost_origin_is_not_allowed(app_config):
     assert "Access-Control-Allow-Origin" not in preflight(client, "/tests", LOCALHOST).headers
     allowed = preflight(client, "/tests", "https://study.example.org")
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://study.example.org"
+
+
+# --- rate limits on failures ----------------------------------------------------------------
+
+
+@pytest.fixture
+def tight_limits(app_config):
+    app_config["RATELIMIT_STUDY_MISSES"] = "3 per minute"
+    app_config["RATELIMIT_TEST_REFUSALS"] = "2 per minute"
+
+
+def test_study_misses_are_limited_and_hits_do_not_count(tight_limits, client, study):
+    for _ in range(5):
+        assert client.get(f"/studies/{study['study_id']}").status_code == 200
+    assert [client.get("/studies/zzzzzzzz").status_code for _ in range(3)] == [404] * 3
+    blocked = client.get(f"/studies/{study['study_id']}", headers={"Origin": FRONTEND})
+    assert blocked.status_code == 429
+    assert blocked.is_json
+    assert int(blocked.headers["Retry-After"]) >= 1
+    assert blocked.headers["Access-Control-Allow-Origin"] == FRONTEND
+
+
+def test_refused_submissions_are_limited_and_accepted_ones_do_not_count(
+    tight_limits, app, client, study
+):
+    for index in range(4):
+        payload = load_sample("spatial_memory", study["study_id"])
+        payload["result"][0]["sm_rt"] = index
+        assert client.post("/tests", json=payload).status_code == 200
+    assert client.post("/tests", json={"study_id": "zzzzzzzz"}).status_code == 422
+    assert post_raw(client, "{").status_code == 400
+    blocked = client.post("/tests", json=load_sample("delayed_recall", study["study_id"]))
+    assert blocked.status_code == 429
+    assert blocked.is_json
+    assert len(stored_tests(app)) == 4

@@ -18,7 +18,7 @@ from flask_smorest.error_handler import ErrorSchema
 from marshmallow import Schema, fields
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from intact import results
+from intact import ratelimit, results
 from intact.studies import STUDY_TYPES, StudyNotFound, find_study, record_activity
 from intact.testtypes import TEST_TYPES, WholeNumber
 
@@ -36,6 +36,12 @@ CONTRACT_EXAMPLES = json.loads(
 UNKNOWN_STUDY_MESSAGE = "Unknown study_id: no study has this id."
 # Paths the front-end calls cross-origin (anchored: flask-cors matches from the start only).
 CORS_RESOURCES = [r"^/studies/[^/]+$", r"^/tests/?$"]
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer"},
+    }
+}
 
 
 class StudyTypeSchema(Schema):
@@ -55,6 +61,7 @@ def _error_example(code: int, message: str, **details) -> dict:
 class Study(MethodView):
     """A study link."""
 
+    @ratelimit.limit_study_lookups
     @bp.response(200, StudyTypeSchema, example={"study_type": "baseline"})
     @bp.alt_response(
         404,
@@ -62,7 +69,16 @@ class Study(MethodView):
         description="No study has this id. The front-end shows 'invalid study id'.",
         example=_error_example(404, "Study not found."),
     )
-    @bp.alt_response(503, schema=ErrorSchema, description="The database is not reachable.")
+    @bp.alt_response(
+        429,
+        schema=ErrorSchema,
+        headers=RETRY_AFTER,
+        description="Too many unknown study ids from this address (RATELIMIT_STUDY_MISSES); "
+        "every lookup from it gets this answer until the window passes.",
+    )
+    @bp.alt_response(
+        503, schema=ErrorSchema, headers=RETRY_AFTER, description="The database is not reachable."
+    )
     def get(self, study_id):
         """Check a study id and say whether it is a baseline or a follow-up.
 
@@ -80,6 +96,7 @@ class Study(MethodView):
 class Tests(MethodView):
     """Finished tests. `/tests/` answers too, directly: a redirect would break the preflight."""
 
+    @ratelimit.limit_test_submissions
     # The body is read by hand rather than through @bp.arguments: a refused submission that
     # names a known study must be kept with its raw body, and each kind of refusal has its own
     # status. The request body is documented with the same schema the code validates with.
@@ -158,7 +175,17 @@ class Tests(MethodView):
         ),
     )
     @bp.alt_response(
-        503, schema=ErrorSchema, description="The database is not reachable; nothing stored."
+        429,
+        schema=ErrorSchema,
+        headers=RETRY_AFTER,
+        description="Too many refused submissions from this address (RATELIMIT_TEST_REFUSALS); "
+        "every submission from it gets this answer until the window passes. Nothing stored.",
+    )
+    @bp.alt_response(
+        503,
+        schema=ErrorSchema,
+        headers=RETRY_AFTER,
+        description="The database is not reachable; nothing stored.",
     )
     def post(self):
         """Store one finished test.
