@@ -161,6 +161,36 @@ SCORE_COLUMNS = {
     for test_type in TEST_TYPES
 }
 _SCORE_UNITS = {f"{PREFIXES[kind]}_{name}": unit for kind, name, unit, _ in _SCORES}
+_SCORE_TYPES = {f"{PREFIXES[kind]}_{name}": kind for kind, name, _, _ in _SCORES}
+_SHORT_LABELS = {
+    "score": "score",
+    "attempts": "attempts",
+    "answers": "answers",
+    "accuracy": "accuracy",
+    "correct_count": "correct answers",
+    "rt_mean_correct": "mean RT of correct answers",
+    "rt_median_correct": "median RT of correct answers",
+    "rt_sd_correct": "SD of RT of correct answers",
+    "rt_median": "median RT",
+}
+
+
+def score_label(column: str) -> str:
+    """A reader's name for a score column, e.g. 'Choice reaction time: accuracy'."""
+    test_type = _SCORE_TYPES[column]
+    short = column.removeprefix(PREFIXES[test_type] + "_")
+    return f"{testtypes.TEST_TYPES[test_type].label}: {_SHORT_LABELS[short]}"
+
+
+def score_unit(column: str) -> str:
+    """The unit of a score column as the codebook gives it, e.g. 'ms' or 'proportion 0–1'."""
+    return _SCORE_UNITS[column]
+
+
+def score_test_type(column: str) -> str:
+    """The test type a score column is computed from."""
+    return _SCORE_TYPES[column]
+
 
 _FLAGS = {
     "implausible_rt": (
@@ -183,6 +213,17 @@ _FLAGS = {
         "the study has more than one submission of this test type; scores use the first",
     ),
 }
+
+
+FLAG_NAMES = (*_FLAGS, UNCLASSIFIED)
+
+
+def flag_description(name: str, rules: QualityRules = DEFAULT_RULES) -> str:
+    """What a flag means, with the configured thresholds filled in."""
+    if name == UNCLASSIFIED:
+        return "an empty answer list: the test type cannot be known, nothing is scored"
+    (entry,) = _describe([(name, "", *_FLAGS[name])], rules)
+    return entry.formula
 
 
 def flag_names(test_type: str) -> tuple[str, ...]:

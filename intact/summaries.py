@@ -6,12 +6,14 @@ which holds one raw document at a time) and writes the tables.
 
 import csv
 import io
+import statistics
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import current_app
 
-from intact import db, scoring
+from intact import charts, db, scoring
 from intact.spreadsheet_safety import neutralise
 from intact.workbook import Sheet, write_workbook
 
@@ -115,3 +117,152 @@ def workbook_sheets(raw_sheets: Iterable[Sheet] = ()) -> Iterator[Sheet]:
 def write_summary_workbook(output, raw_sheets: Iterable[Sheet] = ()) -> None:
     """Write the researchers' workbook to a path or binary file."""
     write_workbook(output, workbook_sheets(raw_sheets))
+
+
+# --- Dashboard ------------------------------------------------------------------------------
+
+
+class ParticipantNotFound(LookupError):
+    """No study has this participant id."""
+
+
+@dataclass
+class ScoreLine:
+    """One score of one participant: its value in each study, its change at each follow-up."""
+
+    column: str
+    label: str
+    unit: str
+    values: list  # one per `ParticipantOverview.studies`
+    flags: list[tuple[str, ...]]  # flags of the test each value comes from
+    changes: list  # one per follow-up
+
+
+@dataclass
+class ParticipantOverview:
+    """A participant's baseline and follow-ups side by side, with the change in every score."""
+
+    participant_id: str
+    baseline: scoring.StudySummary | None
+    followups: list[scoring.StudySummary]
+    other_studies: list[scoring.StudySummary]  # further baselines, not the reference
+    changes: list[dict]  # `scoring.CHANGE_COLUMNS` rows, one per follow-up
+    lines: list[ScoreLine]
+
+    @property
+    def studies(self) -> list[scoring.StudySummary]:
+        """The compared studies: the reference baseline (if any), then the follow-ups in order."""
+        return ([self.baseline] if self.baseline else []) + self.followups
+
+    @property
+    def flagged_tests(self) -> list[scoring.TestScore]:
+        """Every flagged submission of the participant, other studies included."""
+        every = self.studies + self.other_studies
+        return [test for study in every for test in study.flagged_tests]
+
+
+def participant_overview(participant_id: str) -> ParticipantOverview:
+    """Scores of one participant over time; raise ParticipantNotFound if they have no study."""
+    studies = list(iter_summaries(participant_id))
+    if not studies:
+        raise ParticipantNotFound(participant_id)
+    baseline = scoring.baseline_of(studies)
+    followups = scoring.followups_of(studies)
+    compared = ([baseline] if baseline else []) + followups
+    others = [study for study in studies if study not in compared]
+    changes = list(scoring.participant_change_rows(studies))
+    lines = []
+    for column in scoring.ALL_SCORE_COLUMNS:
+        test_type = scoring.score_test_type(column)
+        tests = [study.scored.get(test_type) for study in compared]
+        lines.append(
+            ScoreLine(
+                column=column,
+                label=scoring.score_label(column),
+                unit=scoring.score_unit(column),
+                values=[study.score(column) for study in compared],
+                flags=[test.raised_flags if test else () for test in tests],
+                changes=[row[f"{column}_change"] for row in changes],
+            )
+        )
+    return ParticipantOverview(participant_id, baseline, followups, others, changes, lines)
+
+
+@dataclass
+class ScoreDistribution:
+    """One score across all studies: baseline vs follow-up values and the change per follow-up."""
+
+    column: str
+    label: str
+    unit: str
+    baseline: list[float]
+    followup: list[float]
+    change: list[float]
+
+    @property
+    def medians(self) -> tuple[float | None, float | None, float | None]:
+        """Median at baseline, at follow-up, and median change."""
+        return tuple(
+            statistics.median(values) if values else None
+            for values in (self.baseline, self.followup, self.change)
+        )
+
+    @property
+    def chart(self) -> charts.Chart:
+        """Baseline vs follow-up distribution, ready for templates/admin/partials/_chart.html."""
+        return charts.distribution_chart(
+            self.label,
+            self.unit,
+            [
+                charts.Group("Baseline", "baseline", self.baseline),
+                charts.Group("Follow-up", "followup", self.followup),
+            ],
+        )
+
+
+def score_distributions(exclude_flagged: bool = False) -> list[ScoreDistribution]:
+    """Every score's values at baseline and at follow-up over all studies, and their changes.
+
+    With `exclude_flagged`, a test with any data-quality flag contributes no value.
+    """
+    found = {
+        column: ScoreDistribution(
+            column, scoring.score_label(column), scoring.score_unit(column), [], [], []
+        )
+        for column in scoring.ALL_SCORE_COLUMNS
+    }
+    for studies in scoring.by_participant(iter_summaries()):
+        for study in studies:
+            side = "baseline" if study.study_type == "baseline" else "followup"
+            for test in study.scored.values():
+                if exclude_flagged and test.flagged:
+                    continue
+                for column, value in test.scores.items():
+                    if value is not None:
+                        getattr(found[column], side).append(value)
+        baseline = scoring.baseline_of(studies)
+        for followup in scoring.followups_of(studies):
+            for column, distribution in found.items():
+                if exclude_flagged and (
+                    _is_flagged(baseline, column) or _is_flagged(followup, column)
+                ):
+                    continue
+                change = scoring.score_change(column, baseline, followup)
+                if change is not None:
+                    distribution.change.append(change)
+    return list(found.values())
+
+
+def _is_flagged(study: scoring.StudySummary | None, column: str) -> bool:
+    test = study.scored.get(scoring.score_test_type(column)) if study else None
+    return bool(test and test.flagged)
+
+
+def flagged_tests(flag: str | None = None) -> list[scoring.TestScore]:
+    """Every submission with a data-quality flag (or with this flag), by participant and study."""
+    return [
+        test
+        for study in iter_summaries()
+        for test in study.flagged_tests
+        if flag is None or flag in test.raised_flags
+    ]

@@ -212,3 +212,67 @@ def test_cli_names_the_formats_it_writes(runner, tmp_path):
     result = runner.invoke(args=["export-summary", str(tmp_path / "summary.txt")])
     assert result.exit_code != 0
     assert "name a .csv or an .xlsx file" in result.output
+
+
+def test_participant_overview_puts_baseline_and_followups_side_by_side(app, two_participants):
+    with app.app_context():
+        overview = summaries.participant_overview("P002")
+    assert [s.study_id for s in overview.studies] == ["bbbbbbbb", "aaaaaaaa"]
+    assert overview.other_studies == []
+    lines = {line.column: line for line in overview.lines}
+    assert lines["ir_score"].values == [1, 2]
+    assert lines["ir_score"].changes == [1]
+    assert lines["ir_score"].label == "Immediate recall: score"
+    assert lines["crt_accuracy"].values == [0.8, 0.9]
+    assert lines["crt_accuracy"].changes == [0.1]
+    assert lines["crt_rt_median_correct"].flags == [(), ("implausible_rt",)]
+    assert lines["dr_score"].values == [None, None]
+    assert [t.test_type for t in overview.flagged_tests] == ["choice_reaction_time"]
+
+
+def test_participant_overview_of_an_unknown_participant(app):
+    with app.app_context(), pytest.raises(summaries.ParticipantNotFound):
+        summaries.participant_overview("nobody")
+
+
+def test_participant_without_a_baseline_still_shows_their_followups(app, two_participants):
+    with app.app_context():
+        overview = summaries.participant_overview("P003")
+    assert overview.baseline is None
+    assert [s.study_id for s in overview.studies] == ["dddddddd"]
+
+
+def test_score_distributions_split_baseline_and_followup(app, two_participants):
+    with app.app_context():
+        found = {d.column: d for d in summaries.score_distributions()}
+    assert sorted(found["ir_score"].baseline) == [1]
+    assert found["ir_score"].followup == [2]
+    assert found["ir_score"].change == [1]
+    assert found["dr_score"].baseline == [3]  # P001's first delayed recall
+    assert found["crt_accuracy"].medians == (0.8, 0.9, 0.1)
+    assert found["crt_rt_median_correct"].followup == []  # only implausible RTs
+    assert found["crt_accuracy"].chart.kind == "box"
+    assert found["ir_score"].chart.kind == "bars"
+
+
+def test_score_distributions_can_leave_flagged_tests_out(app, two_participants):
+    with app.app_context():
+        found = {d.column: d for d in summaries.score_distributions(exclude_flagged=True)}
+    assert found["crt_accuracy"].baseline == [0.8]
+    assert found["crt_accuracy"].followup == []  # its RTs are all implausible
+    assert found["crt_accuracy"].change == []
+    assert found["ir_score"].change == [1]
+    assert found["dr_score"].baseline == []  # a duplicate
+
+
+def test_flagged_tests_list_every_flagged_submission(app, two_participants):
+    with app.app_context():
+        every = summaries.flagged_tests()
+        duplicates = summaries.flagged_tests("duplicate")
+    assert [(t.participant_id, t.test_type, t.raised_flags) for t in every] == [
+        ("P001", "delayed_recall", ("duplicate",)),
+        ("P001", "delayed_recall", ("duplicate",)),
+        ("P001", "unclassified", ("unclassified",)),
+        ("P002", "choice_reaction_time", ("implausible_rt",)),
+    ]
+    assert len(duplicates) == 2
