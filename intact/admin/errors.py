@@ -6,12 +6,12 @@ For an htmx request the message is a fragment that htmx puts into the page's mes
 
 import logging
 
-from flask import make_response, render_template
-from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
+from flask import make_response, render_template, request
+from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
 from intact.admin import pages
-from intact.db import DatabaseUnavailable
+from intact.db import UNAVAILABLE_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -57,20 +57,38 @@ def error_page(status: int, message: str | None = None, details: list[str] | Non
 def init_blueprint(bp) -> None:
     """Register the dashboard's own handlers: they win over the app's JSON ones for /admin."""
 
-    @bp.errorhandler(HTTPException)
     def _http_error(error):
         # abort(404, description="…") says something specific; werkzeug's default text does not.
         custom = error.description if error.description != type(error).description else None
         return error_page(error.code or 500, custom)
 
-    @bp.errorhandler(DatabaseUnavailable)
-    @bp.errorhandler(ServerSelectionTimeoutError)
-    @bp.errorhandler(ConnectionFailure)
+    bp.register_error_handler(HTTPException, _http_error)
+    # Flask looks for a handler by status code before it looks by class, so an app-wide handler
+    # registered for a code (the API's JSON 429, say) would beat the class handler above.
+    for status in TITLES:
+        if status != 500:
+            bp.register_error_handler(status, _http_error)
+
+    @bp.errorhandler(RateLimitExceeded)
+    def _too_many_attempts(error):
+        retry_after = int(error.limit.limit.get_expiry())
+        message = f"{error.description} Wait {retry_after} seconds before the next attempt."
+        if request.endpoint == "dashboard.login":
+            page = render_template("admin/login.html", error=message, next=None)
+            response = make_response(page, 429)
+        else:
+            response = error_page(429, message)
+        response.headers["Retry-After"] = str(retry_after)
+        return response
+
     def _database_down(error):
         log.error("database unavailable: %s", error)
         response = error_page(503)
         response.headers["Retry-After"] = "5"
         return response
+
+    for unavailable in UNAVAILABLE_ERRORS:
+        bp.register_error_handler(unavailable, _database_down)
 
     @bp.errorhandler(Exception)
     def _unexpected(error):

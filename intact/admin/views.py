@@ -1,15 +1,11 @@
 """Dashboard views: each reads the request, calls a service function and renders a template."""
 
-import logging
-
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
-from intact import auth, progress
+from intact import audit, auth, progress, ratelimit
 from intact.admin import MENU, add_to_menu, bp, errors, pages, schemas, session
 from intact.testtypes import TEST_TYPES
-
-log = logging.getLogger(__name__)
 
 PUBLIC_ENDPOINTS = frozenset({"dashboard.login"})
 
@@ -29,13 +25,6 @@ def _require_login():
     if request.method not in auth.SAFE_METHODS and not auth.csrf_token_matches():
         abort(403)
     return None
-
-
-@bp.after_request
-def _never_cache(response):
-    # Pages show participants' data: no copy in shared caches or in the browser's back cache.
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @bp.context_processor
@@ -62,6 +51,7 @@ def _render_login(error: str | None, status: int, come_back: str | None):
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@ratelimit.limit_login_attempts  # wrong passwords (401) count, per client, in the database
 def login():
     """The password form; the right password starts a session and returns to the page asked for."""
     come_back = session.safe_next(request.values.get("next"), url_for(".overview"))
@@ -74,10 +64,10 @@ def login():
             "The login form had expired. Please enter the password again.", 400, come_back
         )
     if not auth.password_matches(request.form.get("password")):
-        log.warning("dashboard login refused: wrong password")
+        audit.record(audit.LOGIN_FAILURE)
         return _render_login("That password is not right. Please try again.", 401, come_back)
     session.log_in()
-    log.info("dashboard login")
+    audit.record(audit.LOGIN_SUCCESS)
     return redirect(come_back or url_for(".overview"), 303)
 
 
@@ -85,6 +75,7 @@ def login():
 def logout():
     """End the session and show the login page."""
     session.log_out()
+    audit.record(audit.LOGOUT)
     flash("You have logged out.", "success")
     return pages.redirect_to(url_for(".login"))
 
