@@ -176,6 +176,14 @@ def test_reserved_names_sent_by_a_client_stay_in_extra(app, client, study):
     }
 
 
+def test_null_notes_and_test_type_are_accepted(app, client, study):
+    payload = load_sample("spatial_memory", study["study_id"])
+    payload.update(notes=None, test_type=None)
+    response = client.post("/tests", json=payload)
+    assert response.status_code == 200
+    assert response.json["test_type"] == "spatial_memory"
+
+
 def test_notes_and_a_matching_test_type_are_accepted(app, client, study):
     payload = load_sample("digit_symbol_matching", study["study_id"])
     payload.update(notes="participant wore glasses", test_type="digit_symbol_matching")

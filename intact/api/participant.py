@@ -199,7 +199,7 @@ class Tests(MethodView):
             limit = current_app.config["MAX_CONTENT_LENGTH"]
             abort(413, message=f"The submission is larger than the {limit} bytes accepted.")
         try:
-            stored, created = results.submit(raw_body, request.content_type)
+            stored, _is_new = results.submit(raw_body, request.content_type)
         except StudyNotFound:
             abort(400, message=UNKNOWN_STUDY_MESSAGE)
         except results.NotJsonSubmission as refusal:
