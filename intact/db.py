@@ -40,7 +40,11 @@ INDEXES = {
         # One participant's tests, for the dashboard and the participant report.
         ("participant_id", {}),
     ],
-    "quarantine": [("received_at", {})],
+    "quarantine": [
+        ("quarantine_id", {"unique": True}),
+        ("study_id", {}),
+        ("received_at", {}),
+    ],
     # Admin actions, listed newest first and filtered by action (intact/audit.py).
     "audit_log": [("time", {}), ("action", {})],
 }
