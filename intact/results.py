@@ -125,6 +125,7 @@ class SubmissionSchema(Schema):
         metadata={"description": "Optional free text, as in the original backend."},
     )
     test_type = Text(
+        allow_none=True,
         load_default=None,
         validate=validate.OneOf([*TEST_TYPES, UNCLASSIFIED]),
         metadata={
@@ -403,13 +404,16 @@ def store_test(study: dict, submission: dict) -> tuple[dict, bool]:
         try:
             # insert_one returns once the server acknowledged the write (the client's default
             # write concern); only then does the caller answer 200.
-            db.tests().insert_one(dict(document))
+            written = db.tests().insert_one(dict(document))
         except DuplicateKeyError:
             existing = db.tests().find_one({"fingerprint": fingerprint}, {"_id": 0})
             if existing is not None:
                 log.info("identical re-submission answered with the stored test")
                 return existing, False
             continue
+        if not written.acknowledged:
+            # Only a connection string with w=0 does this: the 200 would promise too much.
+            raise StoringFailed("the database did not acknowledge the write (is w=0 set?)")
         log.info("test stored", extra={"fields": {"test_type": document["test_type"]}})
         return document, True
     raise StoringFailed("the submission kept colliding with a concurrent identical one")

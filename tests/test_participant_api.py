@@ -1,6 +1,7 @@
 """The participant API as the deployed front-end uses it: GET /studies/<id>, POST /tests, CORS."""
 
 import copy
+import io
 import json
 import random
 import threading
@@ -173,6 +174,14 @@ def test_reserved_names_sent_by_a_client_stay_in_extra(app, client, study):
         "fingerprint": "x",
         "extra": 1,
     }
+
+
+def test_null_notes_and_test_type_are_accepted(app, client, study):
+    payload = load_sample("spatial_memory", study["study_id"])
+    payload.update(notes=None, test_type=None)
+    response = client.post("/tests", json=payload)
+    assert response.status_code == 200
+    assert response.json["test_type"] == "spatial_memory"
 
 
 def test_notes_and_a_matching_test_type_are_accepted(app, client, study):
@@ -447,6 +456,29 @@ def test_body_over_the_size_limit_is_a_413_json(app_config, make_study):
     assert "2048 bytes" in response.json["message"]
     assert response.headers["Access-Control-Allow-Origin"] == FRONTEND
     assert stored_tests(app) == []
+
+
+@pytest.mark.parametrize(("size", "status"), [(4096, 413), (1500, 200)])
+def test_chunked_body_over_the_size_limit_is_a_413_not_a_cut(app_config, size, status):
+    """A body without Content-Length (chunked) is cut at the limit by werkzeug: not accepted."""
+    from intact import create_app
+
+    app_config["MAX_CONTENT_LENGTH"] = "2048"
+    app = create_app(app_config)
+    with app.app_context():
+        db.studies().insert_one({"study_id": "abcdefgh", "participant_id": "P1"})
+    payload = load_sample("spatial_memory", "abcdefgh")
+    raw = json.dumps(payload).encode()
+    raw = raw[:-1] + b" " * (size - len(raw)) + b"}"
+    response = app.test_client().post(
+        "/tests",
+        input_stream=io.BytesIO(raw),
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        # What gunicorn says of a chunked body it has de-chunked: safe to read to the end.
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert response.status_code == status
+    assert response.is_json
 
 
 def _mutations(payload, rng):
