@@ -4,6 +4,7 @@ import copy
 import io
 import json
 import random
+import sqlite3
 import threading
 from datetime import UTC, datetime
 
@@ -11,7 +12,7 @@ import pytest
 from conftest import CONTRACT_SAMPLES, load_sample
 from pymongo.errors import ServerSelectionTimeoutError
 
-from intact import db
+from intact import db, results
 from intact.testtypes import UNCLASSIFIED
 
 FRONTEND = "https://intact.sail.codes"
@@ -543,6 +544,35 @@ def test_database_down_is_a_503_not_a_500(client, study, monkeypatch):
     assert client.get(f"/studies/{study['study_id']}").status_code == 503
 
 
+def test_a_locked_embedded_store_is_a_503_and_the_retry_is_stored_once(app_config):
+    from test_faults import store_locked_by_another_process
+
+    from intact import create_app
+
+    app_config.update(DB_CONNECTION_STR="", DB_TIMEOUT_MS="1000")
+    app = create_app(app_config)
+    with app.app_context():
+        db.studies().insert_one({"study_id": "abcdefgh", "participant_id": "P1"})
+    client = app.test_client()
+    payload = load_sample("digit_symbol_matching", "abcdefgh")
+    with store_locked_by_another_process(app_config["DATA_DIR"], collections=("tests",)):
+        refused = client.post("/tests", json=payload)
+    assert refused.status_code == 503
+    assert refused.is_json
+    assert client.post("/tests", json=payload).status_code == 200
+    assert len(stored_tests(app)) == 1
+
+
+def test_a_failed_last_seen_update_does_not_undo_the_200(app, client, study, monkeypatch):
+    def locked(*args, **kwargs):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(results, "record_activity", locked)
+    response = client.post("/tests", json=load_sample("spatial_memory", study["study_id"]))
+    assert response.status_code == 200
+    assert len(stored_tests(app)) == 1
+
+
 # --- quarantine -----------------------------------------------------------------------------
 
 
@@ -583,6 +613,17 @@ def test_wrong_content_type_of_a_known_study_is_quarantined(app, client, study):
 def test_refused_submission_of_an_unknown_study_is_not_kept(app, client, study, payload):
     assert client.post("/tests", json=payload).status_code == 422
     assert quarantined(app) == []
+
+
+def test_the_refusal_stands_when_the_quarantine_cannot_be_written(app, client, study, caplog):
+    def unreachable():
+        raise ServerSelectionTimeoutError("no server")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(db, "quarantine", unreachable)
+        response = client.post("/tests", json={"study_id": study["study_id"], "result": 1})
+    assert response.status_code == 422
+    assert "could not keep a refused submission" in caplog.text
 
 
 def test_malformed_json_is_not_kept(app, client, study):
