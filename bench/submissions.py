@@ -23,17 +23,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from intact import create_app, db
+from intact.testtypes import TEST_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = ROOT / "tests" / "contract"
-BATTERY = [
-    "immediate_recall",
-    "choice_reaction_time",
-    "visual_paired_associates",
-    "digit_symbol_matching",
-    "spatial_memory",
-    "delayed_recall",
-]
+# The six tests in the order the front-end runs them.
+BATTERY = list(TEST_TYPES)
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 

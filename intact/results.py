@@ -181,9 +181,7 @@ def submit(raw_body: bytes, content_type: str | None) -> tuple[dict, bool]:
         submission = validate_submission(body)
     except SubmissionRefused as refusal:
         if study is not None:
-            quarantine.keep_refused(
-                study, raw_body, content_type, refusal.message, refusal.field_errors()
-            )
+            _keep_in_quarantine(study, raw_body, content_type, refusal)
         raise
     if study is None:
         raise StudyNotFound(body["study_id"])
@@ -435,11 +433,21 @@ def _known_study(study_id) -> dict | None:
         return None
 
 
+def _keep_in_quarantine(study, raw_body, content_type, refusal: SubmissionRefused) -> None:
+    # The refusal is the answer either way: an unreachable store must not turn it into a 503.
+    try:
+        quarantine.keep_refused(
+            study, raw_body, content_type, refusal.message, refusal.field_errors()
+        )
+    except (PyMongoError, *db.UNAVAILABLE_ERRORS):
+        log.error("could not keep a refused submission in quarantine", exc_info=True)
+
+
 def _note_activity(study_id: str) -> None:
     # The test is stored already: a failed timestamp must not turn its 200 into an error.
     try:
         record_activity(study_id)
-    except PyMongoError:
+    except (PyMongoError, *db.UNAVAILABLE_ERRORS):
         log.warning("could not record the study's last activity", exc_info=True)
 
 
