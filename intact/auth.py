@@ -11,6 +11,8 @@ import secrets
 
 from flask import abort, current_app, request, session
 
+from intact import audit, ratelimit
+
 SESSION_FLAG = "admin"
 CSRF_SESSION_KEY = "csrf_token"
 CSRF_FORM_FIELD = "csrf_token"
@@ -60,12 +62,17 @@ def is_admin_request() -> bool:
 
 
 def admin_required(view):
-    """Answer 401 {"message": "Wrong admin password"} unless the request is an admin's."""
+    """Answer 401 {"message": "Wrong admin password"} unless the request is an admin's.
+
+    Wrong passwords count towards the client's login rate limit and go to the audit log.
+    """
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         if not is_admin_request():
+            if request.form.get("password"):
+                audit.record(audit.ADMIN_PASSWORD_REFUSED, endpoint=request.endpoint)
             abort(401, description=WRONG_PASSWORD_MESSAGE)
         return view(*args, **kwargs)
 
-    return wrapper
+    return ratelimit.limit_login_attempts(wrapper)

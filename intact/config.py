@@ -10,6 +10,8 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
+import limits
+
 # Placeholder password of the original backend: never accepted outside local mode.
 INSECURE_PASSWORDS = frozenset({"", "password"})
 LOCAL_SECRETS_FILE = "local-secrets.json"
@@ -48,6 +50,17 @@ def _integer(name, value, default, minimum=0):
     return number
 
 
+def _rate_limits(name, value, default):
+    text = _text(value, default) or default
+    try:
+        limits.parse_many(text)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be rate limits such as '30 per minute; 1000 per day', got {text!r}"
+        ) from None
+    return text
+
+
 # name -> (parser, default). Each parser takes (name, raw value, default).
 _SETTINGS = {
     "LOCAL_MODE": (_flag, False),
@@ -67,6 +80,22 @@ _SETTINGS = {
     # 26**6 ≈ 3e8 possible ids is the least that still makes guessing a valid study impractical.
     "STUDY_ID_LENGTH": (lambda n, v, d: _integer(n, v, d, minimum=6), 8),
     "MAX_STUDIES_PER_REQUEST": (lambda n, v, d: _integer(n, v, d, minimum=1), 10_000),
+    # Dashboard: a session ends after this many hours without a request.
+    "ADMIN_SESSION_HOURS": (lambda n, v, d: _integer(n, v, d, minimum=1), 8),
+    # Dashboard: an opened or started study with no activity for this many days is "abandoned".
+    "ABANDONED_AFTER_DAYS": (lambda n, v, d: _integer(n, v, d, minimum=1), 14),
+    # Data-quality rules of intact/scoring.py: plausible reaction times and elapsed-time checks.
+    "RT_MIN_MS": (lambda n, v, d: _integer(n, v, d, minimum=0), 100),
+    "RT_MAX_MS": (lambda n, v, d: _integer(n, v, d, minimum=1), 60_000),
+    "ELAPSED_TOLERANCE_MS": (lambda n, v, d: _integer(n, v, d, minimum=0), 1_000),
+    "ELAPSED_MAX_MS": (lambda n, v, d: _integer(n, v, d, minimum=1), 3_600_000),
+    # Reverse proxies in front of the app whose X-Forwarded-For / -Proto are believed (0: none).
+    "TRUSTED_PROXIES": (_integer, 0),
+    # Rate limits per client address; only failures count (see intact/ratelimit.py).
+    "RATELIMIT_ENABLED": (_flag, True),
+    "RATELIMIT_STUDY_MISSES": (_rate_limits, "30 per minute; 1000 per day"),
+    "RATELIMIT_TEST_REFUSALS": (_rate_limits, "60 per minute; 1000 per day"),
+    "RATELIMIT_LOGIN_FAILURES": (_rate_limits, "10 per minute; 100 per day"),
 }
 
 
@@ -79,6 +108,10 @@ def from_environ(environ: Mapping) -> dict:
     if settings["LOG_LEVEL"] not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise ConfigError(
             f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {settings['LOG_LEVEL']!r}"
+        )
+    if settings["RT_MIN_MS"] >= settings["RT_MAX_MS"]:
+        raise ConfigError(
+            f"RT_MIN_MS ({settings['RT_MIN_MS']}) must be below RT_MAX_MS ({settings['RT_MAX_MS']})"
         )
     # Anything else the caller passes (Flask's TESTING, a test's own keys) goes through untouched.
     extras = {

@@ -3,10 +3,9 @@
 import logging
 
 from flask import jsonify
-from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 from werkzeug.exceptions import HTTPException
 
-from intact.db import DatabaseUnavailable
+from intact.db import UNAVAILABLE_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +37,15 @@ def init_app(app) -> None:
         response.headers.update(data.get("headers") or {})
         return response
 
-    @app.errorhandler(DatabaseUnavailable)
-    @app.errorhandler(ServerSelectionTimeoutError)
-    @app.errorhandler(ConnectionFailure)
     def _database_down(error):
         log.error("database unavailable: %s", error)
         response = error_response(503, DATABASE_DOWN_MESSAGE)
         response.headers["Retry-After"] = "5"
         return response
+
+    # Every store's "cannot reach it now" error (db.UNAVAILABLE_ERRORS), not only MongoDB's.
+    for unavailable in UNAVAILABLE_ERRORS:
+        app.register_error_handler(unavailable, _database_down)
 
     @app.errorhandler(Exception)
     def _unexpected(error):

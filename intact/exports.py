@@ -103,7 +103,7 @@ def studies_csv(participant_id: str | None = None, batch_id: str | None = None) 
         query["participant_id"] = participant_id
     if batch_id:
         query["batch_id"] = batch_id
-    yield from studies_csv_from(db.stream(db.studies(), query, {"_id": 0}))
+    yield from studies_csv_from(db.stream("studies", query))
 
 
 def studies_csv_from(studies: Iterable[dict]) -> Iterator[bytes]:
@@ -136,9 +136,8 @@ def scan_fields(participant_id: str | None = None, test_type: str | None = None)
     query = _tests_query(participant_id)
     if test_type:
         query["test_type"] = test_type
-    projection = {"_id": 0, "test_type": 1, "result": 1, "extra": 1, "notes": 1}
     seen: dict[str, FieldsSeen] = {}
-    for test in db.stream(db.tests(), query, projection):
+    for test in db.stream("tests", query):
         name = test.get("test_type")
         found = seen.setdefault(name, FieldsSeen())
         found.in_submissions.update(submission_extras(test))
@@ -264,8 +263,7 @@ def test_type_csv(
     if seen is None:
         seen = scan_fields(participant_id, test_type if test_type in TEST_TYPES else None)
     layout, query = result_layout_and_query(test_type, participant_id, seen)
-    tests = db.stream(db.tests(), query, {"_id": 0, "fingerprint": 0})
-    yield from csv_chunks(layout.header, result_rows(layout, tests))
+    yield from csv_chunks(layout.header, result_rows(layout, db.stream("tests", query)))
 
 
 def _tests_query(participant_id: str | None) -> dict:

@@ -104,43 +104,46 @@ def make_study(app):
     return make
 
 
+SAMPLE_FOR_TYPE = {
+    "immediate_recall": "immediate_recall",
+    "choice_reaction_time": "choice_reaction_time",
+    "visual_paired_associates": "visual_paired_associates",
+    "digit_symbol_matching": "digit_symbol_matching",
+    "spatial_memory": "spatial_memory",
+    "delayed_recall": "delayed_recall",
+    "unclassified": "spatial_memory_timed_out_no_answer",
+}
+
+
+def stored_test(study: dict, test_type: str, received_at=None, **fields) -> dict:
+    """A `tests` document as docs/architecture.md describes it, from a contract sample."""
+    payload = load_sample(SAMPLE_FOR_TYPE[test_type], study["study_id"])
+    return {
+        "test_id": uuid.uuid4().hex[:24],
+        "study_id": study["study_id"],
+        "participant_id": study["participant_id"],
+        "study_type": study["study_type"],
+        "test_type": test_type,
+        "time_started": datetime.fromisoformat(payload["time_started"]),
+        "time_elapsed_milliseconds": payload["time_elapsed_milliseconds"],
+        "device_info": payload["device_info"],
+        "notes": None,
+        "result": payload["result"],
+        "extra": {},
+        "fingerprint": uuid.uuid4().hex,
+        "received_at": received_at or datetime.now(UTC),
+        **fields,
+    }
+
+
 @pytest.fixture
-def store_result(app):
-    """Insert a stored test the way intact/results.py does (docs/architecture.md) and return it.
+def make_test(app):
+    """Insert a stored test of one type for a study (see stored_test) and return it."""
 
-    `submission` is what the front-end posts (a tests/contract sample, for example); the stored
-    document copies participant_id and study_type from the study.
-    """
-    import hashlib
-
-    from bson import ObjectId
-
-    from intact.testtypes import infer_test_type
-
-    def store(study, submission, *, extra=None, notes=None, test_type=None):
-        result = submission["result"]
-        time_started = datetime.fromisoformat(submission["time_started"].replace("Z", "+00:00"))
-        test_type = test_type or infer_test_type(result)
-        fingerprint = hashlib.sha256(
-            json.dumps([study["study_id"], test_type, submission["time_started"], result]).encode()
-        ).hexdigest()
-        document = {
-            "test_id": str(ObjectId()),
-            "study_id": study["study_id"],
-            "participant_id": study["participant_id"],
-            "study_type": study["study_type"],
-            "test_type": test_type,
-            "time_started": time_started,
-            "time_elapsed_milliseconds": submission["time_elapsed_milliseconds"],
-            "device_info": submission["device_info"],
-            "notes": notes,
-            "result": result,
-            "extra": extra or {},
-            "fingerprint": fingerprint,
-            "received_at": datetime.now(UTC),
-        }
+    def make(study, test_type="choice_reaction_time", received_at=None, **fields):
+        test = stored_test(study, test_type, received_at, **fields)
         with app.app_context():
-            db.tests().insert_one(dict(document))
-        return document
+            db.tests().insert_one(dict(test))
+        return test
 
-    return store
+    return make

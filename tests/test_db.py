@@ -73,36 +73,3 @@ def test_describe_never_shows_credentials():
     description = db.describe(settings)
     assert "hunter2" not in description
     assert "mongo:27017" in description
-
-
-def test_stream_reads_what_find_reads_on_every_store(store_config):
-    from datetime import UTC, datetime
-
-    app = create_app(store_config)
-    when = datetime(2026, 11, 20, 14, 3, 7, 512000, tzinfo=UTC)
-    with app.app_context():
-        db.collection("scratch").insert_many(
-            [
-                {"test_id": f"t{n}", "participant_id": f"P{n % 2}", "at": when, "result": [n]}
-                for n in range(5)
-            ]
-        )
-        query, projection = {"participant_id": "P1"}, {"_id": 0, "test_id": 1, "at": 1}
-        streamed = list(db.stream(db.collection("scratch"), query, projection))
-        found = list(db.collection("scratch").find(query, projection))
-        everything = list(db.stream(db.collection("scratch")))
-    assert streamed == found == [{"test_id": "t1", "at": when}, {"test_id": "t3", "at": when}]
-    assert streamed[0]["at"].tzinfo is not None
-    assert [t["test_id"] for t in everything] == [f"t{n}" for n in range(5)]
-
-
-def test_stream_is_lazy_on_the_file_store(app_config):
-    # Reading the first document must not load the whole collection (mongomock's Cursor does).
-    app_config["DB_CONNECTION_STR"] = ""
-    app = create_app(app_config)
-    with app.app_context():
-        db.collection("scratch").insert_many([{"n": n} for n in range(3)])
-        documents = db.stream(db.collection("scratch"))
-        assert next(documents)["n"] == 0
-        db.collection("scratch").insert_one({"n": 3})
-        assert [d["n"] for d in documents] == [1, 2, 3]

@@ -5,10 +5,13 @@ The spec is served at /openapi.json and Swagger UI at /docs, with its assets fro
 
 from flask_smorest import Api
 
-from intact.api import admin
+from intact.api import admin, participant
 
-# Each audience has its own blueprint module; register new ones here.
-BLUEPRINT_MODULES = (admin,)
+# Each audience has its own blueprint module; register new ones here. A module may define
+# `init_spec(api)` to teach the spec its own field types before its views are documented.
+BLUEPRINT_MODULES = (participant, admin)
+# Swagger UI's files, vendored from the npm package swagger-ui-dist (see static/vendor/).
+SWAGGER_UI_VERSION = "5.35.0"
 
 API_SETTINGS = {
     "API_TITLE": "INTACT backend",
@@ -17,6 +20,9 @@ API_SETTINGS = {
     "OPENAPI_URL_PREFIX": "/",
     "OPENAPI_JSON_PATH": "openapi.json",
     "OPENAPI_SWAGGER_UI_PATH": "docs",
+    # Served by this app, no CDN. templates/swagger_ui.html replaces flask-smorest's page so that
+    # it runs under script-src 'self' (its initialiser is static/docs/swagger-initializer.js).
+    "OPENAPI_SWAGGER_UI_URL": f"/static/vendor/swagger-ui-{SWAGGER_UI_VERSION}/",
 }
 
 
@@ -26,5 +32,7 @@ def init_app(app) -> Api:
         app.config.setdefault(key, value)
     api = Api(app)
     for module in BLUEPRINT_MODULES:
+        if hasattr(module, "init_spec"):
+            module.init_spec(api)
         api.register_blueprint(module.bp)
     return api

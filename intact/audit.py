@@ -1,0 +1,127 @@
+"""Audit log of admin actions: who (client address) did what, when, to how many records.
+
+Call `audit.record(action, count=..., **details)` where an admin action succeeds or fails. Details
+are small facts (a test type, a participant filter, a file name) and never a password.
+"""
+
+import csv
+import io
+import json
+import logging
+from datetime import UTC, datetime
+
+from flask import has_request_context
+from pymongo.errors import PyMongoError
+
+from intact import clients, db
+from intact.spreadsheet_safety import neutralise
+
+log = logging.getLogger(__name__)
+
+COLLECTION = "audit_log"
+# Where the action came from when there is no request: a `flask` command on the server.
+COMMAND_LINE = "command line"
+
+LOGIN_SUCCESS = "login_success"
+LOGIN_FAILURE = "login_failure"
+LOGOUT = "logout"
+ADMIN_PASSWORD_REFUSED = "admin_password_refused"  # noqa: S105 - an action name
+STUDIES_CREATED = "studies_created"
+DOWNLOAD = "download"
+DELETION = "deletion"
+BACKUP_WRITTEN = "backup_written"
+BACKUP_RESTORED = "backup_restored"
+
+# Every action, with what it means, for people reading the log (the dashboard's filter).
+ACTIONS = {
+    LOGIN_SUCCESS: "Dashboard login",
+    LOGIN_FAILURE: "Dashboard login refused (wrong password)",
+    LOGOUT: "Dashboard logout",
+    ADMIN_PASSWORD_REFUSED: "Admin request refused (wrong password)",
+    STUDIES_CREATED: "Studies created",
+    DOWNLOAD: "Data downloaded",
+    DELETION: "Data deleted",
+    BACKUP_WRITTEN: "Backup written (flask backup)",
+    BACKUP_RESTORED: "Backup restored (flask restore)",
+}
+CSV_COLUMNS = ("time", "action", "client", "count", "details")
+DEFAULT_PAGE_SIZE = 50
+
+
+def record(action: str, *, count: int | None = None, **details) -> None:
+    """Store one audit entry now; an unreachable database is logged, never raised.
+
+    The action being audited has already happened (or been refused); failing it now because the
+    log could not be written would only add a second failure.
+    """
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    entry = {
+        "time": datetime.now(UTC),
+        "action": action,
+        "client": clients.address() if has_request_context() else COMMAND_LINE,
+        "count": count,
+        "details": details,
+    }
+    # Details may name participants, which stay out of the application log at INFO.
+    log.info("audit: %s (%s)", action, count, extra={"fields": {"action": action, "count": count}})
+    try:
+        db.collection(COLLECTION).insert_one(entry)
+    except PyMongoError:
+        log.exception("audit entry not stored: %s", action)
+
+
+def _filters(action=None, client=None, since=None, until=None) -> dict:
+    """A query from exact values only: nothing a user types becomes an operator or a regex."""
+    query = {}
+    if action:
+        query["action"] = str(action)
+    if client:
+        query["client"] = str(client)
+    period = {}
+    if since is not None:
+        period["$gte"] = since
+    if until is not None:
+        period["$lt"] = until
+    if period:
+        query["time"] = period
+    return query
+
+
+def find_entries(*, limit=DEFAULT_PAGE_SIZE, offset=0, **filters) -> tuple[list[dict], int]:
+    """One page of entries matching the filters, newest first, and how many match in all."""
+    query = _filters(**filters)
+    entries = db.collection(COLLECTION)
+    total = entries.count_documents(query)
+    page = entries.find(query, {"_id": 0}).sort("time", -1).skip(offset).limit(limit)
+    return list(page), total
+
+
+def iter_csv(**filters):
+    """The matching entries as CSV text, header first, newest first, one chunk per row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
+
+    def row(values):
+        writer.writerow([neutralise(value) for value in values])
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    yield row(CSV_COLUMNS)
+    query = _filters(**filters)
+    for entry in db.collection(COLLECTION).find(query, {"_id": 0}).sort("time", -1):
+        yield row(
+            [
+                _iso(entry["time"]),
+                entry["action"],
+                entry["client"],
+                "" if entry.get("count") is None else entry["count"],
+                json.dumps(entry.get("details") or {}, sort_keys=True, default=str),
+            ]
+        )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

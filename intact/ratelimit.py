@@ -1,0 +1,186 @@
+"""Rate limits per client address that count failures only: guessing study ids or passwords.
+
+A study id is a participant's only credential (8 letters: 26**8, about 2.1e11 ids), so the
+answers that tell a guesser "wrong id" are what we slow down: GET /studies/<id> misses (404) and
+refused POST /tests (4xx), plus failed dashboard logins. Successful requests are never counted,
+so a clinic where 30 participants share one address never meets a limit in normal use.
+
+Counters live where every process of a deployment sees them:
+- MongoDB (`mongodb://`, `mongodb+srv://`): in the app's own database (collections
+  `ratelimit_counters` and `ratelimit_windows`) through the app's own client, so all workers and
+  containers agree.
+- embedded store and `mongomock://`: in this process's memory. The embedded mode runs exactly one
+  gunicorn worker (see gunicorn.conf.py), so one in-memory counter is already shared by every
+  request; litemongo cannot run the atomic pipeline updates the MongoDB counter storage needs, and
+  mongomock is one process's throw-away database anyway. Counters restart with the process.
+
+Use in views, as the outermost decorator so that errors raised by argument parsing count too:
+
+    @ratelimit.limit_study_lookups    # GET /studies/<study_id>: 404 answers count
+    @ratelimit.limit_test_submissions # POST /tests: 4xx answers count
+    @ratelimit.limit_login_attempts   # dashboard login: 401 answers or mark_failure() count
+
+On a flask-smorest MethodView put it on the method (`get`, `post`) above `@bp.arguments` /
+`@bp.response`. A view that must answer 200 to a failure (an htmx form re-rendered with its error)
+calls `ratelimit.mark_failure()` so the attempt still counts. `auth.admin_required` applies the
+login limit itself: wrong passwords sent to the admin API share the dashboard login's counter.
+"""
+
+import logging
+import math
+import time
+
+from flask import current_app, g
+from flask_limiter import Limiter, RateLimitExceeded
+from limits.storage import MongoDBStorage
+
+from intact import clients
+from intact.errors import error_response
+
+log = logging.getLogger(__name__)
+
+MONGODB_SCHEMES = ("mongodb://", "mongodb+srv://")
+
+# One extension object, initialised for every app create_app builds. Its decorators are bound to
+# it at import time (the blueprints are module-level too); init_app gives each app its storage.
+limiter = Limiter(key_func=clients.address, key_prefix="intact")
+
+
+APP_DATABASE_SCHEME = "intact-app-db"
+
+
+class AppDatabaseCounters(MongoDBStorage):
+    """limits' MongoDB counter storage on the app's own MongoDB client instead of a second one.
+
+    Same database, same timeouts (an unreachable server gives the app's quick 503), one connection
+    pool per worker. The app owns the client, so this storage never closes it.
+    """
+
+    STORAGE_SCHEME = [APP_DATABASE_SCHEME]
+
+    def __init__(self, uri: str, client=None, **options) -> None:
+        super().__init__(uri, **options)
+        self._app_client = client
+        self._expiry_indexes_ready = False
+
+    @property
+    def storage(self):
+        """The app's client, once the TTL indexes that expire old counters exist."""
+        if not self._expiry_indexes_ready:
+            # Retried on every use until it succeeds: the database may be down at start-up.
+            database = self._app_client[self._database_name]
+            for collection in self._collection_mapping.values():
+                database[collection].create_index("expireAt", expireAfterSeconds=0)
+            self._expiry_indexes_ready = True
+        return self._app_client
+
+    def _init_mongo_client(self, uri, **options):
+        return self._app_client
+
+    def __del__(self) -> None:
+        # The parent would connect (and wait for an unreachable server) only to close the client.
+        pass
+
+
+def storage_for(settings: dict, client=None) -> tuple[str, dict]:
+    """The counter storage URI and options for these settings (see the module docstring)."""
+    if not settings["DB_CONNECTION_STR"].startswith(MONGODB_SCHEMES):
+        return "memory://", {}
+    options = {
+        "client": client,
+        "database_name": settings["DB_NAME"],
+        "counter_collection_name": "ratelimit_counters",
+        "window_collection_name": "ratelimit_windows",
+    }
+    return f"{APP_DATABASE_SCHEME}://", options
+
+
+def init_app(app) -> None:
+    """Give this app its counter storage and the JSON 429 answer."""
+    uri, options = storage_for(app.config, app.extensions.get("intact_db_client"))
+    app.config["RATELIMIT_STORAGE_URI"] = uri
+    app.config["RATELIMIT_STORAGE_OPTIONS"] = options
+    app.config["RATELIMIT_STRATEGY"] = "fixed-window"
+    # Set explicitly on every app: the shared extension would otherwise keep an earlier app's value.
+    app.config["RATELIMIT_ENABLED"] = bool(app.config["RATELIMIT_ENABLED"])
+    # Storage errors must reach the app's 503 handler, not be skipped: skipping would make the view
+    # wait for the same unreachable database a second time.
+    app.config["RATELIMIT_SWALLOW_ERRORS"] = False
+    limiter.init_app(app)
+    app.register_error_handler(RateLimitExceeded, _too_many_requests)
+    log.debug("rate-limit counters in %s", "MongoDB" if options else "process memory")
+
+
+def mark_failure() -> None:
+    """Count the current request as a failed attempt even though it answers 2xx."""
+    g.ratelimit_failure = True
+
+
+def _refused(response) -> bool:
+    # A 429 is the limit itself answering: counting it would only push the client further back.
+    failed_status = 400 <= response.status_code < 500 and response.status_code != 429
+    return failed_status or bool(g.get("ratelimit_failure"))
+
+
+def _wrong_password(response) -> bool:
+    # 401 only: a researcher's script sending bad input with the right password is no guesser.
+    return response.status_code == 401 or bool(g.get("ratelimit_failure"))
+
+
+def _not_found(response) -> bool:
+    return response.status_code == 404 or bool(g.get("ratelimit_failure"))
+
+
+def _setting(name):
+    return lambda: current_app.config[name]
+
+
+limit_study_lookups = limiter.limit(
+    _setting("RATELIMIT_STUDY_MISSES"),
+    methods=["GET"],
+    deduct_when=_not_found,
+    error_message=(
+        "Too many unknown study ids from your network address. "
+        "Check the study link and try again later."
+    ),
+)
+limit_test_submissions = limiter.limit(
+    _setting("RATELIMIT_TEST_REFUSALS"),
+    methods=["POST"],
+    deduct_when=_refused,
+    error_message="Too many refused submissions from your network address. Try again later.",
+)
+# One counter per client for every way of trying the admin password: the dashboard login and
+# every admin API endpoint (auth.admin_required applies it), so no door is left unthrottled.
+limit_login_attempts = limiter.shared_limit(
+    _setting("RATELIMIT_LOGIN_FAILURES"),
+    scope="admin-password",
+    deduct_when=_wrong_password,
+    error_message="Too many wrong admin passwords from your network address. Try again later.",
+)
+
+
+def _too_many_requests(error: RateLimitExceeded):
+    """429 as JSON with a message and Retry-After, like every other API error."""
+    retry_after = _seconds_until_reset(error)
+    response = error_response(
+        429,
+        f"{error.description} Retry in {retry_after} s.",
+        code=429,
+        status="Too Many Requests",
+    )
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def _seconds_until_reset(error: RateLimitExceeded) -> int:
+    """Seconds until the breached window ends; the whole window when the storage cannot say."""
+    window = int(error.limit.limit.get_expiry())
+    breached = limiter.current_limit
+    if breached is not None:
+        try:
+            # reset_at is rounded up to a whole second by the storage: never say more than a window.
+            return min(window, max(1, math.ceil(breached.reset_at - time.time())))
+        except Exception:  # noqa: BLE001 - a storage hiccup must not turn a 429 into a 500
+            log.warning("could not read the rate-limit reset time", exc_info=True)
+    return window

@@ -1,0 +1,738 @@
+"""Derived scores, data-quality flags and baseline → follow-up change, computed from stored tests.
+
+Pure functions over documents shaped as in docs/architecture.md (`studies` and `tests`): nothing
+here reads the database or changes a document. The raw data stay as they are; scores follow one
+documented policy for flagged answers:
+
+- An answer whose reaction time is implausible (outside `RT_MIN_MS`..`RT_MAX_MS`, negative and
+  absurd clock values included) is **excluded from every RT statistic** (mean, median, SD) but
+  **still counted** for answers, correct and accuracy: the participant did answer, only the
+  timing is unusable.
+- Every other flag (incomplete list, duplicate submission, inconsistent elapsed time) leaves the
+  scores as computed and is reported next to them; deciding to drop a flagged test is the
+  researcher's call.
+- When a study has more than one submission of a test type, its scores come from the **first**
+  one (earliest `time_started`, then `received_at`, then `test_id`): a repeat is a practised
+  attempt. Every submission is flagged `duplicate` and each one still appears in the raw exports.
+- `elapsed_inconsistent`: `time_elapsed_milliseconds` is negative, above `ELAPSED_MAX_MS`, or
+  smaller than the sum of the test's plausible reaction times minus `ELAPSED_TOLERANCE_MS` (the
+  answers cannot take longer than the whole test; the tolerance absorbs clock rounding).
+  Implausible RTs are left out of that sum, so this flag does not merely repeat `implausible_rt`.
+
+Summaries read studies and tests in any order (the database's insertion order streams fastest)
+and keep only each test's few scores, never its answers.
+"""
+
+import math
+import statistics
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from intact import testtypes
+
+# --- The battery (defined once, in intact/testtypes.py) and the fields scores read -----------
+
+TEST_TYPES = tuple(testtypes.TEST_TYPES)  # in the order a participant takes them
+UNCLASSIFIED = testtypes.UNCLASSIFIED
+STUDY_TYPES = ("baseline", "followup")
+
+# Column prefix of each test type: the prefix its answer fields already carry.
+PREFIXES = {
+    "immediate_recall": "ir",
+    "choice_reaction_time": "crt",
+    "visual_paired_associates": "vpa",
+    "digit_symbol_matching": "dsm",
+    "spatial_memory": "sm",
+    "delayed_recall": "dr",
+}
+
+# How many answers the deployed battery asks for (intact/testtypes.py); fewer is `incomplete`.
+EXPECTED_ANSWERS = {
+    name: test_type.battery_answers
+    for name, test_type in testtypes.TEST_TYPES.items()
+    if test_type.battery_answers
+}
+
+# Reaction-time fields of each type: all in milliseconds, measured with the browser clock.
+RT_FIELDS = {
+    "immediate_recall": ("ir_rt_first", "ir_rt_second"),
+    "choice_reaction_time": ("crt_rt",),
+    "visual_paired_associates": ("vpa_rt",),
+    "digit_symbol_matching": ("dsm_rt",),
+    "spatial_memory": ("sm_rt",),
+    "delayed_recall": ("dr_rt",),
+}
+CORRECT_FIELDS = {
+    "choice_reaction_time": "crt_correct",
+    "visual_paired_associates": "vpa_correct",
+    "digit_symbol_matching": "dsm_correct",
+    "spatial_memory": "sm_correct",
+}
+DWELL_FIELD = "crt_dwell"
+
+RT_DECIMALS = 1
+PROPORTION_DECIMALS = 4
+DAY_SECONDS = 86_400
+
+
+@dataclass(frozen=True)
+class QualityRules:
+    """The configurable thresholds of the data-quality flags, in milliseconds."""
+
+    rt_min_ms: int = 100
+    rt_max_ms: int = 60_000
+    elapsed_tolerance_ms: int = 1_000
+    elapsed_max_ms: int = 3_600_000
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> "QualityRules":
+        """The rules an app is configured with (RT_MIN_MS, RT_MAX_MS, ELAPSED_*_MS)."""
+        return cls(
+            rt_min_ms=config.get("RT_MIN_MS", cls.rt_min_ms),
+            rt_max_ms=config.get("RT_MAX_MS", cls.rt_max_ms),
+            elapsed_tolerance_ms=config.get("ELAPSED_TOLERANCE_MS", cls.elapsed_tolerance_ms),
+            elapsed_max_ms=config.get("ELAPSED_MAX_MS", cls.elapsed_max_ms),
+        )
+
+    def plausible_rt(self, value) -> bool:
+        """True for a number within [rt_min_ms, rt_max_ms]."""
+        return _is_number(value) and self.rt_min_ms <= value <= self.rt_max_ms
+
+    def plausible_dwell(self, value) -> bool:
+        """True for a key-press duration within [0, rt_max_ms]; short presses are normal."""
+        return _is_number(value) and 0 <= value <= self.rt_max_ms
+
+
+DEFAULT_RULES = QualityRules()
+
+
+# --- The codebook: every derived column, its unit and formula --------------------------------
+
+
+@dataclass(frozen=True)
+class CodebookEntry:
+    """One derived column: name, the test type it describes ('' for the study), unit, formula."""
+
+    column: str
+    test_type: str
+    unit: str
+    formula: str
+
+
+# (test type, score name without prefix, unit, formula). The scoring functions below produce
+# exactly these, in this order; `{min}`/`{max}` are the configured RT bounds.
+_SCORES = (
+    ("immediate_recall", "score", "points 0–2", "ir_score as recorded: 2 right at the first try, "
+     "1 at the second, 0 not recalled"),
+    ("immediate_recall", "attempts", "count 1–2", "1, plus 1 when ir_rt_second is not null"),
+    ("choice_reaction_time", "answers", "count", "number of answers in the list"),
+    ("choice_reaction_time", "accuracy", "proportion 0–1",
+     "answers with crt_correct true / crt_answers; empty when there are no answers"),
+    ("choice_reaction_time", "rt_mean_correct", "ms",
+     "arithmetic mean of crt_rt over correct answers whose RT is within [{min}, {max}] ms"),
+    ("choice_reaction_time", "rt_median_correct", "ms",
+     "median of crt_rt over correct answers whose RT is within [{min}, {max}] ms"),
+    ("choice_reaction_time", "rt_sd_correct", "ms",
+     "sample standard deviation (n − 1) of the same RTs; empty when fewer than 2"),
+    ("visual_paired_associates", "correct_count", "count", "answers with vpa_correct true"),
+    ("visual_paired_associates", "answers", "count", "number of answers in the list"),
+    ("visual_paired_associates", "accuracy", "proportion 0–1",
+     "vpa_correct_count / vpa_answers; empty when there are no answers"),
+    ("visual_paired_associates", "rt_median", "ms",
+     "median of vpa_rt over all answers whose RT is within [{min}, {max}] ms"),
+    ("digit_symbol_matching", "answers", "count", "number of answers in the list"),
+    ("digit_symbol_matching", "correct_count", "count", "answers with dsm_correct true"),
+    ("digit_symbol_matching", "accuracy", "proportion 0–1",
+     "dsm_correct_count / dsm_answers; empty when there are no answers"),
+    ("digit_symbol_matching", "rt_median", "ms",
+     "median of dsm_rt over all answers whose RT is within [{min}, {max}] ms"),
+    ("spatial_memory", "correct_count", "count 0–5",
+     "answers with sm_correct true (of 5 locations)"),
+    ("spatial_memory", "rt_median", "ms",
+     "median of sm_rt over all answers whose RT is within [{min}, {max}] ms"),
+    ("delayed_recall", "score", "count 0–5", "dr_score as recorded: animals recalled"),
+)  # fmt: skip
+
+SCORE_COLUMNS = {
+    test_type: tuple(
+        f"{PREFIXES[test_type]}_{name}" for kind, name, _, _ in _SCORES if kind == test_type
+    )
+    for test_type in TEST_TYPES
+}
+_SCORE_UNITS = {f"{PREFIXES[kind]}_{name}": unit for kind, name, unit, _ in _SCORES}
+_SCORE_TYPES = {f"{PREFIXES[kind]}_{name}": kind for kind, name, _, _ in _SCORES}
+_SHORT_LABELS = {
+    "score": "score",
+    "attempts": "attempts",
+    "answers": "answers",
+    "accuracy": "accuracy",
+    "correct_count": "correct answers",
+    "rt_mean_correct": "mean RT of correct answers",
+    "rt_median_correct": "median RT of correct answers",
+    "rt_sd_correct": "SD of RT of correct answers",
+    "rt_median": "median RT",
+}
+
+
+def score_name(column: str) -> str:
+    """A reader's name for a score within its test, e.g. 'median RT of correct answers'."""
+    return _SHORT_LABELS[column.removeprefix(PREFIXES[_SCORE_TYPES[column]] + "_")]
+
+
+def score_label(column: str) -> str:
+    """A reader's name for a score column, e.g. 'Choice reaction time: accuracy'."""
+    return f"{testtypes.TEST_TYPES[_SCORE_TYPES[column]].label}: {score_name(column)}"
+
+
+def score_unit(column: str) -> str:
+    """The unit of a score column as the codebook gives it, e.g. 'ms' or 'proportion 0–1'."""
+    return _SCORE_UNITS[column]
+
+
+def score_test_type(column: str) -> str:
+    """The test type a score column is computed from."""
+    return _SCORE_TYPES[column]
+
+
+_FLAGS = {
+    "implausible_rt": (
+        "count",
+        "RT values outside [{min}, {max}] ms (negative and absurd clock values included); "
+        "excluded from RT statistics, still counted for accuracy",
+    ),
+    "implausible_dwell": (
+        "count",
+        "crt_dwell values that are negative or above {max} ms (never used in a score)",
+    ),
+    "incomplete": ("true/false", "fewer answers than the battery asks for ({expected})"),
+    "elapsed_inconsistent": (
+        "true/false",
+        "time_elapsed_milliseconds is negative, above {elapsed_max} ms, or smaller than the sum of "
+        "the plausible RTs minus {tolerance} ms",
+    ),
+    "duplicate": (
+        "true/false",
+        "the study has more than one submission of this test type; scores use the first",
+    ),
+}
+
+
+FLAG_NAMES = (*_FLAGS, UNCLASSIFIED)
+
+
+def flag_description(name: str, rules: QualityRules = DEFAULT_RULES) -> str:
+    """What a flag means, with the configured thresholds filled in."""
+    if name == UNCLASSIFIED:
+        return "an empty answer list: the test type cannot be known, nothing is scored"
+    (entry,) = _describe([(name, "", *_FLAGS[name])], rules)
+    return entry.formula
+
+
+def flag_names(test_type: str) -> tuple[str, ...]:
+    """The flags that apply to a test type, in column order."""
+    if test_type not in PREFIXES:
+        return (UNCLASSIFIED,)
+    names = ["implausible_rt"]
+    if test_type == "choice_reaction_time":
+        names.append("implausible_dwell")
+    if test_type in EXPECTED_ANSWERS:
+        names.append("incomplete")
+    names += ["elapsed_inconsistent", "duplicate"]
+    return tuple(names)
+
+
+_STUDY_COLUMNS = (
+    ("study_id", "", "text", "the study link's id"),
+    ("participant_id", "", "text", "as the researcher typed it"),
+    ("study_type", "", "text", "baseline or followup"),
+    ("created_at", "", "UTC date-time", "when the study link was created"),
+    ("started_at", "", "UTC date-time", "earliest time_started of the study's tests"),
+    ("tests_submitted", "", "count", "submissions stored for the study, unclassified included"),
+    ("unclassified_submissions", "", "count",
+     "submissions with an empty answer list, whose test type cannot be known"),
+    ("flagged_tests", "", "count", "submissions with at least one data-quality flag"),
+)  # fmt: skip
+
+
+def _per_test_columns(test_type: str) -> list[tuple[str, str, str, str]]:
+    prefix = PREFIXES[test_type]
+    columns = [
+        (f"{prefix}_test_id", test_type, "text", "test_id of the submission the scores come from"),
+        (f"{prefix}_submissions", test_type, "count", "submissions of this type in the study"),
+    ]
+    columns += [
+        (f"{prefix}_{name}", kind, unit, formula)
+        for kind, name, unit, formula in _SCORES
+        if kind == test_type
+    ]
+    columns += [
+        (f"{prefix}_flag_{name}", test_type, *_FLAGS[name]) for name in flag_names(test_type)
+    ]
+    return columns
+
+
+SUMMARY_COLUMNS = tuple(column for column, *_ in _STUDY_COLUMNS) + tuple(
+    column for test_type in TEST_TYPES for column, *_ in _per_test_columns(test_type)
+)
+ALL_SCORE_COLUMNS = tuple(column for test_type in TEST_TYPES for column in SCORE_COLUMNS[test_type])
+
+_CHANGE_ID_COLUMNS = (
+    ("participant_id", "", "text", "as the researcher typed it"),
+    ("baseline_study_id", "", "text",
+     "the participant's earliest baseline study with at least one test; empty if none"),
+    ("baseline_started_at", "", "UTC date-time", "started_at of the baseline study"),
+    ("followup_study_id", "", "text", "one follow-up study of the participant"),
+    ("followup_number", "", "count", "1 for the earliest follow-up, 2 for the next, …"),
+    ("followup_started_at", "", "UTC date-time", "started_at of the follow-up study"),
+    ("days_since_baseline", "", "days", "followup_started_at − baseline_started_at"),
+)  # fmt: skip
+CHANGE_COLUMNS = tuple(column for column, *_ in _CHANGE_ID_COLUMNS) + tuple(
+    f"{column}_change" for column in ALL_SCORE_COLUMNS
+)
+
+
+def _describe(entries, rules: QualityRules) -> tuple[CodebookEntry, ...]:
+    expected = ", ".join(f"{PREFIXES[kind]} {count}" for kind, count in EXPECTED_ANSWERS.items())
+    values = {
+        "min": rules.rt_min_ms,
+        "max": rules.rt_max_ms,
+        "tolerance": rules.elapsed_tolerance_ms,
+        "elapsed_max": rules.elapsed_max_ms,
+        "expected": expected,
+    }
+    return tuple(
+        CodebookEntry(column, test_type, unit, formula.format(**values))
+        for column, test_type, unit, formula in entries
+    )
+
+
+def summary_codebook(rules: QualityRules = DEFAULT_RULES) -> tuple[CodebookEntry, ...]:
+    """Every column of the summary (one row per study), in column order."""
+    entries = list(_STUDY_COLUMNS)
+    for test_type in TEST_TYPES:
+        entries += _per_test_columns(test_type)
+    return _describe(entries, rules)
+
+
+def change_codebook(rules: QualityRules = DEFAULT_RULES) -> tuple[CodebookEntry, ...]:
+    """Every column of the baseline → follow-up change table, in column order."""
+    entries = list(_CHANGE_ID_COLUMNS)
+    by_column = {entry.column: entry for entry in summary_codebook(rules)}
+    for column in ALL_SCORE_COLUMNS:
+        score = by_column[column]
+        entries.append(
+            (
+                f"{column}_change",
+                score.test_type,
+                score.unit.split(" ")[0],
+                f"{column} at the follow-up − {column} at the baseline; empty if either is",
+            )
+        )
+    return _describe(entries, rules)
+
+
+# --- One test -------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class TestScore:
+    """The scores and flags of one stored submission, without its raw answers."""
+
+    __test__ = False  # a cognitive test, not a pytest class
+
+    test_id: str
+    study_id: str
+    participant_id: str
+    study_type: str
+    test_type: str
+    time_started: datetime | None
+    received_at: datetime | None
+    scores: dict = field(default_factory=dict)
+    flags: dict = field(default_factory=dict)
+
+    @property
+    def raised_flags(self) -> tuple[str, ...]:
+        """Names of the flags that are set (a count above 0 or true)."""
+        return tuple(name for name, value in self.flags.items() if value)
+
+    @property
+    def flagged(self) -> bool:
+        """True when any data-quality flag is set."""
+        return any(self.flags.values())
+
+
+def score_test(test: Mapping, rules: QualityRules = DEFAULT_RULES) -> TestScore:
+    """Scores and flags (all but `duplicate`, which needs the whole study) of one test document."""
+    test_type = test.get("test_type")
+    scored = TestScore(
+        test_id=test.get("test_id"),
+        study_id=test.get("study_id"),
+        participant_id=test.get("participant_id"),
+        study_type=test.get("study_type"),
+        test_type=test_type if test_type in PREFIXES else UNCLASSIFIED,
+        time_started=test.get("time_started"),
+        received_at=test.get("received_at"),
+    )
+    if scored.test_type == UNCLASSIFIED:
+        scored.flags = {UNCLASSIFIED: True}
+        return scored
+    result = test.get("result")
+    answers = _answers(result)
+    scored.scores = _SCORERS[test_type](answers, rules)
+    scored.flags = _flags(test_type, answers, test.get("time_elapsed_milliseconds"), rules)
+    return scored
+
+
+def _answers(result) -> list[Mapping]:
+    """The answers as a list of mappings: recall tests hold one object, the others a list."""
+    if isinstance(result, Mapping):
+        return [result]
+    if isinstance(result, list):
+        return [answer for answer in result if isinstance(answer, Mapping)]
+    return []
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _rts(answers: list[Mapping], rt_field: str, rules: QualityRules) -> list[float]:
+    return [answer[rt_field] for answer in answers if rules.plausible_rt(answer.get(rt_field))]
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(statistics.fmean(values), RT_DECIMALS) if values else None
+
+
+def _median(values: list[float]) -> float | None:
+    return round(float(statistics.median(values)), RT_DECIMALS) if values else None
+
+
+def _sd(values: list[float]) -> float | None:
+    # Two-pass float sum of squares: statistics.stdev is exact but ten times slower, and the
+    # result is rounded to 0.1 ms anyway.
+    if len(values) < 2:
+        return None
+    mean = statistics.fmean(values)
+    variance = sum((value - mean) ** 2 for value in values) / (len(values) - 1)
+    return round(math.sqrt(variance), RT_DECIMALS)
+
+
+def _proportion(part: int, whole: int) -> float | None:
+    return round(part / whole, PROPORTION_DECIMALS) if whole else None
+
+
+def _correct(answers: list[Mapping], test_type: str) -> list[Mapping]:
+    correct_field = CORRECT_FIELDS[test_type]
+    return [answer for answer in answers if answer.get(correct_field) is True]
+
+
+def _score_immediate_recall(answers, rules):
+    recall = answers[0] if answers else {}
+    return {
+        "ir_score": recall.get("ir_score"),
+        "ir_attempts": 1 if recall.get("ir_rt_second") is None else 2,
+    }
+
+
+def _score_choice_reaction_time(answers, rules):
+    correct = _correct(answers, "choice_reaction_time")
+    rts = _rts(correct, "crt_rt", rules)
+    return {
+        "crt_answers": len(answers),
+        "crt_accuracy": _proportion(len(correct), len(answers)),
+        "crt_rt_mean_correct": _mean(rts),
+        "crt_rt_median_correct": _median(rts),
+        "crt_rt_sd_correct": _sd(rts),
+    }
+
+
+def _score_visual_paired_associates(answers, rules):
+    correct = len(_correct(answers, "visual_paired_associates"))
+    return {
+        "vpa_correct_count": correct,
+        "vpa_answers": len(answers),
+        "vpa_accuracy": _proportion(correct, len(answers)),
+        "vpa_rt_median": _median(_rts(answers, "vpa_rt", rules)),
+    }
+
+
+def _score_digit_symbol_matching(answers, rules):
+    correct = len(_correct(answers, "digit_symbol_matching"))
+    return {
+        "dsm_answers": len(answers),
+        "dsm_correct_count": correct,
+        "dsm_accuracy": _proportion(correct, len(answers)),
+        "dsm_rt_median": _median(_rts(answers, "dsm_rt", rules)),
+    }
+
+
+def _score_spatial_memory(answers, rules):
+    return {
+        "sm_correct_count": len(_correct(answers, "spatial_memory")),
+        "sm_rt_median": _median(_rts(answers, "sm_rt", rules)),
+    }
+
+
+def _score_delayed_recall(answers, rules):
+    recall = answers[0] if answers else {}
+    return {"dr_score": recall.get("dr_score")}
+
+
+_SCORERS = {
+    "immediate_recall": _score_immediate_recall,
+    "choice_reaction_time": _score_choice_reaction_time,
+    "visual_paired_associates": _score_visual_paired_associates,
+    "digit_symbol_matching": _score_digit_symbol_matching,
+    "spatial_memory": _score_spatial_memory,
+    "delayed_recall": _score_delayed_recall,
+}
+
+
+def _flags(test_type: str, answers: list[Mapping], elapsed, rules: QualityRules) -> dict:
+    # `ir_rt_second` is null when there was no second try: absent, not implausible.
+    recorded = [
+        answer[rt_field]
+        for answer in answers
+        for rt_field in RT_FIELDS[test_type]
+        if answer.get(rt_field) is not None
+    ]
+    plausible = [value for value in recorded if rules.plausible_rt(value)]
+    flags = {"implausible_rt": len(recorded) - len(plausible)}
+    if test_type == "choice_reaction_time":
+        flags["implausible_dwell"] = sum(
+            1
+            for answer in answers
+            if answer.get(DWELL_FIELD) is not None
+            and not rules.plausible_dwell(answer.get(DWELL_FIELD))
+        )
+    if test_type in EXPECTED_ANSWERS:
+        flags["incomplete"] = len(answers) < EXPECTED_ANSWERS[test_type]
+    flags["elapsed_inconsistent"] = not (
+        _is_number(elapsed)
+        and 0 <= elapsed <= rules.elapsed_max_ms
+        and sum(plausible) <= elapsed + rules.elapsed_tolerance_ms
+    )
+    flags["duplicate"] = False
+    return flags
+
+
+# --- One study ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class StudySummary:
+    """A study with the scores of its tests: the first submission of each type, every flag."""
+
+    study_id: str
+    participant_id: str
+    study_type: str
+    created_at: datetime | None
+    tests: list[TestScore]
+    # test type -> the submission whose scores count (the first of that type)
+    scored: dict[str, TestScore]
+
+    @property
+    def started_at(self) -> datetime | None:
+        """The earliest time_started of the study's tests."""
+        starts = [test.time_started for test in self.tests if test.time_started is not None]
+        return min(starts) if starts else None
+
+    @property
+    def flagged_tests(self) -> list[TestScore]:
+        """Every submission of the study with at least one flag, in submission order."""
+        return [test for test in self.tests if test.flagged]
+
+    def score(self, column: str):
+        """The value of one score column (e.g. `crt_accuracy`), None when not available."""
+        for test in self.scored.values():
+            if column in test.scores:
+                return test.scores[column]
+        return None
+
+    def submissions(self, test_type: str) -> int:
+        """How many submissions of a type (or of `unclassified`) the study has."""
+        return sum(1 for test in self.tests if test.test_type == test_type)
+
+
+def _submission_order(test: TestScore):
+    # None sorts last: a submission without a time is less likely to be the first one.
+    return (
+        test.time_started is None,
+        test.time_started or datetime.min,
+        test.received_at is None,
+        test.received_at or datetime.min,
+        test.test_id or "",
+    )
+
+
+_STUDY_IDENTITY = ("study_id", "participant_id", "study_type", "created_at")
+
+
+def summarise_study(
+    study: Mapping, tests: Iterable[Mapping], rules: QualityRules = DEFAULT_RULES
+) -> StudySummary:
+    """Score every test of one study, flag duplicates and pick the submission that counts."""
+    return _summary(study, [score_test(test, rules) for test in tests])
+
+
+def _summary(study: Mapping, tests: list[TestScore]) -> StudySummary:
+    scored = sorted(tests, key=_submission_order)
+    first_of_type: dict[str, TestScore] = {}
+    for test in scored:
+        if test.test_type == UNCLASSIFIED:
+            continue
+        if test.test_type in first_of_type:
+            first_of_type[test.test_type].flags["duplicate"] = True
+            test.flags["duplicate"] = True
+        else:
+            first_of_type[test.test_type] = test
+    some_test = scored[0] if scored else None
+    return StudySummary(
+        study_id=study.get("study_id") or (some_test and some_test.study_id),
+        participant_id=study.get("participant_id") or (some_test and some_test.participant_id),
+        study_type=study.get("study_type") or (some_test and some_test.study_type),
+        created_at=study.get("created_at"),
+        tests=scored,
+        scored={kind: first_of_type[kind] for kind in TEST_TYPES if kind in first_of_type},
+    )
+
+
+# --- Many studies ---------------------------------------------------------------------------
+
+
+def _study_key(document) -> tuple[str, str]:
+    if isinstance(document, TestScore):
+        return (document.participant_id or "", document.study_id or "")
+    return (document.get("participant_id") or "", document.get("study_id") or "")
+
+
+def summarise_studies(
+    studies: Iterable[Mapping], tests: Iterable[Mapping], rules: QualityRules = DEFAULT_RULES
+) -> Iterator[StudySummary]:
+    """One summary per study, sorted by participant then study id; inputs in any order.
+
+    Each test is scored as it is read and only its small `TestScore` is kept (no answers), and
+    each study only its ids: memory grows with the number of tests by a few hundred bytes each,
+    never with the raw data. Tests whose study is not among `studies` still get a summary (from
+    the ids they carry), so no stored data is silently dropped: pass the tests of the same studies.
+    """
+    scores_by_study: dict[tuple[str, str], list[TestScore]] = {}
+    for test in tests:
+        scored = score_test(test, rules)
+        scores_by_study.setdefault(_study_key(scored), []).append(scored)
+    study_by_key = {
+        _study_key(study): {name: study.get(name) for name in _STUDY_IDENTITY} for study in studies
+    }
+    for key in sorted(scores_by_study.keys() | study_by_key.keys()):
+        yield _summary(study_by_key.pop(key, {}), scores_by_study.pop(key, []))
+
+
+def summary_row(summary: StudySummary) -> dict:
+    """A flat row with every `SUMMARY_COLUMNS` key: ids, then each test type's scores and flags."""
+    row = {
+        "study_id": summary.study_id,
+        "participant_id": summary.participant_id,
+        "study_type": summary.study_type,
+        "created_at": summary.created_at,
+        "started_at": summary.started_at,
+        "tests_submitted": len(summary.tests),
+        "unclassified_submissions": summary.submissions(UNCLASSIFIED),
+        "flagged_tests": len(summary.flagged_tests),
+    }
+    for test_type in TEST_TYPES:
+        prefix = PREFIXES[test_type]
+        test = summary.scored.get(test_type)
+        row[f"{prefix}_test_id"] = test.test_id if test else None
+        row[f"{prefix}_submissions"] = summary.submissions(test_type)
+        for column in SCORE_COLUMNS[test_type]:
+            row[column] = test.scores.get(column) if test else None
+        for name in flag_names(test_type):
+            row[f"{prefix}_flag_{name}"] = test.flags.get(name) if test else None
+    return row
+
+
+def summary_rows(
+    studies: Iterable[Mapping], tests: Iterable[Mapping], rules: QualityRules = DEFAULT_RULES
+) -> Iterator[dict]:
+    """`summary_row` for every study; both inputs sorted by `SORT_KEYS`."""
+    for summary in summarise_studies(studies, tests, rules):
+        yield summary_row(summary)
+
+
+# --- Baseline → follow-up change --------------------------------------------------------------
+
+
+def by_participant(summaries: Iterable[StudySummary]) -> Iterator[list[StudySummary]]:
+    """Consecutive summaries of one participant (`summarise_studies` yields them sorted)."""
+    group: list[StudySummary] = []
+    for summary in summaries:
+        if group and summary.participant_id != group[0].participant_id:
+            yield group
+            group = []
+        group.append(summary)
+    if group:
+        yield group
+
+
+def _chronological(summary: StudySummary):
+    # Started studies by their first test; then the ones nobody started, by creation.
+    started, created = summary.started_at, summary.created_at
+    return (
+        started is None,
+        started or datetime.min,
+        created is None,
+        created or datetime.min,
+        summary.study_id or "",
+    )
+
+
+def baseline_of(studies: list[StudySummary]) -> StudySummary | None:
+    """The participant's earliest baseline study that has at least one scored test."""
+    baselines = [s for s in studies if s.study_type == "baseline" and s.scored]
+    return min(baselines, key=_chronological) if baselines else None
+
+
+def followups_of(studies: list[StudySummary]) -> list[StudySummary]:
+    """The participant's follow-up studies: started ones by first test, then unstarted ones."""
+    return sorted((s for s in studies if s.study_type == "followup"), key=_chronological)
+
+
+def score_change(column: str, baseline: StudySummary | None, followup: StudySummary):
+    """Follow-up minus baseline of one score column; None if either value is missing."""
+    before = baseline.score(column) if baseline else None
+    after = followup.score(column)
+    if not _is_number(before) or not _is_number(after):
+        return None
+    decimals = RT_DECIMALS if _SCORE_UNITS[column] == "ms" else PROPORTION_DECIMALS
+    return round(after - before, decimals)
+
+
+def participant_change_rows(studies: list[StudySummary]) -> Iterator[dict]:
+    """One `CHANGE_COLUMNS` row per follow-up of one participant: each score's change."""
+    baseline = baseline_of(studies)
+    baseline_start = baseline.started_at if baseline else None
+    for number, followup in enumerate(followups_of(studies), start=1):
+        followup_start = followup.started_at
+        days = None
+        if baseline_start and followup_start:
+            days = round((followup_start - baseline_start).total_seconds() / DAY_SECONDS, 1)
+        row = {
+            "participant_id": followup.participant_id,
+            "baseline_study_id": baseline.study_id if baseline else None,
+            "baseline_started_at": baseline_start,
+            "followup_study_id": followup.study_id,
+            "followup_number": number,
+            "followup_started_at": followup_start,
+            "days_since_baseline": days,
+        }
+        for column in ALL_SCORE_COLUMNS:
+            row[f"{column}_change"] = score_change(column, baseline, followup)
+        yield row
+
+
+def change_rows(summaries: Iterable[StudySummary]) -> Iterator[dict]:
+    """Change rows for every participant, from summaries sorted by participant."""
+    for studies in by_participant(summaries):
+        yield from participant_change_rows(studies)

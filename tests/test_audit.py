@@ -1,0 +1,176 @@
+"""The audit log: entries with time, action, client and counts; filters; CSV; the admin hook."""
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask import Blueprint
+from pymongo.errors import ServerSelectionTimeoutError
+
+from intact import audit, auth, create_app, db
+from tests.conftest import TEST_PASSWORD
+
+probe = Blueprint("audit_probe", __name__)
+
+
+@probe.post("/probe/admin-action")
+@auth.admin_required
+def admin_action():
+    """Stands in for an admin API endpoint."""
+    audit.record(audit.STUDIES_CREATED, count=3, batch_id="b1")
+    return {"created": 3}
+
+
+@pytest.fixture
+def app(app_config):
+    app = create_app(app_config)
+    app.register_blueprint(probe)
+    return app
+
+
+def entries(app, **filters):
+    with app.app_context():
+        return audit.find_entries(**filters)
+
+
+def test_an_entry_holds_time_action_client_count_and_details(app):
+    with app.test_request_context(environ_base={"REMOTE_ADDR": "192.0.2.7"}):
+        audit.record(audit.DOWNLOAD, count=120, export="zip", participant_id="P001")
+    (entry,), total = entries(app)
+    assert total == 1
+    assert entry["action"] == audit.DOWNLOAD
+    assert entry["client"] == "192.0.2.7"
+    assert entry["count"] == 120
+    assert entry["details"] == {"export": "zip", "participant_id": "P001"}
+    assert entry["time"].tzinfo is not None
+    assert datetime.now(UTC) - entry["time"] < timedelta(seconds=5)
+
+
+def test_outside_a_request_the_client_is_the_command_line(app):
+    with app.app_context():
+        audit.record(audit.BACKUP_WRITTEN, count=0)
+    assert entries(app)[0][0]["client"] == audit.COMMAND_LINE
+
+
+def test_unknown_actions_are_a_programming_error(app):
+    with app.app_context(), pytest.raises(ValueError, match="unknown audit action"):
+        audit.record("made_up")
+
+
+def test_an_unreachable_database_does_not_fail_the_action(app, monkeypatch, caplog):
+    def unreachable(name):
+        raise ServerSelectionTimeoutError("no servers")
+
+    monkeypatch.setattr(db, "collection", unreachable)
+    with app.app_context():
+        audit.record(audit.LOGIN_FAILURE)
+    assert "audit entry not stored: login_failure" in caplog.text
+
+
+def test_wrong_admin_passwords_are_recorded_without_the_password(app, client):
+    response = client.post(
+        "/probe/admin-action",
+        data={"password": "guess-123"},
+        environ_base={"REMOTE_ADDR": "1.2.3.4"},
+    )
+    assert response.status_code == 401
+    (entry,), _ = entries(app, action=audit.ADMIN_PASSWORD_REFUSED)
+    assert entry["client"] == "1.2.3.4"
+    assert entry["details"] == {"endpoint": "audit_probe.admin_action"}
+    assert "guess-123" not in json.dumps(entry, default=str)
+
+
+def test_requests_without_a_password_are_not_recorded_as_guesses(app, client):
+    assert client.post("/probe/admin-action").status_code == 401
+    assert entries(app)[1] == 0
+
+
+def test_admin_actions_are_recorded(app, client):
+    assert client.post("/probe/admin-action", data={"password": TEST_PASSWORD}).status_code == 200
+    (entry,), _ = entries(app, action=audit.STUDIES_CREATED)
+    assert entry["count"] == 3
+
+
+def fill_log(app):
+    """Five entries a minute apart, oldest first."""
+    start = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+    rows = [
+        (audit.LOGIN_FAILURE, "10.0.0.1"),
+        (audit.LOGIN_SUCCESS, "10.0.0.2"),
+        (audit.STUDIES_CREATED, "10.0.0.2"),
+        (audit.DOWNLOAD, "10.0.0.2"),
+        (audit.LOGIN_FAILURE, "10.0.0.9"),
+    ]
+    with app.app_context():
+        db.collection(audit.COLLECTION).insert_many(
+            [
+                {
+                    "time": start + timedelta(minutes=number),
+                    "action": action,
+                    "client": client,
+                    "count": number,
+                    "details": {},
+                }
+                for number, (action, client) in enumerate(rows)
+            ]
+        )
+    return start
+
+
+def test_entries_are_listed_newest_first_and_paged(app):
+    fill_log(app)
+    page, total = entries(app, limit=2, offset=1)
+    assert total == 5
+    assert [entry["count"] for entry in page] == [3, 2]
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected_counts"),
+    [
+        ({"action": audit.LOGIN_FAILURE}, [4, 0]),
+        ({"client": "10.0.0.2"}, [3, 2, 1]),
+        ({"action": audit.LOGIN_SUCCESS, "client": "10.0.0.2"}, [1]),
+        ({"since": datetime(2026, 11, 1, 9, 3, tzinfo=UTC)}, [4, 3]),
+        ({"until": datetime(2026, 11, 1, 9, 1, tzinfo=UTC)}, [0]),
+        # Values a user types stay values: no operator, no regex.
+        ({"action": {"$ne": ""}}, []),
+        ({"client": ".*"}, []),
+    ],
+)
+def test_filters(app, filters, expected_counts):
+    fill_log(app)
+    page, total = entries(app, **filters)
+    assert [entry["count"] for entry in page] == expected_counts
+    assert total == len(expected_counts)
+
+
+def test_csv_export(app):
+    fill_log(app)
+    with app.test_request_context(environ_base={"REMOTE_ADDR": "10.0.0.3"}):
+        audit.record(audit.DOWNLOAD, count=None, file='=HYPERLINK("http://evil")')
+        text = "".join(audit.iter_csv())
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == list(audit.CSV_COLUMNS)
+    assert len(rows) == 7
+    newest = rows[1]
+    assert newest[1:4] == ["download", "10.0.0.3", ""]
+    assert json.loads(newest[4]) == {"file": '=HYPERLINK("http://evil")'}
+    oldest = rows[-1]
+    assert oldest == ["2026-11-01T09:00:00.000Z", "login_failure", "10.0.0.1", "0", "{}"]
+
+
+def test_csv_cells_cannot_start_a_formula(app):
+    with app.app_context():
+        db.collection(audit.COLLECTION).insert_one(
+            {
+                "time": datetime(2026, 11, 1, tzinfo=UTC),
+                "action": audit.DOWNLOAD,
+                "client": "=cmd|' /C calc'!A0",
+                "count": 1,
+                "details": {},
+            }
+        )
+        text = "".join(audit.iter_csv(action=audit.DOWNLOAD))
+    assert list(csv.reader(io.StringIO(text)))[1][2] == "'=cmd|' /C calc'!A0"

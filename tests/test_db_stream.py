@@ -1,0 +1,48 @@
+"""db.stream: the same documents as find(), oldest first, on every store."""
+
+from datetime import UTC, datetime
+
+from intact import create_app, db
+
+
+def _insert_sample(app):
+    with app.app_context():
+        db.tests().insert_many(
+            [
+                {
+                    "test_id": f"t{i}",
+                    "fingerprint": f"f{i}",
+                    "study_id": f"s{i % 3}",
+                    "test_type": "spatial_memory" if i % 2 else "delayed_recall",
+                    "time_started": datetime(2026, 11, 20, 14, i, tzinfo=UTC),
+                    "result": [{"sm_rt": i, "sm_correct": True}] if i % 2 else {"dr_score": 0},
+                }
+                for i in range(10)
+            ]
+        )
+
+
+def test_stream_matches_find_in_insertion_order(store_config):
+    app = create_app(store_config)
+    _insert_sample(app)
+    with app.app_context():
+        for query in ({}, {"test_type": "spatial_memory"}, {"study_id": {"$in": ["s0", "s2"]}}):
+            streamed = list(db.stream("tests", query))
+            found = list(db.tests().find(query))
+            assert [d["test_id"] for d in streamed] == [d["test_id"] for d in found]
+            assert streamed == found
+
+
+def test_streamed_datetimes_are_utc_aware(store_config):
+    app = create_app(store_config)
+    _insert_sample(app)
+    with app.app_context():
+        first = next(db.stream("tests"))
+    assert first["time_started"] == datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
+    assert first["time_started"].utcoffset().total_seconds() == 0
+
+
+def test_stream_of_an_empty_collection_yields_nothing(store_config):
+    app = create_app(store_config)
+    with app.app_context():
+        assert list(db.stream("tests", {"study_id": "none"})) == []

@@ -1,0 +1,115 @@
+"""Faults: the database becomes unavailable, then comes back; the app answers 503 fast and recovers.
+
+Embedded store: another process takes the write lock of the SQLite files (as a stuck writer, a
+backup tool or an open `sqlite3` shell would), then releases it. MongoDB: nothing listens on the
+configured address, which is what an unreachable server looks like to the driver. No MongoDB
+server can be installed here, so recovery of the MongoDB client after an outage is not shown by
+these tests (pymongo reconnects by itself; the app keeps no state about the outage but the
+pending-index flag, which is tested).
+"""
+
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from intact import create_app, db
+
+ANSWER_WITHIN_SECONDS = 5
+
+LOCK_HOLDER = """
+import sqlite3, sys, time
+connections = []
+for path in sys.argv[1:]:
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("BEGIN EXCLUSIVE")
+    connections.append(connection)
+print("locked", flush=True)
+sys.stdin.read()
+"""
+
+
+@contextmanager
+def store_locked_by_another_process(data_dir, collections=("tests", "studies")):
+    """Hold the write lock of the embedded store's files in another process during the block."""
+    files = [str(Path(data_dir) / db.EMBEDDED_DIR / "intact" / name) for name in collections]
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, *files],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=10)
+
+
+@pytest.fixture
+def embedded_app(app_config):
+    app_config.update(DB_CONNECTION_STR="", DB_TIMEOUT_MS="1000")
+    return create_app(app_config)
+
+
+def timed(call):
+    started = time.perf_counter()
+    result = call()
+    return result, time.perf_counter() - started
+
+
+def test_healthz_says_503_while_the_embedded_store_is_locked_and_recovers(embedded_app):
+    client = embedded_app.test_client()
+    assert client.get("/healthz").status_code == 200
+    with store_locked_by_another_process(embedded_app.config["DATA_DIR"]):
+        response, seconds = timed(lambda: client.get("/healthz"))
+        assert response.status_code == 503
+        assert response.json["status"] == "unavailable"
+        assert seconds < ANSWER_WITHIN_SECONDS
+    assert client.get("/healthz").status_code == 200
+
+
+def test_a_write_refused_by_a_locked_store_is_a_503_and_can_be_retried(embedded_app):
+    document = {"study_id": "abcdefgh", "study_type": "baseline"}
+    with embedded_app.test_request_context():
+        with store_locked_by_another_process(embedded_app.config["DATA_DIR"]):
+            with pytest.raises(db.UNAVAILABLE_ERRORS) as refused:
+                started = time.perf_counter()
+                db.studies().insert_one(dict(document))
+            assert time.perf_counter() - started < ANSWER_WITHIN_SECONDS
+            response = embedded_app.handle_user_exception(refused.value)
+            assert response.status_code == 503
+            assert response.json["message"].startswith("The database is not reachable")
+        # Nothing half-written survives the failed attempt: the same insert now succeeds, once.
+        db.studies().insert_one(dict(document))
+        assert db.studies().count_documents({"study_id": "abcdefgh"}) == 1
+
+
+def test_the_app_starts_while_the_embedded_store_is_locked(app_config):
+    app_config.update(DB_CONNECTION_STR="", DB_TIMEOUT_MS="500")
+    create_app(app_config)  # creates the files
+    with store_locked_by_another_process(app_config["DATA_DIR"]):
+        app, seconds = timed(lambda: create_app(app_config))
+        assert seconds < ANSWER_WITHIN_SECONDS
+        assert app.extensions["intact_db_indexes_pending"]
+        response, seconds = timed(lambda: app.test_client().get("/healthz"))
+        assert response.status_code == 503
+        # One wait for the lock, not two: indexes are retried only after a request succeeds.
+        assert seconds < 0.9
+    assert app.test_client().get("/healthz").status_code == 200
+    assert "intact_db_indexes_pending" not in app.extensions
+
+
+def test_unreachable_mongodb_gives_503_within_the_timeout(app_config):
+    # Port 9 on loopback: nothing listens, so every connection attempt is refused.
+    app_config.update(DB_CONNECTION_STR="mongodb://127.0.0.1:9/", DB_TIMEOUT_MS="1000")
+    app = create_app(app_config)
+    assert app.extensions.get("intact_db_indexes_pending") is True
+    response, seconds = timed(lambda: app.test_client().get("/healthz"))
+    assert response.status_code == 503
+    # One server-selection timeout (1 s), not one for the pending indexes and another for the ping.
+    assert seconds < 1.9

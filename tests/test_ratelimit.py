@@ -1,0 +1,316 @@
+"""Rate limits that count failures only, per client address, with a JSON 429."""
+
+import os
+import time
+import uuid
+
+import mongomock
+import pymongo
+import pytest
+from flask import Blueprint, abort, request
+from flask.views import MethodView
+from flask_smorest import Blueprint as ApiBlueprint
+from limits import parse
+from limits.storage import MemoryStorage, MongoDBStorage, storage_from_string
+from limits.strategies import FixedWindowRateLimiter
+from marshmallow import Schema, fields
+
+from intact import auth, config, create_app, ratelimit
+from tests.conftest import TEST_PASSWORD
+
+KNOWN_STUDY = "abcdefgh"
+
+probe = Blueprint("ratelimit_probe", __name__)
+
+
+@probe.get("/probe/studies/<study_id>")
+@ratelimit.limit_study_lookups
+def probe_study(study_id):
+    """Stands in for GET /studies/<id>: known id 200, anything else 404."""
+    if study_id != KNOWN_STUDY:
+        abort(404)
+    return {"study_type": "baseline"}
+
+
+@probe.post("/probe/tests")
+@ratelimit.limit_test_submissions
+def probe_submission():
+    """Stands in for POST /tests: 200, or the 4xx the body asks for."""
+
+    wanted = (request.get_json(silent=True) or {}).get("status", 200)
+    if wanted != 200:
+        abort(wanted)
+    return {"stored": True}
+
+
+@probe.post("/probe/login")
+@ratelimit.limit_login_attempts
+def probe_login():
+    """Stands in for the dashboard login: a failure re-rendered with 200, marked as failure."""
+
+    if request.form.get("password") != "right":
+        ratelimit.mark_failure()
+        return "<p>Wrong password</p>"
+    return "<p>Welcome</p>"
+
+
+smorest_probe = ApiBlueprint("ratelimit_smorest_probe", __name__)
+
+
+class ProbeSubmissionSchema(Schema):
+    study_id = fields.String(required=True)
+
+
+@smorest_probe.route("/probe/smorest/tests")
+class ProbeSubmissions(MethodView):
+    @ratelimit.limit_test_submissions
+    @smorest_probe.arguments(ProbeSubmissionSchema)
+    @smorest_probe.response(200)
+    def post(self, submission):
+        """Stands in for a flask-smorest POST /tests: schema errors (422) come from webargs."""
+        return {"study_id": submission["study_id"]}
+
+
+@pytest.fixture
+def app_config(app_config):
+    app_config.update(
+        RATELIMIT_STUDY_MISSES="3 per minute",
+        RATELIMIT_TEST_REFUSALS="2 per minute",
+        RATELIMIT_LOGIN_FAILURES="2 per minute",
+    )
+    return app_config
+
+
+@pytest.fixture
+def app(app_config):
+    app = create_app(app_config)
+    app.register_blueprint(probe)
+    app.extensions["flask-smorest"]["apis"][""]["ext_obj"].register_blueprint(smorest_probe)
+    return app
+
+
+def from_address(address):
+    return {"environ_base": {"REMOTE_ADDR": address}}
+
+
+def test_study_misses_are_limited_with_a_json_429(client):
+    for _ in range(3):
+        assert client.get("/probe/studies/zzzzzzzz").status_code == 404
+    response = client.get("/probe/studies/zzzzzzzz")
+    assert response.status_code == 429
+    assert "Too many unknown study ids" in response.json["message"]
+    assert 1 <= int(response.headers["Retry-After"]) <= 60
+    # Once over the limit even a right guess is refused: otherwise the 429 would be an oracle.
+    assert client.get(f"/probe/studies/{KNOWN_STUDY}").status_code == 429
+
+
+def test_successful_lookups_never_count(client):
+    # A clinic: many participants behind one address open their valid links.
+    for _ in range(50):
+        assert client.get(f"/probe/studies/{KNOWN_STUDY}").status_code == 200
+    for _ in range(3):
+        assert client.get("/probe/studies/zzzzzzzz").status_code == 404
+    assert client.get("/probe/studies/zzzzzzzz").status_code == 429
+
+
+def test_counters_are_per_client_address(client):
+    for _ in range(3):
+        client.get("/probe/studies/zzzzzzzz", **from_address("10.0.0.1"))
+    assert client.get("/probe/studies/zzzzzzzz", **from_address("10.0.0.1")).status_code == 429
+    assert client.get("/probe/studies/zzzzzzzz", **from_address("10.0.0.2")).status_code == 404
+
+
+def test_forwarded_for_is_ignored_without_a_trusted_proxy(client):
+    for number in range(3):
+        headers = {"X-Forwarded-For": f"198.51.100.{number}"}
+        client.get("/probe/studies/zzzzzzzz", headers=headers)
+    # Forging a new X-Forwarded-For per request does not give a fresh counter.
+    response = client.get("/probe/studies/zzzzzzzz", headers={"X-Forwarded-For": "198.51.100.9"})
+    assert response.status_code == 429
+
+
+def test_forwarded_for_is_the_client_behind_a_trusted_proxy(app_config):
+    app_config["TRUSTED_PROXIES"] = "1"
+    app = create_app(app_config)
+    app.register_blueprint(probe)
+    client = app.test_client()
+    proxy = from_address("127.0.0.1")
+    for _ in range(3):
+        client.get("/probe/studies/zzzzzzzz", headers={"X-Forwarded-For": "203.0.113.5"}, **proxy)
+    blocked = client.get(
+        "/probe/studies/zzzzzzzz", headers={"X-Forwarded-For": "203.0.113.5"}, **proxy
+    )
+    other = client.get(
+        "/probe/studies/zzzzzzzz", headers={"X-Forwarded-For": "203.0.113.6"}, **proxy
+    )
+    assert blocked.status_code == 429
+    assert other.status_code == 404
+
+
+@pytest.mark.parametrize("refusal", [400, 404, 413, 422])
+def test_refused_submissions_are_limited(client, refusal):
+    for _ in range(2):
+        assert client.post("/probe/tests", json={"status": refusal}).status_code == refusal
+    response = client.post("/probe/tests", json={"status": 200})
+    assert response.status_code == 429
+    assert "Too many refused submissions" in response.json["message"]
+
+
+def test_accepted_submissions_never_count(client):
+    # 30 participants on one NAT, six tests each.
+    for _ in range(180):
+        assert client.post("/probe/tests", json={"status": 200}).status_code == 200
+
+
+def test_server_errors_do_not_count_as_refusals(client):
+    for _ in range(5):
+        assert client.post("/probe/tests", json={"status": 503}).status_code == 503
+    assert client.post("/probe/tests", json={"status": 200}).status_code == 200
+
+
+def test_preflight_is_never_limited(client):
+    for _ in range(2):
+        client.post("/probe/tests", json={"status": 400})
+    assert client.options("/probe/tests").status_code == 200
+
+
+def test_schema_errors_from_flask_smorest_count(client):
+    for _ in range(2):
+        assert client.post("/probe/smorest/tests", json={"study": "x"}).status_code == 422
+    response = client.post("/probe/smorest/tests", json={"study_id": KNOWN_STUDY})
+    assert response.status_code == 429
+    assert response.is_json
+
+
+def test_failed_logins_answered_200_still_count(client):
+    for _ in range(2):
+        assert client.post("/probe/login", data={"password": "wrong"}).status_code == 200
+    assert client.post("/probe/login", data={"password": "right"}).status_code == 429
+
+
+def test_successful_logins_never_count(client):
+    for _ in range(10):
+        assert client.post("/probe/login", data={"password": "right"}).status_code == 200
+
+
+def test_limits_can_be_switched_off(app_config):
+    app_config["RATELIMIT_ENABLED"] = "0"
+    app = create_app(app_config)
+    app.register_blueprint(probe)
+    client = app.test_client()
+    statuses = {client.get("/probe/studies/zzzzzzzz").status_code for _ in range(10)}
+    assert statuses == {404}
+
+
+def test_each_app_starts_with_fresh_counters_in_memory(app_config):
+    for _ in range(2):
+        app = create_app(app_config)
+        app.register_blueprint(probe)
+        client = app.test_client()
+        assert [client.get("/probe/studies/zzzzzzzz").status_code for _ in range(4)] == [
+            404,
+            404,
+            404,
+            429,
+        ]
+
+
+def test_default_limits_are_generous_for_a_clinic_and_bounded_per_day():
+    settings = config.from_environ({})
+    misses = parse(settings["RATELIMIT_STUDY_MISSES"].split(";")[0])
+    assert misses.amount >= 30  # 30 participants on one NAT may each mistype an id at once
+    daily = [parse(item) for item in settings["RATELIMIT_STUDY_MISSES"].split(";")]
+    assert any(limit.GRANULARITY.name == "day" for limit in daily)
+
+
+@pytest.mark.parametrize(
+    "name", ["RATELIMIT_STUDY_MISSES", "RATELIMIT_TEST_REFUSALS", "RATELIMIT_LOGIN_FAILURES"]
+)
+def test_invalid_limits_are_refused_at_start(name):
+    with pytest.raises(config.ConfigError, match=f"{name} must be rate limits"):
+        config.from_environ({name: "lots"})
+
+
+@pytest.mark.parametrize("uri", ["", "mongomock://"])
+def test_counters_live_in_process_memory_without_a_mongodb_server(uri):
+    settings = config.from_environ({"DB_CONNECTION_STR": uri})
+    storage_uri, options = ratelimit.storage_for(settings)
+    assert isinstance(storage_from_string(storage_uri, **options), MemoryStorage)
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["mongodb://127.0.0.1:9/?directConnection=true", "mongodb+srv://user:pw@cluster.example/"],
+)
+def test_counters_live_in_the_apps_mongodb_database(uri):
+    settings = config.from_environ({"DB_CONNECTION_STR": uri, "DB_NAME": "clinic"})
+    app_client = mongomock.MongoClient()
+    storage_uri, options = ratelimit.storage_for(settings, app_client)
+    storage = storage_from_string(storage_uri, **options)
+    assert isinstance(storage, MongoDBStorage)
+    # The app's own client and database: one connection pool, the app's timeouts.
+    assert storage.storage is app_client
+    assert storage.counters.full_name == "clinic.ratelimit_counters"
+    assert "expireAt_1" in app_client["clinic"]["ratelimit_counters"].index_information()
+
+
+def test_an_app_on_mongodb_counts_in_its_database(app_config):
+    app_config.update(DB_CONNECTION_STR="mongodb://127.0.0.1:9/", DB_TIMEOUT_MS="100")
+    app = create_app(app_config)
+    storage = ratelimit.limiter.storage
+    assert isinstance(storage, ratelimit.AppDatabaseCounters)
+    assert storage._app_client is app.extensions["intact_db_client"]
+
+
+@pytest.mark.mongo
+def test_two_workers_share_counters_on_mongodb():
+    uri = os.environ.get("TEST_MONGO_URI")
+    if not uri:
+        pytest.skip("TEST_MONGO_URI is not set")
+    name = f"intact_test_{uuid.uuid4().hex[:12]}"
+    settings = config.from_environ({"DB_CONNECTION_STR": uri, "DB_NAME": name})
+    # Two workers: two clients, as two gunicorn processes would have.
+    clients = [pymongo.MongoClient(uri, tz_aware=True) for _ in range(2)]
+    worker_a, worker_b = (
+        FixedWindowRateLimiter(storage_from_string(*ratelimit.storage_for(settings, client)))
+        for client in clients
+    )
+    limit = parse("3 per minute")
+    try:
+        for _ in range(3):
+            assert worker_a.hit(limit, "10.0.0.1", "misses")
+        assert not worker_b.hit(limit, "10.0.0.1", "misses")
+    finally:
+        clients[0].drop_database(name)
+
+
+def test_unreachable_counter_database_answers_503_quickly(app_config):
+    # Port 9 (discard) on loopback: nothing listens, so MongoDB is unreachable.
+    app_config.update(DB_CONNECTION_STR="mongodb://127.0.0.1:9/", DB_TIMEOUT_MS="300")
+    app = create_app(app_config)
+    app.register_blueprint(probe)
+    started = time.perf_counter()
+    response = app.test_client().get("/probe/studies/zzzzzzzz")
+    assert response.status_code == 503
+    assert "database is not reachable" in response.json["message"]
+    assert time.perf_counter() - started < 2
+
+
+@probe.post("/probe/admin")
+@auth.admin_required
+def probe_admin():
+    """Stands in for an admin API endpoint."""
+    return {"ok": True}
+
+
+def test_wrong_admin_api_passwords_share_the_login_limit(client):
+    assert client.post("/probe/admin", data={"password": "nope"}).status_code == 401
+    assert client.post("/probe/login", data={"password": "wrong"}).status_code == 200
+    # Two failures through two doors: the right password is now refused on both.
+    assert client.post("/probe/admin", data={"password": TEST_PASSWORD}).status_code == 429
+    assert client.post("/probe/login", data={"password": "right"}).status_code == 429
+
+
+def test_admin_requests_with_the_right_password_never_count(client):
+    for _ in range(10):
+        assert client.post("/probe/admin", data={"password": TEST_PASSWORD}).status_code == 200

@@ -1,0 +1,456 @@
+"""Scores, data-quality flags, summaries and change, against numbers computed by hand."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from intact import config, create_app, scoring
+from intact.scoring import QualityRules, score_test
+
+ABSURD_RT = 1_700_000_000_000  # a dwell/press time computed from a press that was never recorded
+START = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+
+
+def stored_test(test_type, result, **overrides):
+    """A document as the tests collection holds it (docs/architecture.md)."""
+    document = {
+        "test_id": f"t-{test_type}",
+        "study_id": "studyaaa",
+        "participant_id": "P01",
+        "study_type": "baseline",
+        "test_type": test_type,
+        "time_started": START,
+        "time_elapsed_milliseconds": 41873,
+        "device_info": "Mozilla/5.0",
+        "notes": None,
+        "result": result,
+        "extra": {},
+        "received_at": START + timedelta(minutes=1),
+    }
+    document.update(overrides)
+    return document
+
+
+def crt(rt, correct, dwell=96):
+    return {"crt_rt": rt, "crt_correct": correct, "crt_response": "left", "crt_dwell": dwell}
+
+
+# Ten answers: 8 correct, of which -5, 50 and ABSURD_RT are implausible RTs. The plausible correct
+# RTs are 412, 500, 300, 600, 700: mean 2512 / 5 = 502.4, median 500; deviations −202.4, −90.4,
+# −2.4, 97.6, 197.6 square-sum to 97715.2, / 4 = 24428.8, √ = 156.297… → 156.3.
+CRT_ANSWERS = [
+    crt(412, True),
+    crt(388, False),
+    crt(500, True, dwell=-3),
+    crt(300, True),
+    crt(-5, True),
+    crt(ABSURD_RT, True, dwell=ABSURD_RT),
+    crt(50, True),
+    crt(450, False),
+    crt(600, True),
+    crt(700, True),
+]
+
+
+def test_choice_reaction_time_scores_exclude_implausible_rts_but_count_them_for_accuracy():
+    scored = score_test(stored_test("choice_reaction_time", CRT_ANSWERS))
+    assert scored.scores == {
+        "crt_answers": 10,
+        "crt_accuracy": 0.8,
+        "crt_rt_mean_correct": 502.4,
+        "crt_rt_median_correct": 500.0,
+        "crt_rt_sd_correct": 156.3,
+    }
+    assert scored.flags == {
+        "implausible_rt": 3,
+        "implausible_dwell": 2,
+        "incomplete": False,
+        "elapsed_inconsistent": False,
+        "duplicate": False,
+    }
+    assert scored.flagged
+    assert scored.raised_flags == ("implausible_rt", "implausible_dwell")
+
+
+def test_an_empty_list_scores_nothing_and_is_incomplete():
+    scored = score_test(stored_test("choice_reaction_time", []))
+    assert scored.scores == {
+        "crt_answers": 0,
+        "crt_accuracy": None,
+        "crt_rt_mean_correct": None,
+        "crt_rt_median_correct": None,
+        "crt_rt_sd_correct": None,
+    }
+    assert scored.flags["incomplete"] is True
+    assert scored.flags["implausible_rt"] == 0
+
+
+def test_a_single_answer_has_a_mean_and_median_but_no_sd():
+    scored = score_test(stored_test("choice_reaction_time", [crt(412, True)]))
+    assert scored.scores["crt_accuracy"] == 1.0
+    assert scored.scores["crt_rt_mean_correct"] == 412.0
+    assert scored.scores["crt_rt_median_correct"] == 412.0
+    assert scored.scores["crt_rt_sd_correct"] is None
+    assert scored.flags["incomplete"] is True
+
+
+def test_only_wrong_answers_give_accuracy_zero_and_no_correct_rt():
+    scored = score_test(stored_test("choice_reaction_time", [crt(400, False), crt(500, False)]))
+    assert scored.scores["crt_accuracy"] == 0.0
+    assert scored.scores["crt_rt_median_correct"] is None
+
+
+def test_only_absurd_rts_leave_rt_statistics_empty():
+    answers = [crt(-1, True), crt(ABSURD_RT, True)]
+    scored = score_test(stored_test("choice_reaction_time", answers))
+    assert scored.scores["crt_accuracy"] == 1.0
+    assert scored.scores["crt_rt_mean_correct"] is None
+    assert scored.flags["implausible_rt"] == 2
+    # Implausible RTs are left out of the elapsed-time check, so it does not fire as well.
+    assert scored.flags["elapsed_inconsistent"] is False
+
+
+def test_visual_paired_associates_front_end_sample():
+    answers = [
+        {"vpa_rt": 2210, "vpa_correct": True, "vpa_response": "bar3.jpg"},
+        {"vpa_rt": 3975, "vpa_correct": False, "vpa_response": "lobby2.jpg"},
+        {"vpa_rt": 1840, "vpa_correct": True, "vpa_response": "underwater8.jpg"},
+    ]
+    scored = score_test(stored_test("visual_paired_associates", answers))
+    assert scored.scores == {
+        "vpa_correct_count": 2,
+        "vpa_answers": 3,
+        "vpa_accuracy": 0.6667,
+        "vpa_rt_median": 2210.0,
+    }
+    assert scored.flags["incomplete"] is True  # 3 of the 5 pairs
+
+
+def test_visual_paired_associates_with_retries_is_complete():
+    answers = [
+        {"vpa_rt": 1000 + i, "vpa_correct": i % 2 == 0, "vpa_response": "x"} for i in range(8)
+    ]
+    scored = score_test(stored_test("visual_paired_associates", answers))
+    assert scored.scores["vpa_correct_count"] == 4
+    assert scored.scores["vpa_accuracy"] == 0.5
+    assert scored.scores["vpa_rt_median"] == 1003.5
+    assert scored.flags["incomplete"] is False
+
+
+def test_digit_symbol_matching_front_end_sample():
+    answers = [
+        {"dsm_rt": 1530, "dsm_correct": True, "dsm_response": 3},
+        {"dsm_rt": 1212, "dsm_correct": True, "dsm_response": 1},
+    ]
+    scored = score_test(stored_test("digit_symbol_matching", answers))
+    assert scored.scores == {
+        "dsm_answers": 2,
+        "dsm_correct_count": 2,
+        "dsm_accuracy": 1.0,
+        "dsm_rt_median": 1371.0,
+    }
+    assert scored.flags["incomplete"] is True
+
+
+def test_digit_symbol_matching_median_uses_every_plausible_answer():
+    answers = [
+        {"dsm_rt": rt, "dsm_correct": rt > 900, "dsm_response": 1} for rt in range(500, 1500, 100)
+    ]
+    scored = score_test(stored_test("digit_symbol_matching", answers))
+    # RTs 500..1400: median of all ten is (900 + 1000) / 2; correct are the five above 900.
+    assert scored.scores["dsm_rt_median"] == 950.0
+    assert scored.scores["dsm_correct_count"] == 5
+    assert scored.scores["dsm_accuracy"] == 0.5
+    assert scored.flags["incomplete"] is False
+
+
+def test_spatial_memory_front_end_sample():
+    answers = [{"sm_rt": 5230, "sm_correct": True}, {"sm_rt": 6110, "sm_correct": False}]
+    scored = score_test(stored_test("spatial_memory", answers))
+    assert scored.scores == {"sm_correct_count": 1, "sm_rt_median": 5670.0}
+    assert scored.flags["incomplete"] is True
+
+
+@pytest.mark.parametrize(
+    ("result", "score", "attempts"),
+    [
+        ({"ir_score": 1, "ir_rt_first": 8421, "ir_rt_second": 6307}, 1, 2),
+        ({"ir_score": 2, "ir_rt_first": 7012, "ir_rt_second": None}, 2, 1),
+        ({"ir_score": 0, "ir_rt_first": 9000, "ir_rt_second": 9100}, 0, 2),
+    ],
+)
+def test_immediate_recall_score_and_attempts(result, score, attempts):
+    scored = score_test(stored_test("immediate_recall", result))
+    assert scored.scores == {"ir_score": score, "ir_attempts": attempts}
+    assert "incomplete" not in scored.flags
+    assert scored.flags["implausible_rt"] == 0
+
+
+@pytest.mark.parametrize(
+    ("result", "score"),
+    [({"dr_rt": 9120, "dr_score": 4}, 4), ({"dr_rt": 15002, "dr_score": 0}, 0)],
+)
+def test_delayed_recall_score(result, score):
+    scored = score_test(stored_test("delayed_recall", result))
+    assert scored.scores == {"dr_score": score}
+    assert not scored.flagged
+
+
+@pytest.mark.parametrize(
+    ("rt", "implausible"),
+    [(-1, 1), (0, 1), (99, 1), (100, 0), (60_000, 0), (60_001, 1), (ABSURD_RT, 1)],
+)
+def test_rt_plausibility_bounds_are_inclusive(rt, implausible):
+    scored = score_test(stored_test("delayed_recall", {"dr_rt": rt, "dr_score": 3}))
+    assert scored.flags["implausible_rt"] == implausible
+    assert scored.scores["dr_score"] == 3  # a recall score never depends on its RT
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "inconsistent"),
+    [
+        (13_728, False),  # RTs 8421 + 6307 = 14728 ≤ 13728 + 1000 tolerance
+        (13_727, True),
+        (-1, True),
+        (3_600_000, False),
+        (3_600_001, True),
+        (ABSURD_RT, True),
+        (None, True),
+    ],
+)
+def test_elapsed_time_against_the_sum_of_reaction_times(elapsed, inconsistent):
+    result = {"ir_score": 1, "ir_rt_first": 8421, "ir_rt_second": 6307}
+    test = stored_test("immediate_recall", result, time_elapsed_milliseconds=elapsed)
+    assert score_test(test).flags["elapsed_inconsistent"] is inconsistent
+
+
+def test_thresholds_come_from_the_settings(app_config):
+    app_config.update(RT_MIN_MS="200", RT_MAX_MS="5000", ELAPSED_TOLERANCE_MS="0")
+    rules = QualityRules.from_config(create_app(app_config).config)
+    assert rules == QualityRules(rt_min_ms=200, rt_max_ms=5000, elapsed_tolerance_ms=0)
+    answers = [{"sm_rt": 150, "sm_correct": True}, {"sm_rt": 6000, "sm_correct": True}]
+    scored = score_test(stored_test("spatial_memory", answers), rules)
+    assert scored.flags["implausible_rt"] == 2
+    assert scored.scores == {"sm_correct_count": 2, "sm_rt_median": None}
+
+
+def test_rt_bounds_must_make_a_range():
+    with pytest.raises(config.ConfigError, match="RT_MIN_MS .* must be below RT_MAX_MS"):
+        config.from_environ({"RT_MIN_MS": "500", "RT_MAX_MS": "500"})
+
+
+def test_unclassified_result_is_flagged_and_scores_nothing():
+    scored = score_test(stored_test("unclassified", []))
+    assert scored.test_type == "unclassified"
+    assert scored.scores == {}
+    assert scored.flags == {"unclassified": True}
+    assert scored.raised_flags == ("unclassified",)
+
+
+def test_every_scorer_produces_exactly_its_codebook_columns():
+    results = {
+        "immediate_recall": {"ir_score": 2, "ir_rt_first": 7012, "ir_rt_second": None},
+        "choice_reaction_time": CRT_ANSWERS,
+        "visual_paired_associates": [{"vpa_rt": 2210, "vpa_correct": True, "vpa_response": "a"}],
+        "digit_symbol_matching": [{"dsm_rt": 1530, "dsm_correct": True, "dsm_response": 3}],
+        "spatial_memory": [{"sm_rt": 5230, "sm_correct": True}],
+        "delayed_recall": {"dr_rt": 9120, "dr_score": 4},
+    }
+    for test_type, result in results.items():
+        scored = score_test(stored_test(test_type, result))
+        assert tuple(scored.scores) == scoring.SCORE_COLUMNS[test_type]
+        assert tuple(scored.flags) == scoring.flag_names(test_type)
+
+
+def test_codebooks_describe_every_column_in_order():
+    assert tuple(e.column for e in scoring.summary_codebook()) == scoring.SUMMARY_COLUMNS
+    assert tuple(e.column for e in scoring.change_codebook()) == scoring.CHANGE_COLUMNS
+    entries = {e.column: e for e in scoring.summary_codebook(QualityRules(rt_min_ms=150))}
+    assert entries["crt_rt_median_correct"].unit == "ms"
+    assert "[150, 60000] ms" in entries["crt_rt_median_correct"].formula
+    assert entries["crt_rt_median_correct"].test_type == "choice_reaction_time"
+
+
+# --- Studies: duplicates, summary rows, merge -----------------------------------------------
+
+
+def study(study_id, participant_id="P01", study_type="baseline", created_at=START):
+    return {
+        "study_id": study_id,
+        "participant_id": participant_id,
+        "study_type": study_type,
+        "created_at": created_at,
+        "url": f"http://localhost:5173/{study_id}",
+        "batch_id": "b1",
+    }
+
+
+def test_duplicates_are_flagged_and_the_first_submission_counts():
+    later = stored_test(
+        "choice_reaction_time",
+        [crt(900, True)],
+        test_id="t-second",
+        time_started=START + timedelta(minutes=10),
+    )
+    first = stored_test("choice_reaction_time", [crt(400, True)], test_id="t-first")
+    recall = stored_test(
+        "immediate_recall", {"ir_score": 2, "ir_rt_first": 7012, "ir_rt_second": None}
+    )
+    summary = scoring.summarise_study(study("studyaaa"), [later, recall, first])
+    assert [t.test_id for t in summary.tests] == ["t-first", "t-immediate_recall", "t-second"]
+    assert summary.scored["choice_reaction_time"].test_id == "t-first"
+    assert summary.score("crt_rt_median_correct") == 400.0
+    assert [t.test_id for t in summary.flagged_tests] == ["t-first", "t-second"]
+    assert not summary.scored["immediate_recall"].flags["duplicate"]
+    row = scoring.summary_row(summary)
+    assert row["crt_submissions"] == 2
+    assert row["crt_flag_duplicate"] is True
+    assert row["crt_test_id"] == "t-first"
+    assert row["flagged_tests"] == 2
+
+
+def test_summary_row_of_a_study_without_tests_has_every_column_empty():
+    row = scoring.summary_row(scoring.summarise_study(study("emptyaaa"), []))
+    assert tuple(row) == scoring.SUMMARY_COLUMNS
+    assert row["study_id"] == "emptyaaa"
+    assert row["tests_submitted"] == 0
+    assert row["started_at"] is None
+    assert row["crt_submissions"] == 0
+    assert all(row[column] is None for column in scoring.ALL_SCORE_COLUMNS)
+
+
+def test_summary_row_counts_unclassified_submissions():
+    tests = [
+        stored_test("unclassified", [], test_id="t-u1"),
+        stored_test("spatial_memory", [{"sm_rt": 5230, "sm_correct": True}]),
+    ]
+    row = scoring.summary_row(scoring.summarise_study(study("studyaaa"), tests))
+    assert row["unclassified_submissions"] == 1
+    assert row["tests_submitted"] == 2
+    assert row["flagged_tests"] == 2  # unclassified, and spatial memory is incomplete
+    assert row["sm_correct_count"] == 1
+    assert row["started_at"] == START
+
+
+def test_tests_without_a_study_document_still_get_a_summary():
+    studies = [
+        study("aaaaaaaa", "P01"),
+        study("cccccccc", "P01", "followup"),
+        study("bbbbbbbb", "P02"),
+    ]
+    tests = [
+        stored_test("delayed_recall", {"dr_rt": 9000, "dr_score": 4}, study_id="aaaaaaaa"),
+        # A test whose study is not in the list (P01/bbbb… sorts between aaaa… and cccc…).
+        stored_test("delayed_recall", {"dr_rt": 9000, "dr_score": 1}, study_id="bbbbbbbb"),
+        stored_test("delayed_recall", {"dr_rt": 9000, "dr_score": 5}, study_id="cccccccc"),
+    ]
+    rows = list(scoring.summary_rows(studies, tests))
+    assert [(r["participant_id"], r["study_id"], r["dr_score"]) for r in rows] == [
+        ("P01", "aaaaaaaa", 4),
+        ("P01", "bbbbbbbb", 1),
+        ("P01", "cccccccc", 5),
+        ("P02", "bbbbbbbb", None),
+    ]
+    assert rows[1]["created_at"] is None  # known only from its test
+    assert rows[3]["tests_submitted"] == 0
+
+
+def test_summaries_come_out_sorted_by_participant_then_study_whatever_the_input_order():
+    studies = [study("zzzzzzzz", "P2"), study("bbbbbbbb", "P1"), study("aaaaaaaa", "P2")]
+    tests = [
+        stored_test("delayed_recall", {"dr_rt": 9000, "dr_score": n}, study_id=s, participant_id=p)
+        for n, (p, s) in enumerate([("P2", "zzzzzzzz"), ("P1", "bbbbbbbb"), ("P2", "zzzzzzzz")])
+    ]
+    summaries = list(scoring.summarise_studies(studies, tests))
+    assert [(s.participant_id, s.study_id) for s in summaries] == [
+        ("P1", "bbbbbbbb"),
+        ("P2", "aaaaaaaa"),
+        ("P2", "zzzzzzzz"),
+    ]
+    assert summaries[2].submissions("delayed_recall") == 2
+
+
+# --- Baseline → follow-up change ------------------------------------------------------------
+
+
+def participant_studies(participant_id, plan):
+    """Summaries for (study_id, study_type, days after START, ir_score, crt answers) tuples."""
+    summaries = []
+    for study_id, study_type, days, ir_score, crt_answers in plan:
+        started = START + timedelta(days=days)
+        tests = []
+        if ir_score is not None:
+            result = {"ir_score": ir_score, "ir_rt_first": 7000, "ir_rt_second": None}
+            tests.append(stored_test("immediate_recall", result, time_started=started))
+        if crt_answers is not None:
+            tests.append(stored_test("choice_reaction_time", crt_answers, time_started=started))
+        for test in tests:
+            test.update(study_id=study_id, participant_id=participant_id, study_type=study_type)
+        summaries.append(
+            scoring.summarise_study(study(study_id, participant_id, study_type), tests)
+        )
+    return summaries
+
+
+def test_change_is_followup_minus_baseline_for_each_followup_in_time_order():
+    baseline_crt = [crt(400, True)] * 8 + [crt(400, False)] * 2  # accuracy 0.8, median 400
+    followup_crt = [crt(500, True)] * 9 + [crt(500, False)]  # accuracy 0.9, median 500
+    summaries = participant_studies(
+        "P01",
+        [
+            ("aaaaaaaa", "baseline", 0, 1, baseline_crt),
+            ("bbbbbbbb", "followup", 180, None, None),  # no tests yet: created, not started
+            ("cccccccc", "followup", 90, 2, followup_crt),
+        ],
+    )
+    rows = list(scoring.change_rows(summaries))
+    assert len(rows) == 2
+    first, second = rows
+    assert tuple(first) == scoring.CHANGE_COLUMNS
+    assert first["followup_study_id"] == "cccccccc"
+    assert first["followup_number"] == 1
+    assert first["baseline_study_id"] == "aaaaaaaa"
+    assert first["days_since_baseline"] == 90.0
+    assert first["ir_score_change"] == 1
+    assert first["crt_accuracy_change"] == 0.1
+    assert first["crt_rt_median_correct_change"] == 100.0
+    assert first["crt_rt_sd_correct_change"] == 0.0  # both SDs are 0
+    assert first["dr_score_change"] is None  # no delayed recall on either side
+    # A follow-up nobody started comes after every started one, though it was created first.
+    assert second["followup_study_id"] == "bbbbbbbb"
+    assert second["followup_number"] == 2
+    assert second["ir_score_change"] is None
+    assert second["days_since_baseline"] is None
+
+
+def test_the_earliest_baseline_with_tests_is_the_reference():
+    summaries = participant_studies(
+        "P01",
+        [
+            ("aaaaaaaa", "baseline", 30, 0, None),
+            ("bbbbbbbb", "baseline", 0, None, None),  # opened but nothing submitted
+            ("cccccccc", "baseline", 10, 1, None),
+            ("dddddddd", "followup", 60, 2, None),
+        ],
+    )
+    (row,) = scoring.change_rows(summaries)
+    assert row["baseline_study_id"] == "cccccccc"
+    assert row["ir_score_change"] == 1
+    assert row["days_since_baseline"] == 50.0
+
+
+def test_followups_without_a_baseline_have_no_change():
+    summaries = participant_studies("P02", [("aaaaaaaa", "followup", 0, 2, None)])
+    (row,) = scoring.change_rows(summaries)
+    assert row["baseline_study_id"] is None
+    assert row["ir_score_change"] is None
+
+
+def test_change_rows_group_participants_from_the_merged_summaries():
+    summaries = participant_studies(
+        "P01", [("aaaaaaaa", "baseline", 0, 0, None), ("bbbbbbbb", "followup", 7, 2, None)]
+    ) + participant_studies(
+        "P02", [("cccccccc", "baseline", 0, 2, None), ("dddddddd", "followup", 7, 1, None)]
+    )
+    rows = list(scoring.change_rows(summaries))
+    assert [(r["participant_id"], r["ir_score_change"]) for r in rows] == [("P01", 2), ("P02", -1)]
