@@ -145,4 +145,7 @@ def export_command(path, participant_id):
         # Never leave half an archive that looks like a whole one.
         target.unlink(missing_ok=True)
         raise
+    audit.record(
+        audit.DOWNLOAD, export="zip", participant_id=participant_id, file=str(target), bytes=size
+    )
     click.echo(f"Wrote {target} ({size:,} bytes).")

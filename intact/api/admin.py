@@ -13,7 +13,7 @@ from webargs.flaskparser import FlaskParser
 from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import CombinedMultiDict
 
-from intact import exports, studies
+from intact import audit, exports, studies
 from intact.auth import admin_required
 
 VALIDATION_STATUS = 400
@@ -260,7 +260,14 @@ def download_test_type(form):
     """
     test_type = form["test_type"]
     chunks = exports.test_type_csv(test_type, form["participant_id"])
-    return _download(chunks, f"{test_type}.csv", "text/csv")
+    return _download(
+        chunks,
+        f"{test_type}.csv",
+        "text/csv",
+        export="test_type",
+        test_type=test_type,
+        participant_id=form["participant_id"],
+    )
 
 
 @bp.route("/tests/zip-archive/download-file", methods=["POST"], strict_slashes=False)
@@ -285,15 +292,18 @@ def download_zip_archive(form):
         exports.zip_archive(participant_id),
         exports.archive_file_name(participant_id),
         "application/zip",
+        export="zip",
+        participant_id=participant_id,
     )
 
 
-def _download(chunks, file_name: str, mimetype: str) -> Response:
-    """Stream chunks as an attachment named file_name."""
+def _download(chunks, file_name: str, mimetype: str, **audit_details) -> Response:
+    """Stream chunks as an attachment named file_name, and note the download in the audit log."""
     chunks = iter(chunks)
     # The first piece is made before the answer starts, so an unreachable database is a 503
     # with a JSON message rather than a download that breaks off.
     first = next(chunks, b"")
+    audit.record(audit.DOWNLOAD, file=file_name, **audit_details)
     body = _each_in_app_context(current_app._get_current_object(), first, chunks)
     response = Response(body, mimetype=mimetype)
     response.headers.set("Content-Disposition", "attachment", filename=file_name)
