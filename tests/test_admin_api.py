@@ -321,6 +321,7 @@ def test_creations_and_downloads_go_to_the_audit_log(app, client):
         data={"password": TEST_PASSWORD, "test_type": "spatial_memory", "participant_id": "P2"},
     ).close()
     client.post("/tests/zip-archive/download-file", data={"password": TEST_PASSWORD}).close()
+    client.post("/studies/download-file", data={"password": TEST_PASSWORD}).close()
     with app.app_context():
         (created,), _ = audit.find_entries(action=audit.STUDIES_CREATED)
         downloads, _ = audit.find_entries(action=audit.DOWNLOAD)
@@ -335,3 +336,4 @@ def test_creations_and_downloads_go_to_the_audit_log(app, client):
     }
     assert by_export["zip"]["details"]["file"].startswith("intact-data-")
     assert by_export["zip"]["client"] == "127.0.0.1"
+    assert by_export["studies"]["details"]["file"] == "studies.csv"

@@ -156,13 +156,27 @@ class TestTypeDownloadSchema(ParticipantFilterSchema):
     )
 
 
-CSV_FILE = {"type": "string", "format": "binary"}
+FILE = {"type": "string", "format": "binary"}
 DOWNLOAD_HEADERS = {
     "Content-Disposition": {
         "description": "attachment; filename=...",
         "schema": {"type": "string"},
     }
 }
+UNAUTHORIZED = {"response": "UNAUTHORIZED", "description": "Wrong or missing admin password."}
+
+
+def file_response(content_type: str, description: str):
+    """Document a download's answer: a streamed file with its name, or 401."""
+
+    def document(view):
+        view = bp.alt_response(401, **UNAUTHORIZED)(view)
+        return bp.response(
+            200, FILE, content_type=content_type, description=description, headers=DOWNLOAD_HEADERS
+        )(view)
+
+    return document
+
 
 # --- views -------------------------------------------------------------------------------------
 
@@ -188,7 +202,7 @@ def _refuse(error: studies.InvalidBatch):
 @admin_required
 @bp.arguments(CreateStudiesFormSchema, location="form", error_status_code=VALIDATION_STATUS)
 @bp.response(200, StudySchema(many=True))
-@bp.alt_response(401, response="UNAUTHORIZED", description="Wrong or missing admin password.")
+@bp.alt_response(401, **UNAUTHORIZED)
 @bp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE", description="Over MAX_CONTENT_LENGTH.")
 def create_studies(form):
     """Create studies for a list of participant ids
@@ -210,7 +224,7 @@ def create_studies(form):
     UploadStudiesFormSchema, location="form_and_files", error_status_code=VALIDATION_STATUS
 )
 @bp.response(200, StudySchema(many=True))
-@bp.alt_response(401, response="UNAUTHORIZED", description="Wrong or missing admin password.")
+@bp.alt_response(401, **UNAUTHORIZED)
 @bp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE", description="Over MAX_CONTENT_LENGTH.")
 def upload_studies_file(form):
     """Create studies for the participant ids in an uploaded file
@@ -228,30 +242,27 @@ def upload_studies_file(form):
 @bp.route("/studies/download-file", methods=["POST"], strict_slashes=False)
 @admin_required
 @bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
-@bp.response(
-    200, CSV_FILE, content_type="text/csv", description="studies.csv", headers=DOWNLOAD_HEADERS
-)
-@bp.alt_response(401, response="UNAUTHORIZED", description="Wrong or missing admin password.")
+@file_response("text/csv", "studies.csv")
 def download_studies(form):
     """Download every study as studies.csv
 
     Columns: study_id, participant_id, study_type, url, created_at, first_opened_at,
     last_seen_at, batch_id. Timestamps are ISO 8601 UTC.
     """
-    return _download(exports.studies_csv(form["participant_id"]), exports.STUDIES_FILE, "text/csv")
+    participant_id = form["participant_id"]
+    return _download(
+        exports.studies_csv(participant_id),
+        exports.STUDIES_FILE,
+        "text/csv",
+        export="studies",
+        participant_id=participant_id,
+    )
 
 
 @bp.route("/tests/single-test-type/download-file", methods=["POST"], strict_slashes=False)
 @admin_required
 @bp.arguments(TestTypeDownloadSchema, location="form", error_status_code=VALIDATION_STATUS)
-@bp.response(
-    200,
-    CSV_FILE,
-    content_type="text/csv",
-    description="<test_type>.csv",
-    headers=DOWNLOAD_HEADERS,
-)
-@bp.alt_response(401, response="UNAUTHORIZED", description="Wrong or missing admin password.")
+@file_response("text/csv", "<test_type>.csv")
 def download_test_type(form):
     """Download one test type's results as <test_type>.csv
 
@@ -273,14 +284,10 @@ def download_test_type(form):
 @bp.route("/tests/zip-archive/download-file", methods=["POST"], strict_slashes=False)
 @admin_required
 @bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
-@bp.response(
-    200,
-    CSV_FILE,
-    content_type="application/zip",
-    description="A ZIP of codebook.csv, studies.csv, one CSV per test type and unclassified.csv.",
-    headers=DOWNLOAD_HEADERS,
+@file_response(
+    "application/zip",
+    "A ZIP of codebook.csv, studies.csv, one CSV per test type and unclassified.csv.",
 )
-@bp.alt_response(401, response="UNAUTHORIZED", description="Wrong or missing admin password.")
 def download_zip_archive(form):
     """Download everything as a ZIP of CSV files
 
