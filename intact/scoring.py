@@ -175,11 +175,14 @@ _SHORT_LABELS = {
 }
 
 
+def score_name(column: str) -> str:
+    """A reader's name for a score within its test, e.g. 'median RT of correct answers'."""
+    return _SHORT_LABELS[column.removeprefix(PREFIXES[_SCORE_TYPES[column]] + "_")]
+
+
 def score_label(column: str) -> str:
     """A reader's name for a score column, e.g. 'Choice reaction time: accuracy'."""
-    test_type = _SCORE_TYPES[column]
-    short = column.removeprefix(PREFIXES[test_type] + "_")
-    return f"{testtypes.TEST_TYPES[test_type].label}: {_SHORT_LABELS[short]}"
+    return f"{testtypes.TEST_TYPES[_SCORE_TYPES[column]].label}: {score_name(column)}"
 
 
 def score_unit(column: str) -> str:

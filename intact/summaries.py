@@ -131,7 +131,9 @@ class ScoreLine:
     """One score of one participant: its value in each study, its change at each follow-up."""
 
     column: str
-    label: str
+    test_type: str
+    name: str  # within its test, e.g. "accuracy"
+    label: str  # with its test, e.g. "Choice reaction time: accuracy"
     unit: str
     values: list  # one per `ParticipantOverview.studies`
     flags: list[tuple[str, ...]]  # flags of the test each value comes from
@@ -178,6 +180,8 @@ def participant_overview(participant_id: str) -> ParticipantOverview:
         lines.append(
             ScoreLine(
                 column=column,
+                test_type=test_type,
+                name=scoring.score_name(column),
                 label=scoring.score_label(column),
                 unit=scoring.score_unit(column),
                 values=[study.score(column) for study in compared],
@@ -193,6 +197,7 @@ class ScoreDistribution:
     """One score across all studies: baseline vs follow-up values and the change per follow-up."""
 
     column: str
+    test_type: str
     label: str
     unit: str
     baseline: list[float]
@@ -227,7 +232,13 @@ def score_distributions(exclude_flagged: bool = False) -> list[ScoreDistribution
     """
     found = {
         column: ScoreDistribution(
-            column, scoring.score_label(column), scoring.score_unit(column), [], [], []
+            column,
+            scoring.score_test_type(column),
+            scoring.score_label(column),
+            scoring.score_unit(column),
+            [],
+            [],
+            [],
         )
         for column in scoring.ALL_SCORE_COLUMNS
     }
