@@ -150,11 +150,3 @@ def test_chromium_runs_the_script_file_but_not_the_inline_script(live_server):
     # Control: the same page with inline scripts allowed does run it, so the check above can fail.
     control = rendered_dom(f"{live_server}/probe/page-allowing-inline")
     assert "<title>inline script ran</title>" in control
-
-
-@pytest.mark.browser
-def test_swagger_ui_renders_under_the_policy(live_server):
-    # Swagger UI is all script: if the policy blocked any of it, no operation would be drawn.
-    dom = rendered_dom(f"{live_server}/docs")
-    assert 'data-path="/tests"' in dom
-    assert 'data-path="/studies/{study_id}"' in dom
