@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 from marshmallow import validate
 
-from intact import db
+from intact import db, quarantine
 from intact.studies import STUDY_TYPES
 from intact.testtypes import TEST_TYPES, UNCLASSIFIED
 
@@ -153,6 +153,7 @@ class Overview:
     tests: int
     tests_by_type: dict[str, int]
     latest_submission_at: datetime | None
+    refused: int = 0
 
 
 @dataclass
@@ -184,6 +185,7 @@ class StudyResults:
 
     progress: StudyProgress
     tests: list[TestSummary]
+    refused: int = 0
 
     @property
     def missing(self) -> list[str]:
@@ -268,6 +270,7 @@ def overview(now: datetime | None = None) -> Overview:
         latest_submission_at=max(
             (s.last_received_at for s in studies if s.last_received_at), default=None
         ),
+        refused=quarantine.count_refused(),
     )
 
 
@@ -430,5 +433,5 @@ def participant_details(participant_id: str, now: datetime | None = None) -> Par
             seen[test.test_type] += 1
             test.submission_number = seen[test.test_type]
             test.submissions_of_type = per_type[test.test_type]
-        results.append(StudyResults(study, tests))
+        results.append(StudyResults(study, tests, quarantine.count_refused(study.study_id)))
     return ParticipantDetails(participant_id, results)

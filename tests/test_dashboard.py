@@ -1,5 +1,6 @@
 """The /admin dashboard through the test client: login, pages, fragments, errors."""
 
+import html
 import re
 import socket
 from datetime import UTC, datetime, timedelta
@@ -409,3 +410,68 @@ def test_database_down_is_a_503_page(app_config):
     htmx_response = client.get("/admin/progress", headers=HTMX)
     assert htmx_response.status_code == 503
     assert is_fragment(htmx_response)
+
+
+# --- refused submissions --------------------------------------------------------------------
+
+
+def refuse_a_submission(client, study, rt="fast"):
+    """Send the front-end's choice reaction time sample with a broken reaction time."""
+    from conftest import load_sample
+
+    payload = load_sample("choice_reaction_time", study["study_id"])
+    payload["result"][0]["crt_rt"] = rt
+    response = client.post("/tests", json=payload)
+    assert response.status_code in (400, 422)
+
+
+def test_refused_page_says_when_nothing_was_refused(admin):
+    text = admin.get("/admin/refused").get_data(as_text=True)
+    assert "Nothing refused" in text
+
+
+def test_refused_submissions_are_listed_with_their_errors(admin, make_study):
+    study = make_study("P7", study_id="abcdefgh")
+    refuse_a_submission(admin, study)
+    text = admin.get("/admin/refused").get_data(as_text=True)
+    assert "1 refused submission," in text
+    assert 'href="/admin/participants/P7"' in text
+    assert "<code>abcdefgh</code>" in text
+    assert "result.0.crt_rt" in text
+    assert "See what was sent" in text
+
+
+def test_refused_submission_shows_the_raw_body_escaped(admin, make_study):
+    study = make_study("P7", study_id="abcdefgh")
+    refuse_a_submission(admin, study, rt="<script>alert(1)</script>")
+    listing = admin.get("/admin/refused").get_data(as_text=True)
+    detail_url = re.search(r'href="(/admin/refused/[^"]+)"', listing).group(1)
+    response = admin.get(detail_url)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "What the browser sent" in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "<script>alert" not in text
+    assert '"crt_rt": "<script>alert(1)</script>"' in html.unescape(text)
+
+
+def test_refused_list_filters_by_study_and_the_participant_page_points_to_it(admin, make_study):
+    study = make_study("P7", study_id="abcdefgh")
+    other = make_study("P8", study_id="bcdefghi")
+    refuse_a_submission(admin, study)
+    refuse_a_submission(admin, other)
+    text = admin.get("/admin/refused?study_id=bcdefghi").get_data(as_text=True)
+    assert "1 refused submission" in text
+    assert "/admin/participants/P8" in text
+    assert "/admin/participants/P7" not in text
+    participant = admin.get("/admin/participants/P7").get_data(as_text=True)
+    assert "1 submission of this study\n    was refused" in participant
+    assert "/admin/refused?study_id=abcdefgh" in participant
+    overview = admin.get("/admin/").get_data(as_text=True)
+    assert "refused submissions, kept so nothing is lost" in overview
+
+
+def test_unknown_refused_submission_is_a_404_page(admin):
+    response = admin.get("/admin/refused/nothing-here")
+    assert response.status_code == 404
+    assert "no refused submission with this id" in response.get_data(as_text=True)

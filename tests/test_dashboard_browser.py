@@ -4,6 +4,7 @@ Screenshots of every page, at a laptop and a phone width, go to screenshots/ (gi
 person to look at.
 """
 
+import json
 import re
 import threading
 from datetime import UTC, datetime, timedelta
@@ -73,9 +74,30 @@ def _seed(app) -> None:
         study(f"P{number:03d}", "baseline", f"seedbas{chr(ord('a') + number)}")
         study(f"P{number:03d}", "followup", f"seedfol{chr(ord('a') + number)}")
     took(study("P010", "followup", "seedfolz", 4, created_days_ago=5), all_six[:1], 4)
+    refused_body = {
+        "study_id": "wsxcderf",
+        "time_started": "2026-11-20T14:03:07.512Z",
+        "time_elapsed_milliseconds": 41873,
+        "device_info": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X)",
+        "result": [{"sm_rt": "1200", "sm_correct": True}],
+    }
+    refused = {
+        "quarantine_id": "6a1f00000000000000000001",
+        "study_id": "wsxcderf",
+        "participant_id": "P005",
+        "study_type": "baseline",
+        "received_at": now - timedelta(days=3, hours=1),
+        "content_type": "application/json",
+        "message": "Invalid submission: result.0.sm_rt: Not a whole number.",
+        "errors": [{"field": "result.0.sm_rt", "message": "Not a whole number."}],
+        "raw_body": json.dumps(refused_body),
+        "size_bytes": len(json.dumps(refused_body)),
+        "truncated": False,
+    }
     with app.app_context():
         db.studies().insert_many(studies)
         db.tests().insert_many(tests)
+        db.quarantine().insert_one(refused)
 
 
 @pytest.fixture(scope="module")
@@ -193,6 +215,13 @@ def test_researcher_logs_in_searches_opens_a_participant_and_logs_out(live_serve
     page.goto(f"{live_server}/admin/participants/nobody")
     shoot(page, "laptop-08-not-found")
 
+    page.click("nav >> text=Refused submissions")
+    assert page.locator("table tbody tr").count() == 1
+    shoot(page, "laptop-09-refused")
+    page.click("text=See what was sent")
+    assert '"sm_rt": "1200"' in page.locator("pre.raw-body").inner_text()
+    shoot(page, "laptop-10-refused-detail")
+
     page.click("button:has-text('Log out')")
     page.wait_for_url(re.compile(r"/admin/login$"))
     assert "You have logged out." in page.locator("#messages").inner_text()
@@ -221,6 +250,7 @@ def test_an_expired_session_sends_htmx_to_the_login_page(live_server, page_at):
         ("progress", "/admin/progress"),
         ("participant", "/admin/participants/P001"),
         ("help", "/admin/help"),
+        ("refused", "/admin/refused/6a1f00000000000000000001"),
     ],
 )
 def test_pages_fit_a_phone(live_server, page_at, name, path):

@@ -64,3 +64,15 @@ def grid_args(query: GridQuery, **changes) -> dict:
     }
     defaults = ProgressQueryArgsSchema().load({})
     return {name: value for name, value in values.items() if value != defaults[name]}
+
+
+class RefusedQueryArgsSchema(Schema):
+    """Which refused submissions to list: one study's, and which page."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    study_id = fields.String(load_default="", validate=validate.Length(max=100))
+    page = fields.Integer(
+        load_default=1, validate=validate.Range(min=1, error="The page number starts at 1.")
+    )

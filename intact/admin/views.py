@@ -3,8 +3,8 @@
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
-from intact import audit, auth, progress, ratelimit
-from intact.admin import MENU, add_to_menu, bp, errors, pages, schemas, session
+from intact import audit, auth, progress, quarantine, ratelimit
+from intact.admin import MENU, add_to_menu, bp, errors, formatting, pages, schemas, session
 from intact.testtypes import TEST_TYPES
 
 PUBLIC_ENDPOINTS = frozenset({"dashboard.login"})
@@ -12,6 +12,7 @@ PUBLIC_ENDPOINTS = frozenset({"dashboard.login"})
 errors.init_blueprint(bp)
 add_to_menu("dashboard.overview", "Overview")
 add_to_menu("dashboard.progress_grid", "Progress")
+add_to_menu("dashboard.refused_list", "Refused submissions")
 add_to_menu("dashboard.instructions", "How it works")
 
 
@@ -114,6 +115,45 @@ def participant(participant_id):
     except progress.ParticipantNotFound:
         abort(404, description=f"No study belongs to a participant with the id {participant_id}.")
     return render_template("admin/participant.html", details=details)
+
+
+REFUSED_PER_PAGE = 50
+
+
+@bp.get("/refused")
+def refused_list():
+    """Submissions refused for a schema error that named a known study, newest first."""
+    try:
+        args = schemas.RefusedQueryArgsSchema().load(request.args)
+    except ValidationError as error:
+        return errors.error_page(400, None, schemas.plain_errors(error))
+    study_id = args["study_id"].strip() or None
+    total = quarantine.count_refused(study_id)
+    pages = max(1, -(-total // REFUSED_PER_PAGE))
+    page = min(args["page"], pages)
+    entries = quarantine.list_refused(
+        study_id, limit=REFUSED_PER_PAGE, skip=(page - 1) * REFUSED_PER_PAGE
+    )
+    return render_template(
+        "admin/refused.html",
+        entries=entries,
+        total=total,
+        page=page,
+        pages=pages,
+        study_id=study_id,
+    )
+
+
+@bp.get("/refused/<quarantine_id>")
+def refused_detail(quarantine_id):
+    """One refused submission: why it was refused, and exactly what the browser sent."""
+    try:
+        entry = quarantine.get_refused(quarantine_id)
+    except quarantine.RefusedNotFound:
+        abort(404, description="There is no refused submission with this id.")
+    return render_template(
+        "admin/refused_detail.html", entry=entry, body=formatting.readable_body(entry)
+    )
 
 
 @bp.get("/help")
