@@ -444,3 +444,15 @@ def participant_details(participant_id: str, now: datetime | None = None) -> Par
             test.submissions_of_type = per_type[test.test_type]
         results.append(StudyResults(study, tests, quarantine.count_refused(study.study_id)))
     return ParticipantDetails(participant_id, results)
+
+
+def batch_studies(batch_id: str, limit: int) -> tuple[list[dict], int]:
+    """Up to `limit` studies of one creation batch, in creation order, and how many it holds."""
+    if not isinstance(batch_id, str) or not batch_id:
+        return [], 0
+    shown, total = [], 0
+    for study in db.stream("studies", {"batch_id": batch_id}, _STUDY_FIELDS):
+        total += 1
+        if len(shown) < limit:
+            shown.append(study)
+    return shown, total
