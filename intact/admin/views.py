@@ -17,6 +17,7 @@ from marshmallow import ValidationError
 from intact import audit, auth, exports, progress, quarantine, ratelimit, studies
 from intact.admin import (
     MENU,
+    MENU_LAST,
     add_to_menu,
     bp,
     creation,
@@ -36,7 +37,7 @@ add_to_menu("dashboard.progress_grid", "Progress")
 add_to_menu("dashboard.create_studies", "Create studies")
 add_to_menu("dashboard.downloads", "Downloads")
 add_to_menu("dashboard.refused_list", "Refused submissions")
-add_to_menu("dashboard.instructions", "How it works")
+add_to_menu("dashboard.instructions", "How it works", last=True)
 
 
 @bp.before_request
@@ -56,7 +57,11 @@ def _template_helpers():
     return {
         "csrf_token": auth.csrf_token,
         "logged_in": auth.has_admin_session(),
-        "menu": [(e, label) for e, label in MENU if e in current_app.view_functions],
+        "menu": [
+            (endpoint, label)
+            for endpoint, label in MENU + MENU_LAST
+            if endpoint in current_app.view_functions
+        ],
         "test_types": TEST_TYPES,
         "state_labels": progress.STATE_LABELS,
         "state_descriptions": {
