@@ -96,11 +96,11 @@ def count_entries(**filters) -> int:
     return db.collection(COLLECTION).count_documents(_filters(**filters))
 
 
-def find_entries(*, limit=DEFAULT_PAGE_SIZE, offset=0, **filters) -> list[dict]:
-    """One page of entries matching the filters, newest first."""
+def find_entries(*, limit=DEFAULT_PAGE_SIZE, offset=0, **filters) -> tuple[list[dict], int]:
+    """One page of entries matching the filters, newest first, and how many match in all."""
     query = _filters(**filters)
     page = db.collection(COLLECTION).find(query, {"_id": 0}).sort("time", -1)
-    return list(page.skip(offset).limit(limit))
+    return list(page.skip(offset).limit(limit)), count_entries(**filters)
 
 
 def iter_csv(**filters):

@@ -67,7 +67,7 @@ def audit_log():
     total = audit.count_entries(**filters)
     pages_count = max(1, -(-total // ENTRIES_PER_PAGE))
     page = min(args["page"], pages_count)
-    entries = audit.find_entries(
+    entries, _ = audit.find_entries(
         limit=ENTRIES_PER_PAGE, offset=(page - 1) * ENTRIES_PER_PAGE, **filters
     )
     return pages.render_page(
