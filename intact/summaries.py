@@ -51,21 +51,19 @@ def iter_change_rows(participant_id: str | None = None) -> Iterator[dict]:
 # --- CSV files in the ZIP and as downloads ------------------------------------------------------
 
 
-def _cells(columns: Sequence[str], rows: Iterable[Mapping]) -> Iterator[list]:
-    for row in rows:
-        yield [exports.cell(row.get(column)) for column in columns]
+def _table_csv(columns: Sequence[str], rows: Iterable[Mapping]) -> Iterator[bytes]:
+    cells = ([exports.cell(row.get(column)) for column in columns] for row in rows)
+    return exports.csv_chunks(columns, cells)
 
 
 def summary_csv(participant_id: str | None = None) -> Iterator[bytes]:
     """summary.csv: one row per study with every test's scores and flags."""
-    rows = iter_summary_rows(participant_id)
-    return exports.csv_chunks(scoring.SUMMARY_COLUMNS, _cells(scoring.SUMMARY_COLUMNS, rows))
+    return _table_csv(scoring.SUMMARY_COLUMNS, iter_summary_rows(participant_id))
 
 
 def change_csv(participant_id: str | None = None) -> Iterator[bytes]:
     """change.csv: one row per follow-up with each score's change from the baseline."""
-    rows = iter_change_rows(participant_id)
-    return exports.csv_chunks(scoring.CHANGE_COLUMNS, _cells(scoring.CHANGE_COLUMNS, rows))
+    return _table_csv(scoring.CHANGE_COLUMNS, iter_change_rows(participant_id))
 
 
 # Our units -> the export codebook's (type, unit, values).

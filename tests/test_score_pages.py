@@ -179,3 +179,10 @@ def test_scores_page_offers_the_downloads_with_the_session_token(admin, seeded):
     response = admin.post("/tests/summary/download-file", data={"csrf_token": token})
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
+
+
+def test_downloads_page_offers_the_scores_and_the_workbook(admin):
+    page = admin.get("/admin/downloads").get_data(as_text=True)
+    assert 'action="/tests/summary/download-file"' in page
+    assert 'action="/tests/workbook/download-file"' in page
+    assert 'id="workbook-participant" name="participant_id"' in page
