@@ -64,22 +64,30 @@ def format_timestamp(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _same(value):
+    return value
+
+
+# The cell of a value of exactly these types: looked up first, as this runs for every cell.
+_EXACT_TYPE_CELLS = {
+    int: _same,
+    float: _same,
+    # Text a spreadsheet could run as a formula gets a leading quote.
+    str: neutralise,
+    type(None): lambda value: "",
+    bool: lambda value: "true" if value else "false",
+}
+
+
 def cell(value):
     """One CSV cell: empty for missing, true/false, ISO timestamps, JSON for nested values."""
-    kind = type(value)
-    # Exact types first: this runs for every cell of every row.
-    if kind is int or kind is float:
-        return value
-    if kind is str:
-        # Text a spreadsheet could run as a formula gets a leading quote.
-        return neutralise(value)
-    if value is None:
-        return ""
-    if kind is bool:
-        return "true" if value else "false"
+    exact = _EXACT_TYPE_CELLS.get(type(value))
+    if exact is not None:
+        return exact(value)
     if isinstance(value, datetime):
         return format_timestamp(value)
     if isinstance(value, int | float):
+        # bson's Int64 and other number subclasses.
         return value
     if isinstance(value, dict | list):
         value = json.dumps(value, ensure_ascii=False, default=str)
@@ -144,7 +152,7 @@ def scan_fields(participant_id: str | None = None, test_type: str | None = None)
     if test_type:
         query["test_type"] = test_type
     seen: dict[str, FieldsSeen] = {}
-    for test in db.stream("tests", query):
+    for test in db.stream("tests", query, fields=("test_type", "result", "extra", "notes")):
         name = test.get("test_type")
         found = seen.setdefault(name, FieldsSeen())
         found.in_submissions.update(submission_extras(test))

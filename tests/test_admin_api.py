@@ -307,33 +307,3 @@ def test_the_admin_endpoints_are_documented(client):
     zip_download = spec["paths"]["/tests/zip-archive/download-file"]["post"]["responses"]["200"]
     assert "application/zip" in zip_download["content"]
     assert "Content-Disposition" in zip_download["headers"]
-
-
-# --- audit log ---------------------------------------------------------------------------------
-
-
-def test_creations_and_downloads_go_to_the_audit_log(app, client):
-    from intact import audit
-
-    client.post("/studies", data={"password": TEST_PASSWORD, "participant_ids": "P1\nP2"})
-    client.post(
-        "/tests/single-test-type/download-file",
-        data={"password": TEST_PASSWORD, "test_type": "spatial_memory", "participant_id": "P2"},
-    ).close()
-    client.post("/tests/zip-archive/download-file", data={"password": TEST_PASSWORD}).close()
-    client.post("/studies/download-file", data={"password": TEST_PASSWORD}).close()
-    with app.app_context():
-        (created,), _ = audit.find_entries(action=audit.STUDIES_CREATED)
-        downloads, _ = audit.find_entries(action=audit.DOWNLOAD)
-    assert created["count"] == 4
-    assert created["client"] == "127.0.0.1"
-    by_export = {entry["details"]["export"]: entry for entry in downloads}
-    assert by_export["test_type"]["details"] == {
-        "export": "test_type",
-        "test_type": "spatial_memory",
-        "participant_id": "P2",
-        "file": "spatial_memory.csv",
-    }
-    assert by_export["zip"]["details"]["file"].startswith("intact-data-")
-    assert by_export["zip"]["client"] == "127.0.0.1"
-    assert by_export["studies"]["details"]["file"] == "studies.csv"

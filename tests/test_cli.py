@@ -134,5 +134,6 @@ def test_commands_are_audited_as_from_the_command_line(app, runner, tmp_path):
         (created,), _ = audit.find_entries(action=audit.STUDIES_CREATED)
         (download,), _ = audit.find_entries(action=audit.DOWNLOAD)
     assert (created["client"], created["count"]) == ("command line", 2)
+    assert created["details"]["via"] == "command line"
     assert download["client"] == "command line"
     assert download["details"]["file"].endswith("all.zip")

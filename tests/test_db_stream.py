@@ -68,3 +68,11 @@ def test_embedded_stream_reads_only_the_indexed_candidates(app_config, monkeypat
         # Not indexed: every row is read, and the filter still decides.
         assert [d["test_id"] for d in db.stream("tests", {"result.sm_rt": 3})] == ["t3"]
         assert len(decoded) == 10
+
+
+def test_stream_can_yield_only_some_fields(store_config):
+    app = create_app(store_config)
+    _insert_sample(app)
+    with app.app_context():
+        streamed = list(db.stream("tests", {"study_id": "s1"}, fields=("test_id", "study_id")))
+    assert streamed == [{"test_id": f"t{i}", "study_id": "s1"} for i in (1, 4, 7)]

@@ -295,6 +295,8 @@ def test_zip_holds_every_file_header_only_when_empty(client, study, store_result
         "studies.csv",
         *(f"{name}.csv" for name in TEST_TYPES),
         "unclassified.csv",
+        "summary.csv",  # derived scores (intact/summaries.py)
+        "change.csv",
     ]
     assert len(csv_rows(archive, "digit_symbol_matching.csv")) == 3
     for name in TEST_TYPES:
@@ -463,7 +465,8 @@ def test_create_submit_and_download_end_to_end(client):
     archive = zip_archive(client)
     rows = {name: csv_rows(archive, name)[1:] for name in archive.namelist()}
     # Rows per study from the contract samples: two immediate and two delayed recalls, the list
-    # tests' answers (2, 3, 2, 2) and one empty answer list (unclassified).
+    # tests' answers (2, 3, 2, 2), one empty answer list (unclassified), one summary row and no
+    # change row (there is no follow-up).
     assert {name: len(body) // 2 for name, body in rows.items() if name != "codebook.csv"} == {
         "studies.csv": 1,
         "immediate_recall.csv": 2,
@@ -473,6 +476,8 @@ def test_create_submit_and_download_end_to_end(client):
         "spatial_memory.csv": 2,
         "delayed_recall.csv": 2,
         "unclassified.csv": 1,
+        "summary.csv": 1,
+        "change.csv": 0,
     }
     header = csv_rows(archive, "spatial_memory.csv")[0]
     participants = {row[header.index("participant_id")] for row in rows["spatial_memory.csv"]}

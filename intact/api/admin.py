@@ -13,7 +13,7 @@ from webargs.flaskparser import FlaskParser
 from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import CombinedMultiDict
 
-from intact import audit, exports, studies
+from intact import audit, clients, exports, studies, summaries
 from intact.auth import admin_required
 
 VALIDATION_STATUS = 400
@@ -183,13 +183,21 @@ def file_response(content_type: str, description: str):
 
 def _create_studies(participant_ids, form) -> list[dict]:
     try:
-        return studies.create_studies(
+        created = studies.create_studies(
             participant_ids,
             baselines=form["baselines_per_participant"],
             followups=form["followups_per_participant"],
         )
     except studies.InvalidBatch as error:
         _refuse(error)
+    audit.record(
+        audit.STUDIES_CREATED,
+        count=len(created),
+        participants=len(participant_ids),
+        batch_id=created[0]["batch_id"] if created else None,
+        via="admin API",
+    )
+    return created
 
 
 def _refuse(error: studies.InvalidBatch):
@@ -249,13 +257,11 @@ def download_studies(form):
     Columns: study_id, participant_id, study_type, url, created_at, first_opened_at,
     last_seen_at, batch_id. Timestamps are ISO 8601 UTC.
     """
-    participant_id = form["participant_id"]
     return _download(
-        exports.studies_csv(participant_id),
+        exports.studies_csv(form["participant_id"]),
         exports.STUDIES_FILE,
         "text/csv",
-        export="studies",
-        participant_id=participant_id,
+        form["participant_id"],
     )
 
 
@@ -271,14 +277,7 @@ def download_test_type(form):
     """
     test_type = form["test_type"]
     chunks = exports.test_type_csv(test_type, form["participant_id"])
-    return _download(
-        chunks,
-        f"{test_type}.csv",
-        "text/csv",
-        export="test_type",
-        test_type=test_type,
-        participant_id=form["participant_id"],
-    )
+    return _download(chunks, f"{test_type}.csv", "text/csv", form["participant_id"])
 
 
 @bp.route("/tests/zip-archive/download-file", methods=["POST"], strict_slashes=False)
@@ -299,42 +298,83 @@ def download_zip_archive(form):
         exports.zip_archive(participant_id),
         exports.archive_file_name(participant_id),
         "application/zip",
-        export="zip",
-        participant_id=participant_id,
+        participant_id,
     )
 
 
-def _download(chunks, file_name: str, mimetype: str, **audit_details) -> Response:
-    """Stream chunks as an attachment named file_name, and note the download in the audit log."""
+@bp.route("/tests/summary/download-file", methods=["POST"], strict_slashes=False)
+@admin_required
+@bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
+@file_response("text/csv", "summary.csv")
+def download_summary(form):
+    """Download the derived scores as summary.csv
+
+    One row per study: participant, study type, then for each test type the submission scored,
+    its scores (accuracy, median reaction time, recall score, ...) and its data-quality flags.
+    The ZIP's codebook.csv gives every column's formula and unit; the ZIP also holds this file
+    and change.csv (each score's change from baseline to every follow-up).
+    """
+    chunks = summaries.summary_csv(form["participant_id"])
+    return _download(chunks, summaries.SUMMARY_FILE, "text/csv", form["participant_id"])
+
+
+@bp.route("/tests/workbook/download-file", methods=["POST"], strict_slashes=False)
+@admin_required
+@bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
+@file_response(summaries.XLSX_MIMETYPE, "An Excel workbook (.xlsx).")
+def download_workbook(form):
+    """Download everything as one Excel workbook (.xlsx)
+
+    Sheets: studies, one per test type and unclassified (the rows of the CSV exports), summary
+    (summary.csv), change (change.csv) and codebook. Numbers are numbers; text that a spreadsheet
+    could run as a formula starts with a single quote.
+    """
+    participant_id = form["participant_id"]
+    return _download(
+        summaries.workbook_chunks(participant_id),
+        summaries.workbook_file_name(participant_id),
+        summaries.XLSX_MIMETYPE,
+        participant_id,
+    )
+
+
+def _download(chunks, file_name: str, mimetype: str, participant_id: str | None) -> Response:
+    """Stream chunks as an attachment named file_name."""
     chunks = iter(chunks)
     # The first piece is made before the answer starts, so an unreachable database is a 503
     # with a JSON message rather than a download that breaks off.
     first = next(chunks, b"")
-    audit.record(audit.DOWNLOAD, file=file_name, **audit_details)
-    body = _each_in_app_context(current_app._get_current_object(), first, chunks)
+    audited = {"client": clients.address(), "file": file_name, "participant_id": participant_id}
+    body = _each_in_app_context(current_app._get_current_object(), first, chunks, audited)
     response = Response(body, mimetype=mimetype)
     response.headers.set("Content-Disposition", "attachment", filename=file_name)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def _each_in_app_context(app, first: bytes, rest):
-    """first, then each further piece made inside its own app context.
+def _each_in_app_context(app, first: bytes, rest, audited: dict):
+    """first, then each further piece made inside its own app context; audited when it ends.
 
     A context per piece rather than one for the whole download (stream_with_context): two
     downloads served in turn by one thread then never pop each other's context.
     """
-    yield first
+    sent, completed = len(first), False
     try:
+        # Inside the try: a client that hangs up after the first piece must reach the finally too.
+        yield first
         while True:
             with app.app_context():
                 piece = next(rest, None)
             if piece is None:
+                completed = True
                 return
+            sent += len(piece)
             yield piece
     finally:
-        # A client that hung up: let the export close its database cursors.
-        close = getattr(rest, "close", None)
-        if close is not None:
-            with app.app_context():
+        with app.app_context():
+            # A client that hung up: let the export close its database cursors.
+            close = getattr(rest, "close", None)
+            if close is not None:
                 close()
+            # The count is the bytes that left; `completed` says whether the client took it all.
+            audit.record(audit.DOWNLOAD, count=sent, completed=completed, **audited)
