@@ -7,7 +7,19 @@ from pathlib import Path
 from dotenv import load_dotenv
 from flask import Flask
 
-from intact import api, cli, clients, config, db, errors, health, logs, ratelimit, security_headers
+from intact import (
+    admin,
+    api,
+    cli,
+    clients,
+    config,
+    db,
+    errors,
+    health,
+    logs,
+    ratelimit,
+    security_headers,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
@@ -41,6 +53,7 @@ def create_app(test_config=None):
     security_headers.init_app(app)
     app.register_blueprint(health.bp)
     api.init_app(app)
+    admin.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
     log.debug("app ready on %s", db.describe(settings))

@@ -5,7 +5,7 @@ circle and label goes; templates/admin/partials/_chart.html writes them out as i
 (Jinja escapes the text). Colours come from classes in the dashboard's stylesheet, since the
 Content-Security-Policy allows no inline styles.
 
-Scores with a few whole-number values (recall scores, correct counts) are drawn as grouped bars of
+Discrete scores (recall scores, counts of answers) with few values are drawn as grouped bars of
 the share of studies at each value; the others (reaction times, accuracy) as box plots with
 Tukey whiskers (1.5 × IQR) and the outliers as dots.
 """
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 WIDTH = 520
-LEFT = 92  # room for the group labels and the y-axis ticks
+LEFT = 116  # room for the group labels ("Follow-up (n=1234)") and the y-axis ticks
 RIGHT = 16
 TOP = 12
 AXIS_ROOM = 34  # below the plot: tick labels and the axis title
@@ -61,14 +61,18 @@ class Group:
     values: Sequence[float]
 
 
-def distribution_chart(title: str, unit: str, groups: Sequence[Group]) -> Chart:
-    """The chart that suits the values: grouped bars for few whole numbers, else box plots."""
+def distribution_chart(
+    title: str, unit: str, groups: Sequence[Group], discrete: bool = False
+) -> Chart:
+    """Grouped bars for a `discrete` score with few whole-number values, else box plots."""
     values = [value for group in groups for value in group.values]
     description = "; ".join(_describe(group) for group in groups)
     if not values:
         return Chart(title, unit, "empty", WIDTH, 40, f"No values yet. {description}.")
-    if all(float(value).is_integer() for value in values) and (
-        max(values) - min(values) < MAX_BAR_VALUES
+    if (
+        discrete
+        and all(float(value).is_integer() for value in values)
+        and max(values) - min(values) < MAX_BAR_VALUES
     ):
         return _bar_chart(title, unit, groups, description)
     return _box_chart(title, unit, groups, description)

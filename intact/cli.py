@@ -6,7 +6,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from intact import audit, backup, db, summaries
+from intact import audit, backup, db, exports, studies, summaries
 
 
 def init_app(app) -> None:
@@ -24,6 +24,8 @@ def init_app(app) -> None:
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
     app.cli.add_command(export_summary)
+    app.cli.add_command(create_studies_command)
+    app.cli.add_command(export_command)
 
 
 @click.command("backup")
@@ -76,3 +78,71 @@ def export_summary(output: Path) -> None:
     else:
         raise click.BadParameter("name a .csv or an .xlsx file", param_hint="OUTPUT")
     click.echo(f"Wrote {output}")
+
+
+@click.command("create-studies")
+@click.argument("ids_file", default="-", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--baselines", "-b", default=1, show_default=True, help="Baselines per participant.")
+@click.option("--followups", "-f", default=1, show_default=True, help="Follow-ups per participant.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.File("wb", lazy=True),
+    default="-",
+    help="Write the new studies' CSV here instead of to standard output.",
+)
+@with_appcontext
+def create_studies_command(ids_file, baselines, followups, output):
+    """Create studies for the participant ids in IDS_FILE (.txt or .csv; "-" or none: stdin).
+
+    The same rules as POST /studies: one id per line, letters and digits only, all or nothing.
+    Prints the new studies as CSV (the columns of studies.csv).
+    """
+    try:
+        data = _read_file(ids_file)
+        if ids_file == "-":
+            participant_ids = studies.decode_participant_ids(data)
+        else:
+            participant_ids = studies.read_participant_ids_file(data, ids_file)
+        created = studies.create_studies(participant_ids, baselines, followups)
+    except studies.InvalidBatch as error:
+        raise click.ClickException(error.message) from None
+    for chunk in exports.studies_csv_from(created):
+        output.write(chunk)
+    output.flush()
+    click.echo(
+        f"Created {len(created)} studies for {len(participant_ids)} participants "
+        f"(batch {created[0]['batch_id']}).",
+        err=True,
+    )
+
+
+def _read_file(path: str) -> bytes:
+    """The file's bytes ("-": standard input); a ClickException when it cannot be read."""
+    try:
+        with click.open_file(path, "rb") as source:
+            return source.read()
+    except OSError as error:
+        raise click.ClickException(f"Cannot read {path}: {error.strerror}.") from None
+
+
+@click.command("export")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+@click.option("--participant-id", help="Only this participant's data.")
+@with_appcontext
+def export_command(path, participant_id):
+    """Write the ZIP that the download endpoint gives (every CSV and the codebook) to PATH."""
+    if participant_id is not None and not studies.is_participant_id(participant_id):
+        raise click.ClickException("A participant id is letters and digits only.")
+    target = Path(path)
+    size = 0
+    try:
+        with target.open("wb") as archive:
+            for chunk in exports.zip_archive(participant_id):
+                archive.write(chunk)
+                size += len(chunk)
+    except BaseException:
+        # Never leave half an archive that looks like a whole one.
+        target.unlink(missing_ok=True)
+        raise
+    click.echo(f"Wrote {target} ({size:,} bytes).")

@@ -77,6 +77,13 @@ _SETTINGS = {
     "PORT": (lambda n, v, d: _integer(n, v, d, minimum=1), 8000),
     "LOG_LEVEL": (lambda n, v, d: (_text(v, d) or d).upper(), "INFO"),
     "MAX_CONTENT_LENGTH": (lambda n, v, d: _integer(n, v, d, minimum=1024), 1024 * 1024),
+    # 26**6 ≈ 3e8 possible ids is the least that still makes guessing a valid study impractical.
+    "STUDY_ID_LENGTH": (lambda n, v, d: _integer(n, v, d, minimum=6), 8),
+    "MAX_STUDIES_PER_REQUEST": (lambda n, v, d: _integer(n, v, d, minimum=1), 10_000),
+    # Dashboard: a session ends after this many hours without a request.
+    "ADMIN_SESSION_HOURS": (lambda n, v, d: _integer(n, v, d, minimum=1), 8),
+    # Dashboard: an opened or started study with no activity for this many days is "abandoned".
+    "ABANDONED_AFTER_DAYS": (lambda n, v, d: _integer(n, v, d, minimum=1), 14),
     # Data-quality rules of intact/scoring.py: plausible reaction times and elapsed-time checks.
     "RT_MIN_MS": (lambda n, v, d: _integer(n, v, d, minimum=0), 100),
     "RT_MAX_MS": (lambda n, v, d: _integer(n, v, d, minimum=1), 60_000),

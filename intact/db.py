@@ -31,6 +31,8 @@ INDEXES = {
     "studies": [
         ("study_id", {"unique": True}),
         ("participant_id", {}),
+        # A batch is downloaded again, or removed when its creation fails midway.
+        ("batch_id", {}),
     ],
     "tests": [
         ("test_id", {"unique": True}),

@@ -125,6 +125,7 @@ class SubmissionSchema(Schema):
         metadata={"description": "Optional free text, as in the original backend."},
     )
     test_type = Text(
+        allow_none=True,
         load_default=None,
         validate=validate.OneOf([*TEST_TYPES, UNCLASSIFIED]),
         metadata={
@@ -180,9 +181,7 @@ def submit(raw_body: bytes, content_type: str | None) -> tuple[dict, bool]:
         submission = validate_submission(body)
     except SubmissionRefused as refusal:
         if study is not None:
-            quarantine.keep_refused(
-                study, raw_body, content_type, refusal.message, refusal.field_errors()
-            )
+            _keep_in_quarantine(study, raw_body, content_type, refusal)
         raise
     if study is None:
         raise StudyNotFound(body["study_id"])
@@ -403,13 +402,16 @@ def store_test(study: dict, submission: dict) -> tuple[dict, bool]:
         try:
             # insert_one returns once the server acknowledged the write (the client's default
             # write concern); only then does the caller answer 200.
-            db.tests().insert_one(dict(document))
+            written = db.tests().insert_one(dict(document))
         except DuplicateKeyError:
             existing = db.tests().find_one({"fingerprint": fingerprint}, {"_id": 0})
             if existing is not None:
                 log.info("identical re-submission answered with the stored test")
                 return existing, False
             continue
+        if not written.acknowledged:
+            # Only a connection string with w=0 does this: the 200 would promise too much.
+            raise StoringFailed("the database did not acknowledge the write (is w=0 set?)")
         log.info("test stored", extra={"fields": {"test_type": document["test_type"]}})
         return document, True
     raise StoringFailed("the submission kept colliding with a concurrent identical one")
@@ -431,11 +433,21 @@ def _known_study(study_id) -> dict | None:
         return None
 
 
+def _keep_in_quarantine(study, raw_body, content_type, refusal: SubmissionRefused) -> None:
+    # The refusal is the answer either way: an unreachable store must not turn it into a 503.
+    try:
+        quarantine.keep_refused(
+            study, raw_body, content_type, refusal.message, refusal.field_errors()
+        )
+    except (PyMongoError, *db.UNAVAILABLE_ERRORS):
+        log.error("could not keep a refused submission in quarantine", exc_info=True)
+
+
 def _note_activity(study_id: str) -> None:
     # The test is stored already: a failed timestamp must not turn its 200 into an error.
     try:
         record_activity(study_id)
-    except PyMongoError:
+    except (PyMongoError, *db.UNAVAILABLE_ERRORS):
         log.warning("could not record the study's last activity", exc_info=True)
 
 

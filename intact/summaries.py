@@ -18,6 +18,8 @@ from intact.spreadsheet_safety import neutralise
 from intact.workbook import Sheet, write_workbook
 
 CODEBOOK_COLUMNS = ("table", "column", "test_type", "unit", "formula")
+# Scores in these units take few whole-number values: charted as bars, not box plots.
+DISCRETE_UNITS = ("count", "points")
 CSV_ROWS_PER_CHUNK = 500
 
 
@@ -222,6 +224,7 @@ class ScoreDistribution:
                 charts.Group("Baseline", "baseline", self.baseline),
                 charts.Group("Follow-up", "followup", self.followup),
             ],
+            discrete=self.unit.split(" ")[0] in DISCRETE_UNITS,
         )
 
 

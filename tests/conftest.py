@@ -102,3 +102,48 @@ def make_study(app):
         return study
 
     return make
+
+
+SAMPLE_FOR_TYPE = {
+    "immediate_recall": "immediate_recall",
+    "choice_reaction_time": "choice_reaction_time",
+    "visual_paired_associates": "visual_paired_associates",
+    "digit_symbol_matching": "digit_symbol_matching",
+    "spatial_memory": "spatial_memory",
+    "delayed_recall": "delayed_recall",
+    "unclassified": "spatial_memory_timed_out_no_answer",
+}
+
+
+def stored_test(study: dict, test_type: str, received_at=None, **fields) -> dict:
+    """A `tests` document as docs/architecture.md describes it, from a contract sample."""
+    payload = load_sample(SAMPLE_FOR_TYPE[test_type], study["study_id"])
+    return {
+        "test_id": uuid.uuid4().hex[:24],
+        "study_id": study["study_id"],
+        "participant_id": study["participant_id"],
+        "study_type": study["study_type"],
+        "test_type": test_type,
+        "time_started": datetime.fromisoformat(payload["time_started"]),
+        "time_elapsed_milliseconds": payload["time_elapsed_milliseconds"],
+        "device_info": payload["device_info"],
+        "notes": None,
+        "result": payload["result"],
+        "extra": {},
+        "fingerprint": uuid.uuid4().hex,
+        "received_at": received_at or datetime.now(UTC),
+        **fields,
+    }
+
+
+@pytest.fixture
+def make_test(app):
+    """Insert a stored test of one type for a study (see stored_test) and return it."""
+
+    def make(study, test_type="choice_reaction_time", received_at=None, **fields):
+        test = stored_test(study, test_type, received_at, **fields)
+        with app.app_context():
+            db.tests().insert_one(dict(test))
+        return test
+
+    return make

@@ -38,7 +38,7 @@ def test_box_chart_is_well_formed_svg_with_its_description(app):
 
 def test_bars_carry_a_tooltip_with_their_count(app):
     chart = distribution_chart(
-        "Delayed recall", "animals", [Group("Baseline", "baseline", [0, 5, 5])]
+        "Delayed recall", "animals", [Group("Baseline", "baseline", [0, 5, 5])], discrete=True
     )
     svg = ET.fromstring(render(app, chart)).find(f"{SVG}svg")
     tooltips = [

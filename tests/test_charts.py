@@ -44,8 +44,8 @@ def test_reaction_times_get_box_plots_with_the_median_where_it_belongs():
     assert chart.kind == "box"
     assert chart.description == "Baseline: n = 5, median 430; Follow-up: n = 1, median 500.5"
     medians = [s for s in chart.shapes if s.css_class == "median"]
-    # Axis 0..2000 over x = 92..504: 430 → 92 + 430 / 2000 × 412 = 180.58 → 180.6
-    assert medians[0].attributes["x1"] == 180.6
+    # Axis 0..2000 over x = 116..504: 430 → 116 + 430 / 2000 × 388 = 199.42 → 199.4
+    assert medians[0].attributes["x1"] == 199.4
     assert [s.attributes["cx"] for s in chart.shapes if s.tag == "circle"] == [504.0]
     labels = [s.text for s in chart.shapes if s.css_class == "group-label"]
     assert labels == ["Baseline (n=5)", "Follow-up (n=1)"]
@@ -56,6 +56,7 @@ def test_few_whole_numbers_get_bars_of_the_share_at_each_value():
         "Delayed recall",
         "animals",
         [Group("Baseline", "baseline", [0, 1, 5, 5]), Group("Follow-up", "followup", [])],
+        discrete=True,
     )
     assert chart.kind == "bars"
     bars = {s.text: s.attributes for s in chart.shapes if s.css_class.startswith("bar") and s.text}

@@ -1,16 +1,19 @@
 """The participant API as the deployed front-end uses it: GET /studies/<id>, POST /tests, CORS."""
 
 import copy
+import io
 import json
 import random
+import sqlite3
 import threading
 from datetime import UTC, datetime
 
 import pytest
 from conftest import CONTRACT_SAMPLES, load_sample
 from pymongo.errors import ServerSelectionTimeoutError
+from test_testtypes import EXPECTED_TYPE
 
-from intact import db
+from intact import db, results
 from intact.testtypes import UNCLASSIFIED
 
 FRONTEND = "https://intact.sail.codes"
@@ -24,17 +27,6 @@ PUBLIC_FIELDS = {
     "device_info",
     "notes",
     "result",
-}
-EXPECTED_TYPE = {
-    "choice_reaction_time": "choice_reaction_time",
-    "delayed_recall": "delayed_recall",
-    "delayed_recall_none_recalled": "delayed_recall",
-    "digit_symbol_matching": "digit_symbol_matching",
-    "immediate_recall": "immediate_recall",
-    "immediate_recall_first_try": "immediate_recall",
-    "spatial_memory": "spatial_memory",
-    "spatial_memory_timed_out_no_answer": UNCLASSIFIED,
-    "visual_paired_associates": "visual_paired_associates",
 }
 
 
@@ -58,10 +50,6 @@ def post_raw(client, data, content_type="application/json", **kwargs):
 
 
 # --- the contract samples ------------------------------------------------------------------
-
-
-def test_every_contract_sample_has_an_expected_type():
-    assert set(CONTRACT_SAMPLES) == set(EXPECTED_TYPE)
 
 
 @pytest.mark.parametrize("sample", CONTRACT_SAMPLES)
@@ -173,6 +161,14 @@ def test_reserved_names_sent_by_a_client_stay_in_extra(app, client, study):
         "fingerprint": "x",
         "extra": 1,
     }
+
+
+def test_null_notes_and_test_type_are_accepted(app, client, study):
+    payload = load_sample("spatial_memory", study["study_id"])
+    payload.update(notes=None, test_type=None)
+    response = client.post("/tests", json=payload)
+    assert response.status_code == 200
+    assert response.json["test_type"] == "spatial_memory"
 
 
 def test_notes_and_a_matching_test_type_are_accepted(app, client, study):
@@ -449,6 +445,29 @@ def test_body_over_the_size_limit_is_a_413_json(app_config, make_study):
     assert stored_tests(app) == []
 
 
+@pytest.mark.parametrize(("size", "status"), [(4096, 413), (1500, 200)])
+def test_chunked_body_over_the_size_limit_is_a_413_not_a_cut(app_config, size, status):
+    """A body without Content-Length (chunked) is cut at the limit by werkzeug: not accepted."""
+    from intact import create_app
+
+    app_config["MAX_CONTENT_LENGTH"] = "2048"
+    app = create_app(app_config)
+    with app.app_context():
+        db.studies().insert_one({"study_id": "abcdefgh", "participant_id": "P1"})
+    payload = load_sample("spatial_memory", "abcdefgh")
+    raw = json.dumps(payload).encode()
+    raw = raw[:-1] + b" " * (size - len(raw)) + b"}"
+    response = app.test_client().post(
+        "/tests",
+        input_stream=io.BytesIO(raw),
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        # What gunicorn says of a chunked body it has de-chunked: safe to read to the end.
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert response.status_code == status
+    assert response.is_json
+
+
 def _mutations(payload, rng):
     """Random damage to a valid submission: the kind a broken client or a fuzzer sends."""
     odd_values = [None, "", "x", 0, -1, 1.5, 2**64, True, [], {}, {"$ne": ""}, [1, "a"], "\u0000"]
@@ -511,6 +530,35 @@ def test_database_down_is_a_503_not_a_500(client, study, monkeypatch):
     assert client.get(f"/studies/{study['study_id']}").status_code == 503
 
 
+def test_a_locked_embedded_store_is_a_503_and_the_retry_is_stored_once(app_config):
+    from test_faults import store_locked_by_another_process
+
+    from intact import create_app
+
+    app_config.update(DB_CONNECTION_STR="", DB_TIMEOUT_MS="1000")
+    app = create_app(app_config)
+    with app.app_context():
+        db.studies().insert_one({"study_id": "abcdefgh", "participant_id": "P1"})
+    client = app.test_client()
+    payload = load_sample("digit_symbol_matching", "abcdefgh")
+    with store_locked_by_another_process(app_config["DATA_DIR"], collections=("tests",)):
+        refused = client.post("/tests", json=payload)
+    assert refused.status_code == 503
+    assert refused.is_json
+    assert client.post("/tests", json=payload).status_code == 200
+    assert len(stored_tests(app)) == 1
+
+
+def test_a_failed_last_seen_update_does_not_undo_the_200(app, client, study, monkeypatch):
+    def locked(*args, **kwargs):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(results, "record_activity", locked)
+    response = client.post("/tests", json=load_sample("spatial_memory", study["study_id"]))
+    assert response.status_code == 200
+    assert len(stored_tests(app)) == 1
+
+
 # --- quarantine -----------------------------------------------------------------------------
 
 
@@ -551,6 +599,17 @@ def test_wrong_content_type_of_a_known_study_is_quarantined(app, client, study):
 def test_refused_submission_of_an_unknown_study_is_not_kept(app, client, study, payload):
     assert client.post("/tests", json=payload).status_code == 422
     assert quarantined(app) == []
+
+
+def test_the_refusal_stands_when_the_quarantine_cannot_be_written(app, client, study, caplog):
+    def unreachable():
+        raise ServerSelectionTimeoutError("no server")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(db, "quarantine", unreachable)
+        response = client.post("/tests", json={"study_id": study["study_id"], "result": 1})
+    assert response.status_code == 422
+    assert "could not keep a refused submission" in caplog.text
 
 
 def test_malformed_json_is_not_kept(app, client, study):

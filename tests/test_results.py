@@ -146,6 +146,20 @@ def test_endless_collisions_end_in_a_503_error_not_a_loop(context, monkeypatch):
         results.store_test({"study_id": "abcdefgh"}, submission)
 
 
+def test_an_unacknowledged_write_is_not_reported_as_stored(context, monkeypatch):
+    class Unacknowledged:
+        acknowledged = False
+
+    class FireAndForget:
+        def insert_one(self, document):
+            return Unacknowledged()
+
+    monkeypatch.setattr(db, "tests", FireAndForget)
+    submission = results.validate_submission(load_sample("spatial_memory", "abcdefgh"))
+    with pytest.raises(db.DatabaseUnavailable, match="acknowledge"):
+        results.store_test({"study_id": "abcdefgh"}, submission)
+
+
 def test_submissions_are_stored_once_on_every_store(store_config):
     app = create_app(store_config)
     with app.app_context():

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import openpyxl
 import pytest
+from conftest import load_sample
 
 from intact import create_app, db, scoring, summaries
 
@@ -276,3 +277,34 @@ def test_flagged_tests_list_every_flagged_submission(app, two_participants):
         ("P002", "choice_reaction_time", ("implausible_rt",)),
     ]
     assert len(duplicates) == 2
+
+
+def test_front_end_submissions_are_scored_end_to_end(app, client, make_study):
+    """The contract samples posted to /tests show up in the summary with hand-computed scores."""
+    study = make_study("P100", "baseline")
+    samples = [
+        "immediate_recall",
+        "choice_reaction_time",
+        "visual_paired_associates",
+        "digit_symbol_matching",
+        "spatial_memory_timed_out_no_answer",
+        "delayed_recall",
+    ]
+    for name in samples:
+        payload = load_sample(name, study["study_id"])
+        assert client.post("/tests", json=payload).status_code == 200, name
+    with app.app_context():
+        (row,) = summaries.iter_summary_rows()
+    assert row["tests_submitted"] == 6
+    assert row["ir_score"] == 1
+    assert row["ir_attempts"] == 2
+    assert row["crt_answers"] == 2
+    assert row["crt_accuracy"] == 0.5
+    assert row["crt_rt_median_correct"] == 412.0  # the one correct answer
+    assert row["crt_flag_incomplete"] is True
+    assert row["vpa_accuracy"] == 0.6667
+    assert row["dsm_rt_median"] == 1371.0
+    assert row["sm_submissions"] == 0
+    assert row["unclassified_submissions"] == 1  # the timed-out spatial memory test
+    assert row["dr_score"] == 4
+    assert row["flagged_tests"] == 4  # crt, vpa and dsm incomplete; the unclassified one

@@ -194,12 +194,12 @@ class Tests(MethodView):
         stored as `unclassified`; reaction times are stored as sent; unknown fields are kept.
         """
         try:
-            raw_body = request.get_data()
+            raw_body = read_body()
         except RequestEntityTooLarge:
             limit = current_app.config["MAX_CONTENT_LENGTH"]
             abort(413, message=f"The submission is larger than the {limit} bytes accepted.")
         try:
-            stored, created = results.submit(raw_body, request.content_type)
+            stored, _is_new = results.submit(raw_body, request.content_type)
         except StudyNotFound:
             abort(400, message=UNKNOWN_STUDY_MESSAGE)
         except results.NotJsonSubmission as refusal:
@@ -209,6 +209,20 @@ class Tests(MethodView):
         except results.InvalidSubmission as refusal:
             abort(422, message=refusal.message, errors={"json": refusal.errors})
         return stored
+
+
+def read_body() -> bytes:
+    """The request body; RequestEntityTooLarge when it exceeds MAX_CONTENT_LENGTH.
+
+    Werkzeug refuses a too-large Content-Length up front, but cuts a chunked body (no length) at
+    the limit silently: one byte more from the server's stream tells the two apart.
+    """
+    raw_body = request.get_data()
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    streamed = request.content_length is None and limit is not None
+    if streamed and len(raw_body) >= limit and request.environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()
+    return raw_body
 
 
 def allowed_origins(settings) -> list[str] | str:

@@ -1,0 +1,83 @@
+"""Template filters: times, durations and values the way a researcher reads them."""
+
+from datetime import UTC, datetime
+
+_UNITS = (("day", 86400), ("hour", 3600), ("minute", 60))
+
+
+def utc_time(moment: datetime | None) -> str:
+    """'22 Nov 2026, 14:05 UTC', or an em dash when there is no time."""
+    if moment is None:
+        return "—"
+    return moment.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC").lstrip("0")
+
+
+def iso_time(moment: datetime | None) -> str:
+    """ISO 8601 in UTC with Z, for <time datetime=…>."""
+    if moment is None:
+        return ""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def time_ago(moment: datetime | None, now: datetime | None = None) -> str:
+    """'3 days ago', 'just now', or 'never'."""
+    if moment is None:
+        return "never"
+    seconds = ((now or datetime.now(UTC)) - moment).total_seconds()
+    if seconds < 60:
+        return "just now"
+    for name, size in _UNITS:
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {name}{'s' if count != 1 else ''} ago"
+    return "just now"
+
+
+def milliseconds(value) -> str:
+    """A duration in ms with thousands separators, '—' when missing."""
+    if value is None:
+        return "—"
+    return f"{round(value):,} ms"
+
+
+def duration(value) -> str:
+    """Milliseconds as '42 s' or '3 min 12 s'; '—' when missing or negative."""
+    if not isinstance(value, int | float) or value < 0:
+        return "—"
+    seconds = round(value / 1000)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def answer_value(value) -> str:
+    """An answer's field as text: yes/no for booleans, '—' for missing."""
+    if value is None:
+        return "—"
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    if isinstance(value, int):
+        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+    return str(value)
+
+
+def initials(name: str) -> str:
+    """'choice_reaction_time' -> 'CRT': the short column heading of a test type."""
+    return "".join(word[0] for word in name.split("_") if word).upper()
+
+
+def init_app(app) -> None:
+    """Make the filters available to every template."""
+    app.add_template_filter(utc_time)
+    app.add_template_filter(iso_time)
+    app.add_template_filter(time_ago)
+    app.add_template_filter(milliseconds)
+    app.add_template_filter(answer_value)
+    app.add_template_filter(duration)
+    app.add_template_filter(initials)

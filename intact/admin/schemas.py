@@ -1,0 +1,66 @@
+"""What the dashboard accepts in its query strings and forms, checked with marshmallow."""
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from intact.progress import PER_PAGE_CHOICES, SORTS, STUDY_STATES, GridQuery
+from intact.studies import STUDY_TYPES
+
+
+def _one_of(choices, what):
+    return validate.OneOf(choices, error=f"Unknown {what} {{input!r}}.")
+
+
+class ProgressQueryArgsSchema(Schema):
+    """Search, filters, order and page of the progress grid (all optional)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    q = fields.String(load_default="", validate=validate.Length(max=200))
+    study_type = fields.String(load_default="", validate=_one_of(("", *STUDY_TYPES), "study type"))
+    state = fields.String(load_default="", validate=_one_of(("", *STUDY_STATES), "state"))
+    sort = fields.String(load_default="participant", validate=_one_of(SORTS, "order"))
+    page = fields.Integer(
+        load_default=1, validate=validate.Range(min=1, error="The page number starts at 1.")
+    )
+    per_page = fields.Integer(
+        load_default=50, validate=_one_of(PER_PAGE_CHOICES, "number of rows per page")
+    )
+
+
+def grid_query(args) -> GridQuery:
+    """The grid query these query-string arguments ask for; raise ValidationError."""
+    loaded = ProgressQueryArgsSchema().load(args)
+    return GridQuery(
+        search=loaded["q"].strip(),
+        study_type=loaded["study_type"],
+        state=loaded["state"],
+        sort=loaded["sort"],
+        page=loaded["page"],
+        per_page=loaded["per_page"],
+    )
+
+
+def plain_errors(error: ValidationError) -> list[str]:
+    """marshmallow's {field: [messages]} as sentences a researcher can read."""
+    messages = error.messages if isinstance(error.messages, dict) else {"": error.messages}
+    found = []
+    for name, problems in messages.items():
+        for problem in problems if isinstance(problems, list) else [problems]:
+            found.append(f"{name}: {problem}" if name else str(problem))
+    return found
+
+
+def grid_args(query: GridQuery, **changes) -> dict:
+    """The query-string arguments for `query` with `changes`, leaving out the defaults."""
+    values = {
+        "q": query.search,
+        "study_type": query.study_type,
+        "state": query.state,
+        "sort": query.sort,
+        "page": query.page,
+        "per_page": query.per_page,
+        **changes,
+    }
+    defaults = ProgressQueryArgsSchema().load({})
+    return {name: value for name, value in values.items() if value != defaults[name]}

@@ -1,0 +1,323 @@
+"""Admin API for researchers and their scripts: create studies, download studies and results.
+
+Paths, form fields and answers are the original backend's, so existing scripts keep working.
+Every route answers with and without a trailing slash, without a redirect. Authentication:
+a `password` form field, or a dashboard session with its CSRF token (intact/auth.py).
+"""
+
+from flask import Response, current_app
+from flask_smorest import Blueprint, abort
+from flask_smorest.fields import Upload
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
+from webargs.flaskparser import FlaskParser
+from webargs.multidictproxy import MultiDictProxy
+from werkzeug.datastructures import CombinedMultiDict
+
+from intact import exports, studies
+from intact.auth import admin_required
+
+VALIDATION_STATUS = 400
+
+
+class FormParser(FlaskParser):
+    """webargs' Flask parser, plus a multipart location holding text fields and files together.
+
+    Its errors are 400s whose message names each offending field, like the rest of this API.
+    """
+
+    __location_map__ = {**FlaskParser.__location_map__, "form_and_files": "load_form_and_files"}
+
+    def load_form_and_files(self, req, schema):
+        """A multipart form's text fields and files, as one mapping."""
+        return MultiDictProxy(CombinedMultiDict([req.form, req.files]), schema)
+
+    def handle_error(self, error, req, schema, *, error_status_code, error_headers):
+        """Abort with a message that names every field and what is wrong with it."""
+        problems = []
+        for location_errors in error.messages.values():
+            for name, messages in location_errors.items():
+                problems.append(f"{name}: {' '.join(str(m) for m in messages)}")
+        abort(
+            error_status_code or VALIDATION_STATUS,
+            message=" ".join(problems) or "The form is not valid.",
+            errors=error.messages,
+            headers=error_headers,
+        )
+
+
+class AdminBlueprint(Blueprint):
+    """A blueprint whose arguments may also come from a multipart form with files."""
+
+    ARGUMENTS_PARSER = FormParser()
+    DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
+        **Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
+        "form_and_files": "multipart/form-data",
+    }
+
+
+bp = AdminBlueprint(
+    "admin_api",
+    __name__,
+    description="For researchers' scripts (the original backend's admin endpoints). Every "
+    "request sends the admin password as the `password` form field; a wrong or missing "
+    'password gets 401 {"message": "Wrong admin password"}.',
+)
+
+# --- schemas -----------------------------------------------------------------------------------
+
+
+class AdminFormSchema(Schema):
+    """Fields every admin form may carry; other fields are ignored, as the original did."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    password = fields.String(
+        load_only=True,
+        metadata={"description": "ADMIN_PASSWORD. Not needed with a dashboard session."},
+    )
+
+    @pre_load
+    def drop_blank_fields(self, data, **kwargs):
+        """An empty form field means "not given": defaults and optional filters apply."""
+        return {
+            key: data[key]
+            for key in data
+            if not (isinstance(data[key], str) and not data[key].strip())
+        }
+
+
+class StudyCountsSchema(AdminFormSchema):
+    """How many studies of each type every participant gets."""
+
+    baselines_per_participant = fields.Integer(
+        load_default=1, metadata={"description": "Baseline studies per participant (default 1)."}
+    )
+    followups_per_participant = fields.Integer(
+        load_default=1, metadata={"description": "Follow-up studies per participant (default 1)."}
+    )
+
+
+class CreateStudiesFormSchema(StudyCountsSchema):
+    """POST /studies form."""
+
+    participant_ids = fields.String(
+        load_default="",
+        metadata={
+            "description": "Participant ids, one per line: letters and digits only. Blank "
+            "lines are ignored; a first line `participant_id` is taken as a header."
+        },
+    )
+
+
+class UploadStudiesFormSchema(StudyCountsSchema):
+    """POST /studies/upload-file form."""
+
+    participant_ids_file = Upload(
+        required=True,
+        metadata={
+            "description": "A .txt file with one participant id per line, or a one-column "
+            ".csv (header `participant_id` optional), UTF-8."
+        },
+    )
+
+
+class StudySchema(Schema):
+    """A new study, as the original backend listed it."""
+
+    study_id = fields.String(metadata={"description": "8 lowercase letters by default."})
+    participant_id = fields.String()
+    url = fields.String(metadata={"description": "STUDY_URL_PREFIX + '/' + study_id"})
+    study_type = fields.String(metadata={"description": "baseline or followup"})
+
+
+def _participant_id(value: str) -> None:
+    if not studies.is_participant_id(value):
+        raise ValidationError("A participant id is letters and digits only.")
+
+
+class ParticipantFilterSchema(AdminFormSchema):
+    """An optional participant filter for downloads."""
+
+    participant_id = fields.String(
+        load_default=None,
+        validate=_participant_id,
+        metadata={"description": "Only this participant's data (optional)."},
+    )
+
+
+class TestTypeDownloadSchema(ParticipantFilterSchema):
+    """POST /tests/single-test-type/download-file form."""
+
+    test_type = fields.String(
+        required=True,
+        validate=validate.OneOf(exports.EXPORTABLE_TEST_TYPES),
+        metadata={"description": "One of the six test types, or unclassified."},
+    )
+
+
+CSV_FILE = {"type": "string", "format": "binary"}
+DOWNLOAD_HEADERS = {
+    "Content-Disposition": {
+        "description": "attachment; filename=...",
+        "schema": {"type": "string"},
+    }
+}
+
+# --- views -------------------------------------------------------------------------------------
+
+
+def _create_studies(participant_ids, form) -> list[dict]:
+    try:
+        return studies.create_studies(
+            participant_ids,
+            baselines=form["baselines_per_participant"],
+            followups=form["followups_per_participant"],
+        )
+    except studies.InvalidBatch as error:
+        _refuse(error)
+
+
+def _refuse(error: studies.InvalidBatch):
+    """400 with the batch's problem; errors.lines lists the offending lines, if any."""
+    details = {"errors": {"lines": error.lines}} if error.lines else {}
+    abort(VALIDATION_STATUS, message=error.message, **details)
+
+
+@bp.route("/studies", methods=["POST"], strict_slashes=False)
+@admin_required
+@bp.arguments(CreateStudiesFormSchema, location="form", error_status_code=VALIDATION_STATUS)
+@bp.response(200, StudySchema(many=True))
+@bp.alt_response(401, response="UNAUTHORIZED", description="Wrong or missing admin password.")
+@bp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE", description="Over MAX_CONTENT_LENGTH.")
+def create_studies(form):
+    """Create studies for a list of participant ids
+
+    Each participant gets `baselines_per_participant` baseline and `followups_per_participant`
+    follow-up studies. All or nothing: on a 400 nothing was created; the message names the
+    offending lines. A request may create at most MAX_STUDIES_PER_REQUEST studies.
+    """
+    try:
+        participant_ids = studies.parse_participant_ids(form["participant_ids"])
+    except studies.InvalidBatch as error:
+        _refuse(error)
+    return _create_studies(participant_ids, form)
+
+
+@bp.route("/studies/upload-file", methods=["POST"], strict_slashes=False)
+@admin_required
+@bp.arguments(
+    UploadStudiesFormSchema, location="form_and_files", error_status_code=VALIDATION_STATUS
+)
+@bp.response(200, StudySchema(many=True))
+@bp.alt_response(401, response="UNAUTHORIZED", description="Wrong or missing admin password.")
+@bp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE", description="Over MAX_CONTENT_LENGTH.")
+def upload_studies_file(form):
+    """Create studies for the participant ids in an uploaded file
+
+    The same rules as POST /studies; the file is a .txt or .csv in UTF-8.
+    """
+    upload = form["participant_ids_file"]
+    try:
+        participant_ids = studies.read_participant_ids_file(upload.read(), upload.filename)
+    except studies.InvalidBatch as error:
+        _refuse(error)
+    return _create_studies(participant_ids, form)
+
+
+@bp.route("/studies/download-file", methods=["POST"], strict_slashes=False)
+@admin_required
+@bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
+@bp.response(
+    200, CSV_FILE, content_type="text/csv", description="studies.csv", headers=DOWNLOAD_HEADERS
+)
+@bp.alt_response(401, response="UNAUTHORIZED", description="Wrong or missing admin password.")
+def download_studies(form):
+    """Download every study as studies.csv
+
+    Columns: study_id, participant_id, study_type, url, created_at, first_opened_at,
+    last_seen_at, batch_id. Timestamps are ISO 8601 UTC.
+    """
+    return _download(exports.studies_csv(form["participant_id"]), exports.STUDIES_FILE, "text/csv")
+
+
+@bp.route("/tests/single-test-type/download-file", methods=["POST"], strict_slashes=False)
+@admin_required
+@bp.arguments(TestTypeDownloadSchema, location="form", error_status_code=VALIDATION_STATUS)
+@bp.response(
+    200,
+    CSV_FILE,
+    content_type="text/csv",
+    description="<test_type>.csv",
+    headers=DOWNLOAD_HEADERS,
+)
+@bp.alt_response(401, response="UNAUTHORIZED", description="Wrong or missing admin password.")
+def download_test_type(form):
+    """Download one test type's results as <test_type>.csv
+
+    One row per answer (with question_number) for list tests, one row per test for immediate
+    and delayed recall. The ZIP's codebook.csv describes every column.
+    """
+    test_type = form["test_type"]
+    chunks = exports.test_type_csv(test_type, form["participant_id"])
+    return _download(chunks, f"{test_type}.csv", "text/csv")
+
+
+@bp.route("/tests/zip-archive/download-file", methods=["POST"], strict_slashes=False)
+@admin_required
+@bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
+@bp.response(
+    200,
+    CSV_FILE,
+    content_type="application/zip",
+    description="A ZIP of codebook.csv, studies.csv, one CSV per test type and unclassified.csv.",
+    headers=DOWNLOAD_HEADERS,
+)
+@bp.alt_response(401, response="UNAUTHORIZED", description="Wrong or missing admin password.")
+def download_zip_archive(form):
+    """Download everything as a ZIP of CSV files
+
+    codebook.csv (every column, its type and unit), studies.csv, one CSV per test type (header
+    only when there is no data) and unclassified.csv.
+    """
+    participant_id = form["participant_id"]
+    return _download(
+        exports.zip_archive(participant_id),
+        exports.archive_file_name(participant_id),
+        "application/zip",
+    )
+
+
+def _download(chunks, file_name: str, mimetype: str) -> Response:
+    """Stream chunks as an attachment named file_name."""
+    chunks = iter(chunks)
+    # The first piece is made before the answer starts, so an unreachable database is a 503
+    # with a JSON message rather than a download that breaks off.
+    first = next(chunks, b"")
+    body = _each_in_app_context(current_app._get_current_object(), first, chunks)
+    response = Response(body, mimetype=mimetype)
+    response.headers.set("Content-Disposition", "attachment", filename=file_name)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _each_in_app_context(app, first: bytes, rest):
+    """first, then each further piece made inside its own app context.
+
+    A context per piece rather than one for the whole download (stream_with_context): two
+    downloads served in turn by one thread then never pop each other's context.
+    """
+    yield first
+    try:
+        while True:
+            with app.app_context():
+                piece = next(rest, None)
+            if piece is None:
+                return
+            yield piece
+    finally:
+        # A client that hung up: let the export close its database cursors.
+        close = getattr(rest, "close", None)
+        if close is not None:
+            with app.app_context():
+                close()

@@ -1,0 +1,125 @@
+"""The developer commands: flask create-studies and flask export."""
+
+import csv
+import io
+import zipfile
+
+import pytest
+
+from intact import db
+
+
+def stored_count(app) -> int:
+    with app.app_context():
+        return db.studies().count_documents({})
+
+
+def test_create_studies_reads_stdin_and_prints_csv(app, runner):
+    result = runner.invoke(args=["create-studies", "-b", "1", "-f", "2"], input="P1\r\nP2\r\n")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(r["participant_id"], r["study_type"]) for r in rows] == [
+        ("P1", "baseline"),
+        ("P1", "followup"),
+        ("P1", "followup"),
+        ("P2", "baseline"),
+        ("P2", "followup"),
+        ("P2", "followup"),
+    ]
+    assert all(r["url"].endswith("/" + r["study_id"]) for r in rows)
+    assert "Created 6 studies for 2 participants" in result.stderr
+    assert stored_count(app) == 6
+
+
+def test_create_studies_reads_a_file_and_writes_the_csv(app, runner, tmp_path):
+    ids = tmp_path / "ids.csv"
+    ids.write_text("participant_id\nP1\n", encoding="utf-8-sig")
+    output = tmp_path / "new-studies.csv"
+    result = runner.invoke(args=["create-studies", str(ids), "--output", str(output)])
+    assert result.exit_code == 0, result.output
+    header, *rows = list(csv.reader(output.open(encoding="utf-8")))
+    assert header[:4] == ["study_id", "participant_id", "study_type", "url"]
+    assert [row[2] for row in rows] == ["baseline", "followup"]
+    assert stored_count(app) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "complaint"),
+    [
+        ([], "P1\nP_2\n", "Check line 2."),
+        ([], "", "Received empty participant list"),
+        (["-b", "0", "-f", "0"], "P1\n", "must be nonzero"),
+        (["-b", "-1"], "P1\n", "must be nonnegative"),
+        ([], b"\xff\xfeP\x001\x00", "not UTF-8 text"),
+    ],
+    ids=["bad-id", "empty", "both-zero", "negative", "utf-16"],
+)
+def test_create_studies_refuses_bad_input_and_creates_nothing(
+    app, runner, tmp_path, args, stdin, complaint
+):
+    output = tmp_path / "out.csv"
+    result = runner.invoke(args=["create-studies", *args, "--output", str(output)], input=stdin)
+    assert result.exit_code == 1
+    assert complaint in result.stderr
+    assert stored_count(app) == 0
+    assert not output.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "complaint"),
+    [("ids.xlsx", "must be a .txt or .csv file"), ("missing.txt", "Cannot read")],
+)
+def test_create_studies_refuses_unusable_files(app, runner, tmp_path, name, complaint):
+    path = tmp_path / name
+    if name.endswith(".xlsx"):
+        path.write_bytes(b"P1\n")
+    result = runner.invoke(args=["create-studies", str(path)])
+    assert result.exit_code == 1
+    assert complaint in result.stderr
+    assert stored_count(app) == 0
+
+
+def test_export_writes_the_zip(runner, tmp_path, make_study):
+    make_study(participant_id="P1")
+    make_study(participant_id="P2")
+    target = tmp_path / "export.zip"
+    result = runner.invoke(args=["export", str(target)])
+    assert result.exit_code == 0, result.output
+    assert f"Wrote {target}" in result.output
+    with zipfile.ZipFile(target) as archive:
+        assert archive.testzip() is None
+        studies = archive.read("studies.csv").decode().splitlines()
+    assert len(studies) == 3
+
+
+def test_export_filters_by_participant(runner, tmp_path, make_study):
+    make_study(participant_id="P1")
+    make_study(participant_id="P2")
+    target = tmp_path / "p2.zip"
+    result = runner.invoke(args=["export", str(target), "--participant-id", "P2"])
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(target) as archive:
+        rows = list(csv.DictReader(io.StringIO(archive.read("studies.csv").decode())))
+    assert [row["participant_id"] for row in rows] == ["P2"]
+
+
+def test_export_refuses_a_bad_participant_id(runner, tmp_path):
+    result = runner.invoke(args=["export", str(tmp_path / "x.zip"), "--participant-id", "a b"])
+    assert result.exit_code == 1
+    assert "letters and digits" in result.stderr
+    assert not (tmp_path / "x.zip").exists()
+
+
+def test_a_failed_export_leaves_no_file(runner, tmp_path, monkeypatch):
+    from intact import exports
+
+    def broken(participant_id=None):
+        yield b"PK partial"
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(exports, "zip_archive", broken)
+    target = tmp_path / "broken.zip"
+    result = runner.invoke(args=["export", str(target)])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, RuntimeError)
+    assert not target.exists()

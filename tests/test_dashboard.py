@@ -1,0 +1,411 @@
+"""The /admin dashboard through the test client: login, pages, fragments, errors."""
+
+import re
+import socket
+from datetime import UTC, datetime, timedelta
+
+import itsdangerous
+import pytest
+from conftest import TEST_PASSWORD
+
+from intact import create_app
+
+HTMX = {"HX-Request": "true"}
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_from(response) -> str:
+    return CSRF_FIELD.search(response.get_data(as_text=True)).group(1)
+
+
+def log_in(client, password=TEST_PASSWORD, **extra):
+    token = csrf_from(client.get("/admin/login"))
+    return client.post("/admin/login", data={"password": password, "csrf_token": token, **extra})
+
+
+@pytest.fixture
+def admin(client):
+    """A test client logged in to the dashboard."""
+    assert log_in(client).status_code == 303
+    return client
+
+
+def is_fragment(response) -> bool:
+    text = response.get_data(as_text=True)
+    return "<html" not in text and "<body" not in text
+
+
+# --- logged out ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/admin/", "/admin/progress?q=P1", "/admin/participants/P1"])
+def test_logged_out_pages_redirect_to_login_and_remember_where(client, path):
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/admin/login?next=")
+
+
+def test_logged_out_htmx_request_gets_hx_redirect_not_a_login_form(client):
+    response = client.get(
+        "/admin/progress?q=P1",
+        headers={**HTMX, "HX-Current-URL": "http://localhost/admin/progress?q=P"},
+    )
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"] == "/admin/login?next=%2Fadmin%2Fprogress%3Fq%3DP"
+    assert "<form" not in response.get_data(as_text=True)
+
+
+def test_hx_redirect_ignores_a_current_url_on_another_site(client):
+    response = client.get(
+        "/admin/progress", headers={**HTMX, "HX-Current-URL": "https://evil.example/admin/"}
+    )
+    assert response.headers["HX-Redirect"] == "/admin/login"
+
+
+# --- login and logout ---------------------------------------------------------------------
+
+
+def test_login_page_is_a_plain_form(client):
+    response = client.get("/admin/login")
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'type="password"' in text
+    assert 'name="csrf_token"' in text
+    assert "Log out" not in text
+
+
+def test_right_password_logs_in_and_goes_to_the_page_asked_for(client):
+    response = log_in(client, next="/admin/progress?state=complete")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/admin/progress?state=complete"
+    assert client.get("/admin/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "next_url", ["https://evil.example/", "//evil.example/admin/", "/docs", "/\\evil.example"]
+)
+def test_login_never_sends_anyone_off_the_dashboard(client, next_url):
+    response = log_in(client, next=next_url)
+    assert response.headers["Location"] == "/admin/"
+
+
+@pytest.mark.parametrize("password", ["wrong", "", "CORRECT-HORSE-BATTERY"])
+def test_wrong_password_shows_the_form_again_with_a_message(client, password):
+    response = log_in(client, password=password)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 401
+    assert "That password is not right" in text
+    assert client.get("/admin/").status_code == 302
+
+
+def test_failed_logins_are_slowed_per_client_and_the_page_says_why(app_config):
+    app_config["RATELIMIT_LOGIN_FAILURES"] = "3 per minute"
+    client = create_app(app_config).test_client()
+    for _ in range(3):
+        assert log_in(client, password="guess").status_code == 401
+    response = log_in(client)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 429
+    assert "Too many wrong admin passwords" in text
+    assert 'type="password"' in text
+    assert int(response.headers["Retry-After"]) <= 60
+    assert client.get("/admin/").status_code == 302
+
+
+def test_successful_logins_do_not_count_towards_the_limit(app_config):
+    app_config["RATELIMIT_LOGIN_FAILURES"] = "2 per minute"
+    app = create_app(app_config)
+    for _ in range(4):
+        assert log_in(app.test_client()).status_code == 303
+
+
+def test_logins_and_logouts_go_to_the_audit_log(app, client):
+    from intact import audit
+
+    log_in(client, password="wrong")
+    log_in(client)
+    token = csrf_from(client.get("/admin/"))
+    client.post("/admin/logout", data={"csrf_token": token})
+    with app.app_context():
+        entries, total = audit.find_entries()
+    assert [entry["action"] for entry in reversed(entries)] == [
+        audit.LOGIN_FAILURE,
+        audit.LOGIN_SUCCESS,
+        audit.LOGOUT,
+    ]
+    assert total == 3
+
+
+def test_login_without_the_form_token_is_refused(client):
+    client.get("/admin/login")
+    response = client.post("/admin/login", data={"password": TEST_PASSWORD})
+    assert response.status_code == 400
+    assert "expired" in response.get_data(as_text=True)
+    assert client.get("/admin/").status_code == 302
+
+
+def test_session_cookie_is_httponly_lax_and_not_secure_over_http(client):
+    response = log_in(client)
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+    assert "Secure" not in cookie
+    assert "Expires=" in cookie
+
+
+def test_session_cookie_is_secure_over_https(app):
+    client = app.test_client()
+    token = csrf_from(client.get("/admin/login", base_url="https://localhost"))
+    response = client.post(
+        "/admin/login",
+        data={"password": TEST_PASSWORD, "csrf_token": token},
+        base_url="https://localhost",
+    )
+    assert response.status_code == 303
+    assert "Secure" in response.headers["Set-Cookie"]
+
+
+def test_session_ends_after_the_idle_hours_and_each_request_extends_it(admin, monkeypatch):
+    started = int(datetime.now(UTC).timestamp())
+
+    def at(hours):
+        monkeypatch.setattr(
+            itsdangerous.TimestampSigner, "get_timestamp", lambda self: started + int(hours * 3600)
+        )
+
+    at(7.9)
+    assert admin.get("/admin/").status_code == 200  # and the cookie is signed again at 7.9 h
+    at(15.8)
+    assert admin.get("/admin/").status_code == 200
+    at(15.8 + 8.1)
+    assert admin.get("/admin/").status_code == 302
+
+
+def test_session_hours_is_a_setting(app_config):
+    app_config["ADMIN_SESSION_HOURS"] = "2"
+    app = create_app(app_config)
+    assert app.permanent_session_lifetime == timedelta(hours=2)
+
+
+def test_logout_needs_the_csrf_token(admin):
+    assert admin.post("/admin/logout").status_code == 403
+    assert admin.get("/admin/").status_code == 200
+
+
+def test_logout_ends_the_session(admin):
+    token = csrf_from(admin.get("/admin/"))
+    response = admin.post("/admin/logout", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/admin/login"
+    assert "You have logged out" in admin.get("/admin/login").get_data(as_text=True)
+    assert admin.get("/admin/").status_code == 302
+
+
+def test_htmx_logout_uses_hx_redirect(admin):
+    token = csrf_from(admin.get("/admin/"))
+    response = admin.post("/admin/logout", headers={**HTMX, "X-CSRF-Token": token})
+    assert response.headers["HX-Redirect"] == "/admin/login"
+
+
+def test_a_new_login_gets_a_new_csrf_token(client):
+    before = csrf_from(client.get("/admin/login"))
+    log_in(client)
+    assert csrf_from(client.get("/admin/")) != before
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+
+def test_every_page_is_marked_not_to_be_cached(admin):
+    assert admin.get("/admin/").headers["Cache-Control"] == "no-store"
+    assert admin.get("/admin/login").headers["Cache-Control"] == "no-store"
+
+
+def test_pages_load_htmx_and_css_from_this_server_and_have_no_inline_script(admin):
+    text = admin.get("/admin/").get_data(as_text=True)
+    scripts = re.findall(r"<script([^>]*)>", text)
+    assert scripts and all('src="/static/' in attributes for attributes in scripts)
+    assert 'src="/static/vendor/htmx-2.0.11.min.js"' in text
+    assert not re.search(r'(src|href)="(https?:)?//', text)
+    assert admin.get("/static/vendor/htmx-2.0.11.min.js").status_code == 200
+    assert admin.get("/static/admin.css").status_code == 200
+    assert admin.get("/static/admin.js").status_code == 200
+
+
+def test_htmx_requests_carry_the_csrf_token_in_a_header(admin):
+    text = admin.get("/admin/").get_data(as_text=True)
+    token = csrf_from(admin.get("/admin/"))
+    assert f'hx-headers=\'{{"X-CSRF-Token": "{token}"}}\'' in text
+
+
+def test_overview_of_an_empty_server_explains_what_to_do(admin):
+    text = admin.get("/admin/").get_data(as_text=True)
+    assert "No studies yet" in text
+    assert "Share the links" in text
+
+
+def test_overview_shows_the_numbers(admin, make_study, make_test):
+    study = make_study("P1", "baseline", first_opened_at=datetime.now(UTC))
+    make_study("P2", "followup")
+    make_test(study, "immediate_recall")
+    text = admin.get("/admin/").get_data(as_text=True)
+    assert re.search(r'card__number">2</p>\s*<p class="card__label">participants', text)
+    assert "1 baseline,\n      1 follow-up" in text
+    assert "/admin/progress?state=in_progress" in text
+    assert "Immediate recall" in text
+
+
+def test_progress_full_page_includes_the_table_fragment(admin, make_study):
+    make_study("P1", study_id="abcdefgh")
+    response = admin.get("/admin/progress")
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "<html" in text
+    assert 'id="progress-table"' in text
+    assert "abcdefgh" in text
+    assert "HX-Request" in response.headers["Vary"]
+
+
+def test_progress_htmx_request_gets_only_the_table(admin, make_study):
+    make_study("P1", study_id="abcdefgh")
+    make_study("P2", study_id="bcdefghi")
+    response = admin.get("/admin/progress?q=P2", headers=HTMX)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert is_fragment(response)
+    assert "<table" in text
+    assert "bcdefghi" in text
+    assert "abcdefgh" not in text
+    assert "HX-Request" in response.headers["Vary"]
+
+
+def test_history_restore_gets_the_full_page(admin, make_study):
+    make_study("P1")
+    response = admin.get("/admin/progress", headers={**HTMX, "HX-History-Restore-Request": "true"})
+    assert "<html" in response.get_data(as_text=True)
+
+
+def test_progress_rows_link_participants_and_show_study_links(admin, make_study, make_test):
+    study = make_study("P1", study_id="abcdefgh")
+    make_test(study, "immediate_recall")
+    make_test(study, "immediate_recall")
+    make_test(study, "spatial_memory")
+    text = admin.get("/admin/progress").get_data(as_text=True)
+    assert 'href="/admin/participants/P1"' in text
+    assert f'data-copy="{study["url"]}"' in text
+    assert "Immediate recall: received 2 times" in text
+    assert 'Spatial memory: received"' in text
+    assert "Delayed recall: not received yet" in text
+
+
+def test_pagination_links_keep_the_filters(admin, make_study):
+    for number in range(30):
+        make_study(f"P{number}")
+    text = admin.get("/admin/progress?per_page=25&state=not_started").get_data(as_text=True)
+    assert "Page 1 of 2" in text
+    assert 'hx-get="/admin/progress?state=not_started&amp;page=2&amp;per_page=25"' in text
+
+
+def test_no_match_says_so_and_offers_to_clear(admin, make_study):
+    make_study("P1")
+    response = admin.get("/admin/progress?q=nobody", headers=HTMX)
+    assert "No participant matches" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("query", "complaint"),
+    [
+        ("state=finished", "Unknown state &#39;finished&#39;"),
+        ("sort=random", "Unknown order"),
+        ("page=0", "The page number starts at 1"),
+        ("page=two", "Not a valid integer"),
+        ("study_type=pilot", "Unknown study type"),
+    ],
+)
+def test_a_bad_grid_query_is_a_400_page_naming_the_problem(admin, query, complaint):
+    response = admin.get(f"/admin/progress?{query}")
+    assert response.status_code == 400
+    assert complaint in response.get_data(as_text=True)
+    assert "<html" in response.get_data(as_text=True)
+
+
+def test_a_bad_grid_query_from_htmx_is_a_message_fragment(admin):
+    response = admin.get("/admin/progress?state=finished", headers=HTMX)
+    assert response.status_code == 400
+    assert is_fragment(response)
+    assert response.headers["HX-Push-Url"] == "false"
+    assert 'class="message message--error"' in response.get_data(as_text=True)
+
+
+def test_participant_page_shows_studies_answers_and_summaries(admin, make_study, make_test):
+    study = make_study("P1", "baseline", study_id="abcdefgh")
+    make_study("P1", "followup", study_id="bcdefghi")
+    make_test(study, "choice_reaction_time")
+    text = admin.get("/admin/participants/P1").get_data(as_text=True)
+    assert "Participant <code>P1</code>" in text
+    assert study["url"] in text
+    assert "bcdefghi" in text
+    assert '<th scope="col">crt_rt</th>' in text
+    assert "<strong>2</strong> answers" in text
+    assert "<strong>1</strong> correct" in text
+    assert "<strong>400 ms</strong>" in text
+    assert "No test has arrived for this study yet" in text
+
+
+def test_unknown_participant_is_a_404_page(admin):
+    response = admin.get("/admin/participants/nobody")
+    assert response.status_code == 404
+    text = response.get_data(as_text=True)
+    assert "No study belongs to a participant with the id nobody" in text
+    assert "<html" in text
+
+
+def test_unknown_dashboard_address_is_an_html_404(admin):
+    response = admin.get("/admin/no-such-page")
+    assert response.status_code == 404
+    assert response.content_type.startswith("text/html")
+
+
+def test_help_page_explains_the_four_steps_and_the_states(admin):
+    text = admin.get("/admin/help").get_data(as_text=True)
+    for words in ("Create study links", "Share the links", "Results arrive", "Download"):
+        assert words in text
+    assert "no activity for 14 days" in text
+
+
+def test_an_unexpected_error_is_an_html_500_page(admin, monkeypatch):
+    from intact import progress
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(progress, "overview", broken)
+    response = admin.get("/admin/")
+    assert response.status_code == 500
+    assert "Something went wrong" in response.get_data(as_text=True)
+    assert "boom" not in response.get_data(as_text=True)
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_database_down_is_a_503_page(app_config):
+    app_config["DB_CONNECTION_STR"] = f"mongodb://127.0.0.1:{_closed_port()}/"
+    app_config["DB_TIMEOUT_MS"] = "100"
+    client = create_app(app_config).test_client()
+    # Logging in needs the database too (the login rate-limit counters live there): with none,
+    # the login page itself says the database is down. Start from a session made directly.
+    assert client.get("/admin/login").status_code == 503
+    with client.session_transaction() as session:
+        session["admin"] = True
+    for path in ("/admin/", "/admin/progress", "/admin/participants/P1"):
+        response = client.get(path)
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "5"
+        assert "cannot reach the database" in response.get_data(as_text=True)
+    htmx_response = client.get("/admin/progress", headers=HTMX)
+    assert htmx_response.status_code == 503
+    assert is_fragment(htmx_response)

@@ -1,0 +1,442 @@
+"""Exports: CSV contents cell by cell, extra fields, the ZIP, the codebook, participant filters."""
+
+import csv
+import io
+import threading
+import zipfile
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from conftest import TEST_PASSWORD, load_sample
+from werkzeug.serving import make_server
+
+from intact import create_app, db, exports
+from intact.testtypes import TEST_TYPES
+
+FIXED = [
+    "participant_id",
+    "study_id",
+    "study_type",
+    "test_id",
+    "test_type",
+    "time_started",
+    "time_elapsed_milliseconds",
+    "device_info",
+]
+STARTED = "2026-11-20T14:03:07.512Z"
+ELAPSED = "41873"
+IPHONE = load_sample("delayed_recall", "x")["device_info"]
+
+
+def post_download(client, path, **form):
+    response = client.post(path, data={"password": TEST_PASSWORD, **form})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response
+
+
+def rows_of_type(client, test_type, **form):
+    response = post_download(
+        client, "/tests/single-test-type/download-file", test_type=test_type, **form
+    )
+    return list(csv.reader(io.StringIO(response.get_data(as_text=True), newline="")))
+
+
+def zip_archive(client, **form):
+    response = post_download(client, "/tests/zip-archive/download-file", **form)
+    return zipfile.ZipFile(io.BytesIO(response.data))
+
+
+def csv_rows(archive, name):
+    return list(csv.reader(io.StringIO(archive.read(name).decode("utf-8"), newline="")))
+
+
+@pytest.fixture
+def store_result(app, client):
+    """Submit like the front-end (POST /tests) and return the test as stored."""
+
+    def submit(study, submission, *, extra=None, notes=None):
+        assert submission["study_id"] == study["study_id"]
+        body = {**submission, **(extra or {})}
+        if notes is not None:
+            body["notes"] = notes
+        response = client.post("/tests", json=body)
+        assert response.status_code == 200, response.json
+        with app.app_context():
+            return db.tests().find_one({"test_id": response.json["test_id"]}, {"_id": 0})
+
+    return submit
+
+
+@pytest.fixture
+def study(make_study):
+    return make_study(study_id="abcdefgh", participant_id="P001", study_type="baseline")
+
+
+# --- one of each test type, cell by cell -------------------------------------------------------
+
+
+def test_immediate_recall_is_one_row_per_test(client, study, store_result):
+    first = store_result(study, load_sample("immediate_recall", study["study_id"]))
+    second = store_result(study, load_sample("immediate_recall_first_try", study["study_id"]))
+    base = ["P001", "abcdefgh", "baseline"]
+    assert rows_of_type(client, "immediate_recall") == [
+        [*FIXED, "ir_rt_first", "ir_rt_second", "ir_score"],
+        [
+            *base,
+            first["test_id"],
+            "immediate_recall",
+            STARTED,
+            ELAPSED,
+            IPHONE,
+            "8421",
+            "6307",
+            "1",
+        ],
+        [*base, second["test_id"], "immediate_recall", STARTED, ELAPSED, IPHONE, "7012", "", "2"],
+    ]
+
+
+def test_choice_reaction_time_is_one_row_per_answer(client, study, store_result):
+    test = store_result(study, load_sample("choice_reaction_time", study["study_id"]))
+    fixed = [*fixed_cells(test, "choice_reaction_time")]
+    assert rows_of_type(client, "choice_reaction_time") == [
+        [*FIXED, "question_number", "crt_rt", "crt_correct", "crt_response", "crt_dwell"],
+        [*fixed, "1", "412", "true", "right", "96"],
+        [*fixed, "2", "388", "false", "left", "110"],
+    ]
+
+
+def test_visual_paired_associates_is_one_row_per_answer(client, study, store_result):
+    test = store_result(study, load_sample("visual_paired_associates", study["study_id"]))
+    fixed = fixed_cells(test, "visual_paired_associates")
+    assert rows_of_type(client, "visual_paired_associates") == [
+        [*FIXED, "question_number", "vpa_rt", "vpa_correct", "vpa_response"],
+        [*fixed, "1", "2210", "true", "bar3.jpg"],
+        [*fixed, "2", "3975", "false", "lobby2.jpg"],
+        [*fixed, "3", "1840", "true", "underwater8.jpg"],
+    ]
+
+
+def test_digit_symbol_matching_is_one_row_per_answer(client, study, store_result):
+    test = store_result(study, load_sample("digit_symbol_matching", study["study_id"]))
+    fixed = fixed_cells(test, "digit_symbol_matching")
+    assert rows_of_type(client, "digit_symbol_matching") == [
+        [*FIXED, "question_number", "dsm_rt", "dsm_correct", "dsm_response"],
+        [*fixed, "1", "1530", "true", "3"],
+        [*fixed, "2", "1212", "true", "1"],
+    ]
+
+
+def test_spatial_memory_is_one_row_per_answer(client, study, store_result):
+    test = store_result(study, load_sample("spatial_memory", study["study_id"]))
+    fixed = fixed_cells(test, "spatial_memory")
+    assert rows_of_type(client, "spatial_memory") == [
+        [*FIXED, "question_number", "sm_rt", "sm_correct"],
+        [*fixed, "1", "5230", "true"],
+        [*fixed, "2", "6110", "false"],
+    ]
+
+
+def test_delayed_recall_is_one_row_per_test_and_zero_is_a_score(client, study, store_result):
+    four = store_result(study, load_sample("delayed_recall", study["study_id"]))
+    none = store_result(study, load_sample("delayed_recall_none_recalled", study["study_id"]))
+    assert rows_of_type(client, "delayed_recall") == [
+        [*FIXED, "dr_rt", "dr_score"],
+        [*fixed_cells(four, "delayed_recall"), "9120", "4"],
+        [*fixed_cells(none, "delayed_recall"), "15002", "0"],
+    ]
+
+
+def test_empty_results_go_to_unclassified_with_the_result_as_json(client, study, store_result):
+    sample = load_sample("spatial_memory_timed_out_no_answer", study["study_id"])
+    test = store_result(study, sample)
+    assert test["test_type"] == "unclassified"
+    assert rows_of_type(client, "unclassified") == [
+        [*FIXED, "result"],
+        [*fixed_cells(test, "unclassified"), "[]"],
+    ]
+
+
+def fixed_cells(test, test_type):
+    return ["P001", "abcdefgh", "baseline", test["test_id"], test_type, STARTED, ELAPSED, IPHONE]
+
+
+def test_every_field_is_quoted_utf8_with_crlf(client, study, store_result):
+    sample = load_sample("spatial_memory", study["study_id"])
+    sample["device_info"] = "Navigateur «spécial» ✓"
+    store_result(study, sample)
+    response = post_download(
+        client, "/tests/single-test-type/download-file", test_type="spatial_memory"
+    )
+    lines = response.data.split(b"\r\n")
+    assert lines[0].startswith(b'"participant_id","study_id","study_type"')
+    assert lines[1].endswith(b'"1","5230","true"')
+    assert "Navigateur «spécial» ✓".encode() in lines[1]
+    assert lines[-1] == b""
+    assert not response.data.startswith(b"\xef\xbb\xbf")
+
+
+def test_a_typed_test_without_answers_still_has_a_row(client, study, make_test):
+    # The API stores an empty list as unclassified; older data may hold a typed one.
+    test = make_test(study, "spatial_memory", result=[])
+    assert rows_of_type(client, "spatial_memory")[1] == [
+        *fixed_cells(test, "spatial_memory"),
+        "",
+        "",
+        "",
+    ]
+
+
+# --- extra fields, notes, unsafe text ----------------------------------------------------------
+
+
+def test_extra_fields_seen_are_appended_sorted(client, study, store_result):
+    plain = store_result(study, load_sample("choice_reaction_time", study["study_id"]))
+    sample = load_sample("choice_reaction_time", study["study_id"])
+    sample["time_started"] = "2026-11-21T09:00:00.000Z"
+    sample["result"][1]["crt_stimulus"] = "arrow"
+    sample["result"][0]["study_id"] = "clash"
+    sample["result"][0]["crt_meta"] = {"shown": [1, 2]}
+    noted = store_result(
+        study, sample, extra={"app_version": "2.1", "participant_id": "clash2"}, notes="timed out"
+    )
+    header, *rows = rows_of_type(client, "choice_reaction_time")
+    assert header == [
+        *FIXED,
+        "question_number",
+        "crt_rt",
+        "crt_correct",
+        "crt_response",
+        "crt_dwell",
+        "crt_meta",
+        "crt_stimulus",
+        "result.study_id",
+        "app_version",
+        "notes",
+        "submission.participant_id",
+    ]
+    extras = [row[len(FIXED) + 5 :] for row in rows]
+    assert extras == [
+        ["", "", "", "", "", ""],
+        ["", "", "", "", "", ""],
+        ['{"shown": [1, 2]}', "", "clash", "2.1", "timed out", "clash2"],
+        ["", "arrow", "", "2.1", "timed out", "clash2"],
+    ]
+    assert [row[3] for row in rows] == [plain["test_id"]] * 2 + [noted["test_id"]] * 2
+
+
+def test_text_that_could_run_as_a_formula_is_neutralised(client, study, store_result):
+    sample = load_sample("visual_paired_associates", study["study_id"])
+    sample["result"][0]["vpa_response"] = '=HYPERLINK("http://evil")'
+    sample["device_info"] = "+cmd|' /C calc'!A0"
+    store_result(study, sample, extra={"comment": "@SUM(1)"})
+    header, first, *_ = rows_of_type(client, "visual_paired_associates")
+    assert first[header.index("vpa_response")] == '\'=HYPERLINK("http://evil")'
+    assert first[header.index("device_info")] == "'+cmd|' /C calc'!A0"
+    assert first[header.index("comment")] == "'@SUM(1)"
+    assert first[header.index("vpa_rt")] == "2210"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, ""),
+        (True, "true"),
+        (False, "false"),
+        (0, 0),
+        (-1_700_000_000_000, -1_700_000_000_000),
+        (datetime(2026, 11, 20, 14, 3, 7, 512000, tzinfo=UTC), "2026-11-20T14:03:07.512Z"),
+        (datetime(2026, 11, 20, 14, 3, 7), "2026-11-20T14:03:07.000Z"),
+        (
+            datetime(2026, 11, 20, 15, 3, 7, tzinfo=timezone(timedelta(hours=1))),
+            "2026-11-20T14:03:07.000Z",
+        ),
+        ({"a": "é"}, '{"a": "é"}'),
+        ("-5", "'-5"),
+        ("bar3.jpg", "bar3.jpg"),
+    ],
+)
+def test_cells(value, expected):
+    assert exports.cell(value) == expected
+
+
+# --- participant filter ------------------------------------------------------------------------
+
+
+def test_participant_filter_keeps_only_that_participant(client, make_study, store_result):
+    mine = make_study(participant_id="P1", study_id="minemine")
+    theirs = make_study(participant_id="P2", study_id="theirsxx", study_type="followup")
+    for study in (mine, theirs):
+        store_result(study, load_sample("spatial_memory", study["study_id"]))
+        store_result(study, load_sample("delayed_recall", study["study_id"]))
+
+    rows = rows_of_type(client, "spatial_memory", participant_id="P2")
+    assert {row[0] for row in rows[1:]} == {"P2"}
+    assert len(rows) == 3
+
+    archive = zip_archive(client, participant_id="P1")
+    for name in ("studies.csv", "spatial_memory.csv", "delayed_recall.csv"):
+        header, *body = csv_rows(archive, name)
+        column = header.index("participant_id")
+        assert body and {row[column] for row in body} == {"P1"}, name
+
+    assert len(rows_of_type(client, "spatial_memory", participant_id="P3")) == 1
+
+
+# --- the ZIP -----------------------------------------------------------------------------------
+
+
+def test_zip_holds_every_file_header_only_when_empty(client, study, store_result):
+    store_result(study, load_sample("digit_symbol_matching", study["study_id"]))
+    archive = zip_archive(client)
+    assert archive.testzip() is None
+    assert archive.namelist() == [
+        "codebook.csv",
+        "studies.csv",
+        *(f"{name}.csv" for name in TEST_TYPES),
+        "unclassified.csv",
+    ]
+    assert len(csv_rows(archive, "digit_symbol_matching.csv")) == 3
+    for name in TEST_TYPES:
+        if name != "digit_symbol_matching":
+            assert len(csv_rows(archive, f"{name}.csv")) == 1, name
+    assert csv_rows(archive, "unclassified.csv") == [[*FIXED, "result"]]
+    single = rows_of_type(client, "digit_symbol_matching")
+    assert csv_rows(archive, "digit_symbol_matching.csv") == single
+
+
+def test_studies_csv_lists_every_study_with_its_run_state(client, make_study):
+    opened = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    make_study(
+        study_id="openedxx",
+        participant_id="P1",
+        first_opened_at=opened,
+        last_seen_at=opened + timedelta(minutes=5),
+    )
+    make_study(study_id="neverxxx", participant_id="P2", study_type="followup")
+    archive = zip_archive(client)
+    header, first, second = csv_rows(archive, "studies.csv")
+    assert header == list(exports.STUDY_COLUMNS)
+    row = dict(zip(header, first, strict=True))
+    assert row["study_id"] == "openedxx"
+    assert row["first_opened_at"] == "2026-11-20T10:00:00.000Z"
+    assert row["last_seen_at"] == "2026-11-20T10:05:00.000Z"
+    assert row["created_at"].endswith("Z")
+    assert row["url"] == "http://localhost:5173/openedxx"
+    never = dict(zip(header, second, strict=True))
+    assert (never["study_type"], never["first_opened_at"], never["last_seen_at"]) == (
+        "followup",
+        "",
+        "",
+    )
+    download = post_download(client, "/studies/download-file")
+    assert download.data == archive.read("studies.csv")
+
+
+def test_codebook_describes_every_column_of_every_file(client, study, store_result):
+    sample = load_sample("choice_reaction_time", study["study_id"])
+    sample["result"][0]["crt_stimulus"] = "arrow"
+    store_result(study, sample, extra={"app_version": "2.1"})
+    store_result(study, load_sample("spatial_memory_timed_out_no_answer", study["study_id"]))
+    archive = zip_archive(client)
+    header, *entries = csv_rows(archive, "codebook.csv")
+    assert header == ["file", "column", "type", "unit", "values", "description"]
+    described = {}
+    for file, column, *_ in entries:
+        described.setdefault(file, []).append(column)
+    for name in archive.namelist():
+        if name != "codebook.csv":
+            assert described[name] == csv_rows(archive, name)[0], name
+    by_key = {(e[0], e[1]): e for e in entries}
+    assert by_key[("choice_reaction_time.csv", "crt_rt")][2:4] == ["integer", "ms"]
+    assert by_key[("choice_reaction_time.csv", "crt_correct")][2:5] == [
+        "boolean",
+        "",
+        "true | false",
+    ]
+    assert by_key[("choice_reaction_time.csv", "crt_response")][4] == "left | right"
+    assert by_key[("immediate_recall.csv", "ir_rt_second")][2] == "integer or empty"
+    assert by_key[("delayed_recall.csv", "dr_score")][3:5] == ["points", "0 to 5"]
+    assert by_key[("choice_reaction_time.csv", "time_elapsed_milliseconds")][3] == "ms"
+    assert by_key[("studies.csv", "created_at")][2:4] == ["timestamp", "UTC"]
+    assert "not declare" in by_key[("choice_reaction_time.csv", "crt_stimulus")][5]
+    assert all(entry[5] for entry in entries), "every column has a description"
+
+
+def test_other_modules_can_add_a_file_and_its_codebook_entries(client, monkeypatch):
+    def summary(participant_id):
+        yield from exports.csv_chunks(["participant_id", "score"], [[participant_id or "all", 3]])
+
+    def describe(codebook):
+        codebook.add("summary.csv", "participant_id", "Whose summary.")
+        codebook.add("summary.csv", "score", "A derived score.", value_type="integer")
+
+    monkeypatch.setattr(exports, "ARCHIVE_FILES", {})
+    exports.register_archive_file(exports.ArchiveFile("summary.csv", summary, describe))
+    archive = zip_archive(client, participant_id="P9")
+    assert archive.namelist()[-1] == "summary.csv"
+    assert csv_rows(archive, "summary.csv") == [["participant_id", "score"], ["P9", "3"]]
+    codebook = csv_rows(archive, "codebook.csv")
+    assert ["summary.csv", "score", "integer", "", "", "A derived score."] in codebook
+
+
+# --- streaming and concurrency -----------------------------------------------------------------
+
+
+def test_two_interleaved_downloads_both_complete(store_config, make_study):
+    app = create_app(store_config)
+    client = app.test_client()
+    with app.app_context():
+        from intact.studies import create_studies
+
+        create_studies([f"P{n}" for n in range(30)])
+    form = {"password": TEST_PASSWORD}
+    first = client.post("/tests/zip-archive/download-file", data=form)
+    second = client.post("/tests/zip-archive/download-file", data=form)
+    pieces = {id(first): [], id(second): []}
+    streams = [(first, iter(first.response)), (second, iter(second.response))]
+    while streams:
+        for entry in list(streams):
+            response, chunks = entry
+            chunk = next(chunks, None)
+            if chunk is None:
+                streams.remove(entry)
+            else:
+                pieces[id(response)].append(chunk)
+    for response in (first, second):
+        archive = zipfile.ZipFile(io.BytesIO(b"".join(pieces[id(response)])))
+        assert archive.testzip() is None
+        assert len(archive.read("studies.csv").splitlines()) == 61
+        response.close()
+
+
+def test_two_downloads_at_the_same_time_on_a_threaded_server(app, make_study):
+    import urllib.parse
+    import urllib.request
+
+    for n in range(20):
+        make_study(participant_id=f"P{n}")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}/tests/zip-archive/download-file"
+    body = urllib.parse.urlencode({"password": TEST_PASSWORD}).encode()
+    results = [None, None]
+
+    def download(slot):
+        with urllib.request.urlopen(url, data=body, timeout=30) as response:
+            results[slot] = (response.status, response.read())
+
+    try:
+        workers = [threading.Thread(target=download, args=(slot,)) for slot in (0, 1)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=60)
+    finally:
+        server.shutdown()
+    for status, data in results:
+        assert status == 200
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        assert archive.testzip() is None
+        assert len(archive.read("studies.csv").splitlines()) == 21
