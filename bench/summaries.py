@@ -114,7 +114,7 @@ def main() -> None:
                 summaries.write_summary_workbook(workbook)
                 return f"{workbook.stat().st_size / 2**20:.1f} MiB"
 
-            measure("workbook (summary, change, codebook)", write)
+            measure("workbook (raw sheets, summary, change, codebook)", write)
 
 
 if __name__ == "__main__":

@@ -130,7 +130,9 @@ def _axis_title(unit: str, x: float, y: float) -> Shape:
 
 def _box_chart(title: str, unit: str, groups: Sequence[Group], description: str) -> Chart:
     values = [value for group in groups for value in group.values]
-    ticks = nice_ticks(min(values), max(values))
+    # A proportion is read against its whole range, 0 to 1.
+    low, high = (0, 1) if unit.startswith("proportion") else (min(values), max(values))
+    ticks = nice_ticks(min(low, *values), max(high, *values))
     plot_bottom = TOP + BOX_ROW_HEIGHT * len(groups)
     x = _Scale(ticks[0], ticks[-1], LEFT, WIDTH - RIGHT)
     shapes = []

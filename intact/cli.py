@@ -67,16 +67,22 @@ def _counts(header) -> str:
 
 @click.command("export-summary")
 @click.argument("output", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.option("--participant-id", help="Only this participant's scores.")
 @with_appcontext
-def export_summary(output: Path) -> None:
-    """Write the scores of every study to OUTPUT: summary.csv, or a workbook if it ends in .xlsx."""
-    if output.suffix.lower() == ".xlsx":
-        summaries.write_summary_workbook(output)
-    elif output.suffix.lower() == ".csv":
-        with output.open("w", encoding="utf-8", newline="") as handle:
-            handle.writelines(summaries.summary_csv())
-    else:
+def export_summary(output: Path, participant_id) -> None:
+    """Write the derived scores to OUTPUT: summary.csv, or the whole workbook if named .xlsx."""
+    if participant_id is not None and not studies.is_participant_id(participant_id):
+        raise click.ClickException("A participant id is letters and digits only.")
+    suffix = output.suffix.lower()
+    if suffix not in {".csv", ".xlsx"}:
         raise click.BadParameter("name a .csv or an .xlsx file", param_hint="OUTPUT")
+    chunks = (
+        summaries.workbook_chunks(participant_id)
+        if suffix == ".xlsx"
+        else summaries.summary_csv(participant_id)
+    )
+    with output.open("wb") as handle:
+        handle.writelines(chunks)
     click.echo(f"Wrote {output}")
 
 

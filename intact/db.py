@@ -186,21 +186,29 @@ def quarantine():
     return collection("quarantine")
 
 
-def stream(name: str, query: dict | None = None):
+def stream(name: str, query: dict | None = None, fields: tuple[str, ...] | None = None):
     """Yield the documents of a collection that match `query`, oldest first, in constant memory.
 
     Use this, not find(), to read many documents (exports, summaries). On the embedded store,
     find() goes through mongomock, which copies every document and builds the whole result list
     before yielding the first (24,000 tests: 11.6 s, 152 MB); reading the SQLite rows and decoding
     them directly takes 0.18 s and holds one document at a time.
+
+    `fields`: yield only these top-level fields (and no _id), so MongoDB sends no more than that.
     """
     query = query or {}
     target = collection(name)
     if current_app.extensions["intact_db_kind"] == EMBEDDED:
-        yield from _stream_embedded(target, query)
+        documents = _stream_embedded(target, query)
+        if fields is None:
+            yield from documents
+        else:
+            for document in documents:
+                yield {key: document[key] for key in fields if key in document}
     else:
+        projection = None if fields is None else {"_id": 0, **dict.fromkeys(fields, 1)}
         # MongoDB: a server-side cursor in batches, in _id (insertion time) order via its index.
-        yield from target.find(query).sort("_id", pymongo.ASCENDING)
+        yield from target.find(query, projection).sort("_id", pymongo.ASCENDING)
 
 
 def _stream_embedded(target, query: dict):

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 from marshmallow import validate
 
-from intact import db
+from intact import db, quarantine
 from intact.studies import STUDY_TYPES
 from intact.testtypes import TEST_TYPES, UNCLASSIFIED
 
@@ -41,17 +41,16 @@ STATE_DESCRIPTIONS = {
 SORTS = ("participant", "participant-desc", "latest", "earliest")
 PER_PAGE_CHOICES = (25, 50, 100)
 
-_STUDY_FIELDS = {
-    "_id": 0,
-    "study_id": 1,
-    "participant_id": 1,
-    "study_type": 1,
-    "url": 1,
-    "created_at": 1,
-    "first_opened_at": 1,
-    "last_seen_at": 1,
-}
-_TEST_SUMMARY_FIELDS = {"_id": 0, "study_id": 1, "test_type": 1, "received_at": 1}
+_STUDY_FIELDS = (
+    "study_id",
+    "participant_id",
+    "study_type",
+    "url",
+    "created_at",
+    "first_opened_at",
+    "last_seen_at",
+)
+_TEST_SUMMARY_FIELDS = ("study_id", "test_type", "received_at")
 
 
 class ParticipantNotFound(LookupError):
@@ -153,6 +152,7 @@ class Overview:
     tests: int
     tests_by_type: dict[str, int]
     latest_submission_at: datetime | None
+    refused: int = 0
 
 
 @dataclass
@@ -184,6 +184,7 @@ class StudyResults:
 
     progress: StudyProgress
     tests: list[TestSummary]
+    refused: int = 0
 
     @property
     def missing(self) -> list[str]:
@@ -217,11 +218,23 @@ def study_state(study: StudyProgress, now: datetime, abandoned_after: timedelta)
     return IN_PROGRESS if started else OPENED
 
 
+def _read(collection: str, query: dict | None, fields: tuple[str, ...]):
+    """Documents of a collection with only these fields.
+
+    All of them: streamed (on the embedded store, mongomock's find() or an aggregation would copy
+    every whole document first; on MongoDB it is one scan sending only these fields). A few, by an
+    indexed field: find(), which the indexes make quick on every store.
+    """
+    if query is None:
+        return db.stream(collection, None, fields)
+    return db.collection(collection).find(query, {"_id": 0, **dict.fromkeys(fields, 1)})
+
+
 def load_progress(now: datetime | None = None, studies_filter: dict | None = None):
     """Every study (or those matching `studies_filter`) with its submissions counted by type."""
     now = now or datetime.now(UTC)
     by_id = {}
-    for doc in db.studies().find(studies_filter or {}, _STUDY_FIELDS):
+    for doc in _read("studies", studies_filter, _STUDY_FIELDS):
         by_id[doc["study_id"]] = StudyProgress(
             study_id=doc["study_id"],
             participant_id=doc.get("participant_id", ""),
@@ -231,10 +244,8 @@ def load_progress(now: datetime | None = None, studies_filter: dict | None = Non
             first_opened_at=doc.get("first_opened_at"),
             last_seen_at=doc.get("last_seen_at"),
         )
-    tests_filter = {} if studies_filter is None else {"study_id": {"$in": list(by_id)}}
-    # A plain find of three fields: on the embedded store it is several times faster than an
-    # aggregation, and on MongoDB it is one indexed scan either way.
-    for doc in db.tests().find(tests_filter, _TEST_SUMMARY_FIELDS):
+    tests_filter = None if studies_filter is None else {"study_id": {"$in": list(by_id)}}
+    for doc in _read("tests", tests_filter, _TEST_SUMMARY_FIELDS):
         study = by_id.get(doc.get("study_id"))
         if study is None:
             continue
@@ -268,6 +279,7 @@ def overview(now: datetime | None = None) -> Overview:
         latest_submission_at=max(
             (s.last_received_at for s in studies if s.last_received_at), default=None
         ),
+        refused=quarantine.count_refused(),
     )
 
 
@@ -430,5 +442,17 @@ def participant_details(participant_id: str, now: datetime | None = None) -> Par
             seen[test.test_type] += 1
             test.submission_number = seen[test.test_type]
             test.submissions_of_type = per_type[test.test_type]
-        results.append(StudyResults(study, tests))
+        results.append(StudyResults(study, tests, quarantine.count_refused(study.study_id)))
     return ParticipantDetails(participant_id, results)
+
+
+def batch_studies(batch_id: str, limit: int) -> tuple[list[dict], int]:
+    """Up to `limit` studies of one creation batch, in creation order, and how many it holds."""
+    if not isinstance(batch_id, str) or not batch_id:
+        return [], 0
+    shown, total = [], 0
+    for study in db.stream("studies", {"batch_id": batch_id}, _STUDY_FIELDS):
+        total += 1
+        if len(shown) < limit:
+            shown.append(study)
+    return shown, total

@@ -30,7 +30,7 @@ import logging
 import math
 import time
 
-from flask import current_app, g
+from flask import current_app, g, has_app_context
 from flask_limiter import Limiter, RateLimitExceeded
 from limits.storage import MongoDBStorage
 
@@ -41,9 +41,54 @@ log = logging.getLogger(__name__)
 
 MONGODB_SCHEMES = ("mongodb://", "mongodb+srv://")
 
-# One extension object, initialised for every app create_app builds. Its decorators are bound to
-# it at import time (the blueprints are module-level too); init_app gives each app its storage.
-limiter = Limiter(key_func=clients.address, key_prefix="intact")
+
+class PerAppLimiter(Limiter):
+    """Flask-Limiter whose storage and on/off switch belong to each app, not to the extension.
+
+    The decorators must exist at import time, like the module-level blueprints they decorate, so
+    there is one extension object; but a process may hold several apps (tests build one each), and
+    Flask-Limiter keeps the storage of the last app initialised. Here every app keeps its own, and
+    a request uses the one of the app serving it.
+    """
+
+    STATE = "intact_ratelimit"
+
+    def init_app(self, app) -> None:
+        """Initialise for this app and keep what belongs to it in app.extensions."""
+        super().init_app(app)
+        app.extensions[self.STATE] = {
+            "enabled": bool(app.config["RATELIMIT_ENABLED"]),
+            "limiter": self._limiter,
+            "storage": self._storage,
+        }
+
+    def _app_state(self, key, default):
+        if has_app_context() and self.STATE in current_app.extensions:
+            return current_app.extensions[self.STATE][key]
+        return default
+
+    @property
+    def enabled(self) -> bool:
+        """Whether limits apply in the current app."""
+        return self._app_state("enabled", self._enabled_outside_apps)
+
+    @enabled.setter
+    def enabled(self, value: bool) -> None:
+        self._enabled_outside_apps = value
+
+    @property
+    def limiter(self):
+        """The rate-limiting strategy over the current app's storage."""
+        return self._app_state("limiter", self._limiter)
+
+    @property
+    def storage(self):
+        """The current app's counter storage."""
+        return self._app_state("storage", self._storage)
+
+
+# One extension object, initialised for every app create_app builds (see PerAppLimiter).
+limiter = PerAppLimiter(key_func=clients.address, key_prefix="intact")
 
 
 APP_DATABASE_SCHEME = "intact-app-db"

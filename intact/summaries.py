@@ -4,23 +4,24 @@ The numbers come from intact/scoring.py; this module reads the collections (with
 which holds one raw document at a time) and writes the tables.
 """
 
-import csv
-import io
 import statistics
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import current_app
 
-from intact import charts, db, scoring
-from intact.spreadsheet_safety import neutralise
+from intact import charts, db, exports, scoring
+from intact.testtypes import TEST_TYPES
 from intact.workbook import Sheet, write_workbook
 
-CODEBOOK_COLUMNS = ("table", "column", "test_type", "unit", "formula")
+SUMMARY_FILE = "summary.csv"
+CHANGE_FILE = "change.csv"
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FILE_CHUNK_BYTES = 64 * 1024
 # Scores in these units take few whole-number values: charted as bars, not box plots.
 DISCRETE_UNITS = ("count", "points")
-CSV_ROWS_PER_CHUNK = 500
 
 
 def quality_rules() -> scoring.QualityRules:
@@ -47,78 +48,130 @@ def iter_change_rows(participant_id: str | None = None) -> Iterator[dict]:
     return scoring.change_rows(iter_summaries(participant_id))
 
 
-def codebook_rows(rules: scoring.QualityRules) -> Iterator[dict]:
-    """The codebook of the summary and change tables, one row per column."""
-    for table, entries in (
-        ("summary", scoring.summary_codebook(rules)),
-        ("change", scoring.change_codebook(rules)),
+# --- CSV files in the ZIP and as downloads ------------------------------------------------------
+
+
+def _table_csv(columns: Sequence[str], rows: Iterable[Mapping]) -> Iterator[bytes]:
+    cells = ([exports.cell(row.get(column)) for column in columns] for row in rows)
+    return exports.csv_chunks(columns, cells)
+
+
+def summary_csv(participant_id: str | None = None) -> Iterator[bytes]:
+    """summary.csv: one row per study with every test's scores and flags."""
+    return _table_csv(scoring.SUMMARY_COLUMNS, iter_summary_rows(participant_id))
+
+
+def change_csv(participant_id: str | None = None) -> Iterator[bytes]:
+    """change.csv: one row per follow-up with each score's change from the baseline."""
+    return _table_csv(scoring.CHANGE_COLUMNS, iter_change_rows(participant_id))
+
+
+# Our units -> the export codebook's (type, unit, values).
+_CODEBOOK_DETAILS = {
+    "text": ("text", "", ""),
+    "UTC date-time": ("timestamp", "UTC", ""),
+    "true/false": ("boolean", "", "true | false"),
+    "count": ("integer", "", ""),
+    "count 1–2": ("integer", "", "1 to 2"),
+    "count 0–5": ("integer", "", "0 to 5"),
+    "points": ("integer", "points", ""),
+    "points 0–2": ("integer", "points", "0 to 2"),
+    "proportion": ("number", "proportion", ""),
+    "proportion 0–1": ("number", "proportion", "0 to 1"),
+    "ms": ("number", "ms", ""),
+    "days": ("number", "days", ""),
+}
+# Columns that always have a value; every other derived column is empty when it cannot be had.
+_ALWAYS_FILLED = {
+    "study_id",
+    "participant_id",
+    "study_type",
+    "tests_submitted",
+    "unclassified_submissions",
+    "flagged_tests",
+    "followup_study_id",
+    "followup_number",
+    *(f"{prefix}_submissions" for prefix in scoring.PREFIXES.values()),
+}
+
+
+def describe_files(codebook: exports.Codebook) -> None:
+    """Add summary.csv's and change.csv's columns to the export codebook."""
+    rules = quality_rules()
+    for file_name, entries in (
+        (SUMMARY_FILE, scoring.summary_codebook(rules)),
+        (CHANGE_FILE, scoring.change_codebook(rules)),
     ):
         for entry in entries:
-            yield {
-                "table": table,
-                "column": entry.column,
-                "test_type": entry.test_type,
-                "unit": entry.unit,
-                "formula": entry.formula,
-            }
+            value_type, unit, values = _CODEBOOK_DETAILS[entry.unit]
+            if entry.column not in _ALWAYS_FILLED:
+                value_type += " or empty"
+            description = entry.formula
+            if entry.test_type:
+                description = f"{TEST_TYPES[entry.test_type].label}: {description}"
+            codebook.add(
+                file_name,
+                entry.column,
+                description,
+                value_type=value_type,
+                unit=unit,
+                values=values,
+            )
 
 
-# --- CSV ------------------------------------------------------------------------------------
-
-
-def csv_value(value) -> str:
-    """One CSV cell: empty for missing, true/false, ISO 8601 UTC with Z, formula-safe text."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        return iso_utc(value)
-    return neutralise(value)
-
-
-def iso_utc(moment: datetime) -> str:
-    """ISO 8601 in UTC with a Z, to the millisecond (stored datetimes are UTC)."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.isoformat(timespec="milliseconds") + "Z"
-
-
-def csv_chunks(columns: Sequence[str], rows: Iterable[Mapping]) -> Iterator[str]:
-    """A CSV table as text chunks of a few hundred rows, for a streamed download."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(columns)
-    for count, row in enumerate(rows, start=1):
-        writer.writerow([csv_value(row.get(column)) for column in columns])
-        if count % CSV_ROWS_PER_CHUNK == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
-
-
-def summary_csv(participant_id: str | None = None) -> Iterator[str]:
-    """summary.csv as text chunks: one row per study with every test's scores and flags."""
-    return csv_chunks(scoring.SUMMARY_COLUMNS, iter_summary_rows(participant_id))
+exports.register_archive_file(exports.ArchiveFile(SUMMARY_FILE, summary_csv, describe_files))
+# Its columns are described with summary.csv's, by describe_files.
+exports.register_archive_file(exports.ArchiveFile(CHANGE_FILE, change_csv, lambda codebook: None))
 
 
 # --- Workbook -------------------------------------------------------------------------------
 
 
-def workbook_sheets(raw_sheets: Iterable[Sheet] = ()) -> Iterator[Sheet]:
-    """The workbook's sheets: the raw sheets given, then summary, change and codebook."""
-    yield from raw_sheets
+def workbook_sheets(participant_id: str | None = None) -> Iterator[Sheet]:
+    """Raw sheets like the CSV exports (studies, one per test type), summary, change, codebook."""
+    query = {} if participant_id is None else {"participant_id": participant_id}
+    studies = db.stream("studies", query)
+    study_rows = ([exports.cell(s.get(c)) for c in exports.STUDY_COLUMNS] for s in studies)
+    yield Sheet("studies", exports.STUDY_COLUMNS, study_rows)
+    seen = exports.scan_fields(participant_id)
+    layouts = []
+    for test_type in exports.EXPORTABLE_TEST_TYPES:
+        layout, tests_query = exports.result_layout_and_query(test_type, participant_id, seen)
+        layouts.append(layout)
+        rows = exports.result_rows(layout, db.stream("tests", tests_query))
+        yield Sheet(test_type, layout.header, rows)
     # Scored once for both sheets: summarise_studies holds every TestScore anyway.
-    studies = list(iter_summaries())
-    yield Sheet("summary", scoring.SUMMARY_COLUMNS, map(scoring.summary_row, studies))
-    yield Sheet("change", scoring.CHANGE_COLUMNS, scoring.change_rows(studies))
-    yield Sheet("codebook", CODEBOOK_COLUMNS, codebook_rows(quality_rules()))
+    scored = list(iter_summaries(participant_id))
+    yield Sheet("summary", scoring.SUMMARY_COLUMNS, map(scoring.summary_row, scored))
+    yield Sheet("change", scoring.CHANGE_COLUMNS, scoring.change_rows(scored))
+    codebook = exports.build_codebook(layouts)
+    entries = (
+        [e.file, e.column, e.value_type, e.unit, e.values, e.description] for e in codebook.entries
+    )
+    yield Sheet("codebook", exports.Codebook.HEADER, entries)
 
 
-def write_summary_workbook(output, raw_sheets: Iterable[Sheet] = ()) -> None:
+def write_summary_workbook(output, participant_id: str | None = None) -> None:
     """Write the researchers' workbook to a path or binary file."""
-    write_workbook(output, workbook_sheets(raw_sheets))
+    write_workbook(output, workbook_sheets(participant_id))
+
+
+def workbook_chunks(participant_id: str | None = None) -> Iterator[bytes]:
+    """The workbook's bytes in pieces: an .xlsx is a ZIP finished last, so it is written to an
+    anonymous temporary file first (xlsxwriter keeps each sheet's rows on disk, not in memory).
+    """
+    with tempfile.TemporaryFile() as handle:
+        write_summary_workbook(handle, participant_id)
+        handle.seek(0)
+        while piece := handle.read(FILE_CHUNK_BYTES):
+            yield piece
+
+
+def workbook_file_name(participant_id: str | None = None, now: datetime | None = None) -> str:
+    """intact-scores[-<participant>]-<UTC time>.xlsx: downloads do not overwrite each other."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    who = f"-{participant_id}" if participant_id else ""
+    return f"intact-scores{who}-{stamp}.xlsx"
 
 
 # --- Dashboard ------------------------------------------------------------------------------

@@ -79,3 +79,9 @@ def test_no_values_make_an_empty_chart_that_says_so():
     assert chart.kind == "empty"
     assert chart.shapes == []
     assert chart.description == "No values yet. Baseline: no values."
+
+
+def test_proportions_are_drawn_on_their_whole_range():
+    chart = distribution_chart("Accuracy", "proportion 0–1", [Group("B", "baseline", [0.5])])
+    ticks = [s.text for s in chart.shapes if s.css_class == "tick"]
+    assert ticks == ["0", "0.5", "1"]

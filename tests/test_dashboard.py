@@ -1,7 +1,10 @@
 """The /admin dashboard through the test client: login, pages, fragments, errors."""
 
+import html
+import io
 import re
 import socket
+import zipfile
 from datetime import UTC, datetime, timedelta
 
 import itsdangerous
@@ -409,3 +412,245 @@ def test_database_down_is_a_503_page(app_config):
     htmx_response = client.get("/admin/progress", headers=HTMX)
     assert htmx_response.status_code == 503
     assert is_fragment(htmx_response)
+
+
+# --- refused submissions --------------------------------------------------------------------
+
+
+def refuse_a_submission(client, study, rt="fast"):
+    """Send the front-end's choice reaction time sample with a broken reaction time."""
+    from conftest import load_sample
+
+    payload = load_sample("choice_reaction_time", study["study_id"])
+    payload["result"][0]["crt_rt"] = rt
+    response = client.post("/tests", json=payload)
+    assert response.status_code in (400, 422)
+
+
+def test_refused_page_says_when_nothing_was_refused(admin):
+    text = admin.get("/admin/refused").get_data(as_text=True)
+    assert "Nothing refused" in text
+
+
+def test_refused_submissions_are_listed_with_their_errors(admin, make_study):
+    study = make_study("P7", study_id="abcdefgh")
+    refuse_a_submission(admin, study)
+    text = admin.get("/admin/refused").get_data(as_text=True)
+    assert "1 refused submission," in text
+    assert 'href="/admin/participants/P7"' in text
+    assert "<code>abcdefgh</code>" in text
+    assert "result.0.crt_rt" in text
+    assert "See what was sent" in text
+
+
+def test_refused_submission_shows_the_raw_body_escaped(admin, make_study):
+    study = make_study("P7", study_id="abcdefgh")
+    refuse_a_submission(admin, study, rt="<script>alert(1)</script>")
+    listing = admin.get("/admin/refused").get_data(as_text=True)
+    detail_url = re.search(r'href="(/admin/refused/[^"]+)"', listing).group(1)
+    response = admin.get(detail_url)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "What the browser sent" in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "<script>alert" not in text
+    assert '"crt_rt": "<script>alert(1)</script>"' in html.unescape(text)
+
+
+def test_refused_list_filters_by_study_and_the_participant_page_points_to_it(admin, make_study):
+    study = make_study("P7", study_id="abcdefgh")
+    other = make_study("P8", study_id="bcdefghi")
+    refuse_a_submission(admin, study)
+    refuse_a_submission(admin, other)
+    text = admin.get("/admin/refused?study_id=bcdefghi").get_data(as_text=True)
+    assert "1 refused submission" in text
+    assert "/admin/participants/P8" in text
+    assert "/admin/participants/P7" not in text
+    participant = admin.get("/admin/participants/P7").get_data(as_text=True)
+    assert "1 submission of this study\n    was refused" in participant
+    assert "/admin/refused?study_id=abcdefgh" in participant
+    overview = admin.get("/admin/").get_data(as_text=True)
+    assert "refused submissions, kept so nothing is lost" in overview
+
+
+def test_unknown_refused_submission_is_a_404_page(admin):
+    response = admin.get("/admin/refused/nothing-here")
+    assert response.status_code == 404
+    assert "no refused submission with this id" in response.get_data(as_text=True)
+
+
+# --- create studies, batches, downloads -------------------------------------------------------
+
+
+def studies_in_db(app, **query):
+    from intact import db
+
+    with app.app_context():
+        return list(db.studies().find(query, {"_id": 0}))
+
+
+def create(admin, headers=None, **form):
+    token = csrf_from(admin.get("/admin/studies/new"))
+    data = {
+        "csrf_token": token,
+        "baselines_per_participant": "1",
+        "followups_per_participant": "1",
+        **form,
+    }
+    return admin.post("/admin/studies/new", data=data, headers=headers or {})
+
+
+def test_create_studies_from_typed_ids_shows_the_new_links(app, admin):
+    response = create(admin, participant_ids="P1\r\n\r\n  P2  \n", followups_per_participant="2")
+    assert response.status_code == 303
+    batch_page = admin.get(response.headers["Location"])
+    text = batch_page.get_data(as_text=True)
+    created = studies_in_db(app)
+    assert len(created) == 6
+    assert "Created 6 studies for 2 participants." in text
+    for study in created:
+        assert study["url"] in text
+    assert "Download these 6 studies as CSV" in text
+
+
+def test_create_studies_from_an_uploaded_file(app, admin):
+    upload = (io.BytesIO(b"\xef\xbb\xbfparticipant_id\r\nA1\r\nB2\r\n"), "ids.csv")
+    response = create(admin, participant_ids_file=upload, baselines_per_participant="2")
+    assert response.status_code == 303
+    assert sorted(s["participant_id"] for s in studies_in_db(app)) == [
+        "A1",
+        "A1",
+        "A1",
+        "B2",
+        "B2",
+        "B2",
+    ]
+
+
+def test_htmx_create_redirects_with_hx_redirect(app, admin):
+    response = create(admin, headers=HTMX, participant_ids="P1")
+    assert response.headers["HX-Redirect"].startswith("/admin/batches/")
+
+
+@pytest.mark.parametrize(
+    ("form", "field_error"),
+    [
+        ({"participant_ids": "P1\nnot valid\nP3"}, "Check line 2."),
+        ({"participant_ids": "   \n  "}, "Type at least one participant id, or choose a file."),
+        ({}, "Type at least one participant id, or choose a file."),
+        (
+            {"participant_ids": "P1", "participant_ids_file": (io.BytesIO(b"P2"), "ids.txt")},
+            "Use the text box or a file, not both",
+        ),
+        ({"participant_ids_file": (io.BytesIO(b"P2"), "ids.xlsx")}, "must be a .txt or .csv file"),
+        ({"participant_ids_file": (io.BytesIO(b"\xff\xfeP"), "ids.txt")}, "are not UTF-8 text"),
+        (
+            {
+                "participant_ids": "P1",
+                "baselines_per_participant": "0",
+                "followups_per_participant": "0",
+            },
+            "Choose at least one baseline or follow-up study per participant.",
+        ),
+        (
+            {"participant_ids": "P1", "baselines_per_participant": "-1"},
+            "Baseline studies per participant: a whole number from 0 to 1000.",
+        ),
+        (
+            {"participant_ids": "P1", "followups_per_participant": "two"},
+            "Follow-up studies per participant: a whole number from 0 to 1000.",
+        ),
+    ],
+)
+def test_a_bad_batch_creates_nothing_and_says_why_next_to_the_field(app, admin, form, field_error):
+    response = create(admin, **form)
+    text = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 422
+    assert re.search(r'class="field-error" role="alert">[^<]*' + re.escape(field_error), text)
+    assert "<html" in text
+    assert studies_in_db(app) == []
+
+
+def test_a_bad_batch_from_htmx_gets_the_form_fragment_with_what_was_typed(app, admin):
+    response = create(admin, headers=HTMX, participant_ids="P1\nP 2")
+    text = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert is_fragment(response)
+    assert text.lstrip().startswith('<section id="create-studies"')
+    assert "P1\nP 2</textarea>" in text
+    assert studies_in_db(app) == []
+
+
+def test_a_batch_over_the_limit_is_refused_whole(app_config):
+    app_config["MAX_STUDIES_PER_REQUEST"] = "3"
+    app = create_app(app_config)
+    client = app.test_client()
+    log_in(client)
+    response = create(client, participant_ids="P1\nP2")
+    assert response.status_code == 422
+    assert "at most 3 are created per request" in response.get_data(as_text=True)
+    assert studies_in_db(app) == []
+
+
+def test_creating_studies_needs_the_csrf_token(app, admin):
+    response = admin.post("/admin/studies/new", data={"participant_ids": "P1"})
+    assert response.status_code == 403
+    assert studies_in_db(app) == []
+
+
+def test_batch_csv_holds_only_that_batch_and_is_audited(app, admin, make_study):
+    from intact import audit
+
+    make_study("OLD1", study_id="olderone")
+    location = create(admin, participant_ids="N1\nN2").headers["Location"]
+    response = admin.get(f"{location}/studies.csv")
+    rows = response.get_data(as_text=True).splitlines()
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"].startswith("attachment; filename=studies-new-")
+    assert rows[0].startswith('"study_id","participant_id","study_type","url"')
+    assert len(rows) == 5
+    assert "olderone" not in response.get_data(as_text=True)
+    with app.app_context():
+        actions = [entry["action"] for entry in audit.find_entries()[0]]
+    assert actions[:2] == [audit.DOWNLOAD, audit.STUDIES_CREATED]
+
+
+def test_unknown_batch_is_a_404_page(admin):
+    assert admin.get("/admin/batches/nothing").status_code == 404
+    assert admin.get("/admin/batches/nothing/studies.csv").status_code == 404
+
+
+def test_downloads_page_posts_to_the_export_endpoints_with_the_token(admin):
+    text = admin.get("/admin/downloads").get_data(as_text=True)
+    token = csrf_from(admin.get("/admin/downloads"))
+    for action in (
+        "/tests/zip-archive/download-file",
+        "/tests/single-test-type/download-file",
+        "/studies/download-file",
+    ):
+        assert f'action="{action}"' in text
+    assert text.count(f'name="csrf_token" value="{token}"') >= 4
+    assert '<option value="unclassified">Empty results (no answers)</option>' in text
+
+
+def test_the_session_downloads_the_zip_and_a_test_type(admin, make_study, make_test):
+    make_test(make_study("P1"), "spatial_memory")
+    token = csrf_from(admin.get("/admin/downloads"))
+    archive = admin.post("/tests/zip-archive/download-file", data={"csrf_token": token})
+    assert archive.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(archive.data)) as opened:
+        assert "spatial_memory.csv" in opened.namelist()
+    one = admin.post(
+        "/tests/single-test-type/download-file",
+        data={"csrf_token": token, "test_type": "spatial_memory", "participant_id": "P1"},
+    )
+    assert one.status_code == 200
+    assert "sm_rt" in one.get_data(as_text=True)
+    assert admin.post("/tests/zip-archive/download-file").status_code == 401
+
+
+def test_participant_page_offers_that_participants_zip(admin, make_study):
+    make_study("P1")
+    text = admin.get("/admin/participants/P1").get_data(as_text=True)
+    assert '<input type="hidden" name="participant_id" value="P1">' in text
+    assert 'action="/tests/zip-archive/download-file"' in text

@@ -4,8 +4,10 @@ Screenshots of every page, at a laptop and a phone width, go to screenshots/ (gi
 person to look at.
 """
 
+import json
 import re
 import threading
+import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -73,9 +75,30 @@ def _seed(app) -> None:
         study(f"P{number:03d}", "baseline", f"seedbas{chr(ord('a') + number)}")
         study(f"P{number:03d}", "followup", f"seedfol{chr(ord('a') + number)}")
     took(study("P010", "followup", "seedfolz", 4, created_days_ago=5), all_six[:1], 4)
+    refused_body = {
+        "study_id": "wsxcderf",
+        "time_started": "2026-11-20T14:03:07.512Z",
+        "time_elapsed_milliseconds": 41873,
+        "device_info": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X)",
+        "result": [{"sm_rt": "1200", "sm_correct": True}],
+    }
+    refused = {
+        "quarantine_id": "6a1f00000000000000000001",
+        "study_id": "wsxcderf",
+        "participant_id": "P005",
+        "study_type": "baseline",
+        "received_at": now - timedelta(days=3, hours=1),
+        "content_type": "application/json",
+        "message": "Invalid submission: result.0.sm_rt: Not a whole number.",
+        "errors": [{"field": "result.0.sm_rt", "message": "Not a whole number."}],
+        "raw_body": json.dumps(refused_body),
+        "size_bytes": len(json.dumps(refused_body)),
+        "truncated": False,
+    }
     with app.app_context():
         db.studies().insert_many(studies)
         db.tests().insert_many(tests)
+        db.quarantine().insert_one(refused)
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +183,30 @@ def test_researcher_logs_in_searches_opens_a_participant_and_logs_out(live_serve
     assert page.locator("table.grid tbody tr").count() == 13
     shoot(page, "laptop-04-progress")
 
+    # Create studies: a mistake first (shown next to the field, nothing created), then for real.
+    page.click("nav >> text=Create studies")
+    page.fill("#participant_ids", "NEW01\nNEW 02")
+    page.click("button:has-text('Create studies')")
+    page.wait_for_selector("#participant_ids-error")
+    assert "Check line 2." in page.locator("#participant_ids-error").inner_text()
+    shoot(page, "laptop-11-create-error")
+    page.fill("#participant_ids", "NEW01\nNEW02")
+    page.fill("#followups_per_participant", "2")
+    page.click("button:has-text('Create studies')")
+    page.wait_for_url(re.compile(r"/admin/batches/"))
+    assert "Created 6 studies for 2 participants." in page.locator("#messages").inner_text()
+    assert page.locator("table.new-studies tbody tr").count() == 6
+    shoot(page, "laptop-12-new-studies")
+    with page.expect_download() as batch_download:
+        page.click("text=Download these 6 studies as CSV")
+    batch_rows = Path(batch_download.value.path()).read_text(encoding="utf-8").splitlines()
+    assert len(batch_rows) == 7
+
+    page.click("nav >> text=Progress")
+    page.wait_for_url(re.compile(r"/admin/progress$"))
+
     # Typing in the search box swaps only the table and puts the search in the address.
+    assert page.locator("table.grid tbody tr").count() == 15
     page.fill("#q", "P00")
     page.wait_for_url(re.compile(r"q=P00"))
     page.wait_for_function("document.querySelectorAll('table.grid tbody tr').length === 9")
@@ -184,7 +230,7 @@ def test_researcher_logs_in_searches_opens_a_participant_and_logs_out(live_serve
     shoot(page, "laptop-06-participant")
 
     page.goto(f"{live_server}/admin/")
-    assert page.locator(".card__number").first.inner_text() == "13"
+    assert page.locator(".card__number").first.inner_text() == "15"
     shoot(page, "laptop-03-overview")
 
     page.goto(f"{live_server}/admin/help")
@@ -192,6 +238,25 @@ def test_researcher_logs_in_searches_opens_a_participant_and_logs_out(live_serve
 
     page.goto(f"{live_server}/admin/participants/nobody")
     shoot(page, "laptop-08-not-found")
+
+    page.click("nav >> text=Refused submissions")
+    assert page.locator("table tbody tr").count() == 1
+    shoot(page, "laptop-09-refused")
+    page.click("text=See what was sent")
+    assert '"sm_rt": "1200"' in page.locator("pre.raw-body").inner_text()
+    shoot(page, "laptop-10-refused-detail")
+
+    page.click("nav >> text=Downloads")
+    shoot(page, "laptop-13-downloads")
+    with page.expect_download() as zip_download:
+        page.click("button:has-text('Download ZIP')")
+    assert zip_download.value.suggested_filename.endswith(".zip")
+    with zipfile.ZipFile(zip_download.value.path()) as archive:
+        names = archive.namelist()
+        studies_csv = archive.read("studies.csv").decode("utf-8")
+    assert "choice_reaction_time.csv" in names
+    assert "codebook.csv" in names
+    assert "NEW02" in studies_csv
 
     page.click("button:has-text('Log out')")
     page.wait_for_url(re.compile(r"/admin/login$"))
@@ -221,6 +286,9 @@ def test_an_expired_session_sends_htmx_to_the_login_page(live_server, page_at):
         ("progress", "/admin/progress"),
         ("participant", "/admin/participants/P001"),
         ("help", "/admin/help"),
+        ("refused", "/admin/refused/6a1f00000000000000000001"),
+        ("create", "/admin/studies/new"),
+        ("downloads", "/admin/downloads"),
     ],
 )
 def test_pages_fit_a_phone(live_server, page_at, name, path):

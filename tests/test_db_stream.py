@@ -46,3 +46,11 @@ def test_stream_of_an_empty_collection_yields_nothing(store_config):
     app = create_app(store_config)
     with app.app_context():
         assert list(db.stream("tests", {"study_id": "none"})) == []
+
+
+def test_stream_can_yield_only_some_fields(store_config):
+    app = create_app(store_config)
+    _insert_sample(app)
+    with app.app_context():
+        streamed = list(db.stream("tests", {"study_id": "s1"}, fields=("test_id", "study_id")))
+    assert streamed == [{"test_id": f"t{i}", "study_id": "s1"} for i in (1, 4, 7)]

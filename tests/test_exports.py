@@ -295,6 +295,8 @@ def test_zip_holds_every_file_header_only_when_empty(client, study, store_result
         "studies.csv",
         *(f"{name}.csv" for name in TEST_TYPES),
         "unclassified.csv",
+        "summary.csv",  # derived scores (intact/summaries.py)
+        "change.csv",
     ]
     assert len(csv_rows(archive, "digit_symbol_matching.csv")) == 3
     for name in TEST_TYPES:

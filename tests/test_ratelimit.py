@@ -215,6 +215,21 @@ def test_each_app_starts_with_fresh_counters_in_memory(app_config):
         ]
 
 
+def test_apps_alive_at_once_keep_their_own_counters_and_switch(app_config):
+    first = create_app(app_config)
+    first.register_blueprint(probe)
+    second = create_app(dict(app_config, RATELIMIT_ENABLED="0"))
+    second.register_blueprint(probe)
+    third = create_app(app_config)
+    third.register_blueprint(probe)
+    for _ in range(3):
+        assert first.test_client().get("/probe/studies/zzzzzzzz").status_code == 404
+    assert first.test_client().get("/probe/studies/zzzzzzzz").status_code == 429
+    # The second app has limits off, the third its own fresh counters.
+    assert {second.test_client().get("/probe/studies/zz").status_code for _ in range(5)} == {404}
+    assert third.test_client().get("/probe/studies/zzzzzzzz").status_code == 404
+
+
 def test_default_limits_are_generous_for_a_clinic_and_bounded_per_day():
     settings = config.from_environ({})
     misses = parse(settings["RATELIMIT_STUDY_MISSES"].split(";")[0])
@@ -257,7 +272,7 @@ def test_counters_live_in_the_apps_mongodb_database(uri):
 def test_an_app_on_mongodb_counts_in_its_database(app_config):
     app_config.update(DB_CONNECTION_STR="mongodb://127.0.0.1:9/", DB_TIMEOUT_MS="100")
     app = create_app(app_config)
-    storage = ratelimit.limiter.storage
+    storage = app.extensions[ratelimit.PerAppLimiter.STATE]["storage"]
     assert isinstance(storage, ratelimit.AppDatabaseCounters)
     assert storage._app_client is app.extensions["intact_db_client"]
 

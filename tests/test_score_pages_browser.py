@@ -4,6 +4,7 @@ Screenshots go to screenshots/ (git-ignored), and the report's PDF too, for a pe
 """
 
 import re
+from pathlib import Path
 
 import pytest
 import test_dashboard_browser as dashboard_browser
@@ -34,6 +35,13 @@ def test_researcher_reads_scores_flags_and_prints_a_report(live_server, page_at)
     box_fill = page.eval_on_selector("figure.chart .box.baseline", "e => getComputedStyle(e).fill")
     assert box_fill == "rgb(156, 195, 213)"
     shoot(page, "laptop-10-scores")
+    with page.expect_download() as summary:
+        page.click("button:has-text('summary.csv')")
+    assert summary.value.suggested_filename == "summary.csv"
+    with page.expect_download() as workbook:
+        page.click("button:has-text('Excel workbook')")
+    assert workbook.value.suggested_filename.endswith(".xlsx")
+    assert Path(workbook.value.path()).read_bytes()[:2] == b"PK"
 
     page.click("nav >> text=Data quality")
     page.wait_for_url(re.compile(r"/admin/scores/flagged$"))

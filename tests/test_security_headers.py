@@ -124,7 +124,16 @@ def rendered_dom(url):
     if chromium is None:
         pytest.skip("chromium is not installed")
     result = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", url],
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            # Let the page's scripts finish (Swagger UI fetches the spec, then draws).
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            url,
+        ],
         capture_output=True,
         text=True,
         timeout=60,

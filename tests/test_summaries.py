@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 from conftest import load_sample
 
-from intact import create_app, db, scoring, summaries
+from intact import create_app, db, exports, scoring, summaries
 
 START = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 _ids = itertools.count()
@@ -70,7 +70,8 @@ def two_participants(app, make_study):
 
 
 def read_csv(chunks):
-    return list(csv.DictReader(io.StringIO("".join(chunks))))
+    text = b"".join(chunks).decode("utf-8")
+    return list(csv.DictReader(io.StringIO(text)))
 
 
 def test_summary_csv_has_one_row_per_study_in_participant_order(app, two_participants):
@@ -161,25 +162,38 @@ def test_formula_like_participant_ids_are_neutralised_in_the_csv(app, make_study
 
 
 def test_csv_streams_in_chunks(app, make_study, monkeypatch):
-    monkeypatch.setattr(summaries, "CSV_ROWS_PER_CHUNK", 2)
+    monkeypatch.setattr(exports, "CHUNK_CHARS", 1)  # every row is a chunk of its own
     for number in range(5):
         make_study(f"P{number}", "baseline", study_id=f"study{number}xx")
     with app.test_request_context():
         chunks = list(summaries.summary_csv())
-    assert len(chunks) == 3  # header + 2 rows, 2 rows, 1 row
+    assert len(chunks) == 6  # header and first row, then a row each, then the (empty) rest
     assert len(read_csv(chunks)) == 5
 
 
-def test_workbook_has_summary_change_and_codebook_sheets(app, two_participants, tmp_path):
+def test_workbook_has_raw_summary_change_and_codebook_sheets(app, two_participants, tmp_path):
     path = tmp_path / "intact.xlsx"
     with app.test_request_context():
         summaries.write_summary_workbook(path)
     book = openpyxl.load_workbook(path)
-    assert book.sheetnames == ["summary", "change", "codebook"]
+    assert book.sheetnames == [
+        "studies",
+        *exports.EXPORTABLE_TEST_TYPES,
+        "summary",
+        "change",
+        "codebook",
+    ]
+    studies = list(book["studies"].iter_rows(values_only=True))
+    assert studies[0] == exports.STUDY_COLUMNS
+    assert len(studies) == 5
+    crt = list(book["choice_reaction_time"].iter_rows(values_only=True))
+    crt_rows = [dict(zip(crt[0], row, strict=True)) for row in crt[1:]]
+    assert len(crt_rows) == 20  # two tests of ten answers, one row per answer
+    assert crt_rows[0]["crt_rt"] == 400  # a number, not text
+    assert {row["crt_rt"] for row in crt_rows[10:]} == {-5}  # raw values stay as sent
     summary = list(book["summary"].iter_rows(values_only=True))
     assert summary[0] == scoring.SUMMARY_COLUMNS
-    header = summary[0]
-    p2_base = dict(zip(header, summary[3], strict=True))
+    p2_base = dict(zip(summary[0], summary[3], strict=True))
     assert p2_base["study_id"] == "bbbbbbbb"
     assert p2_base["crt_accuracy"] == 0.8
     assert p2_base["crt_flag_incomplete"] is False
@@ -188,17 +202,29 @@ def test_workbook_has_summary_change_and_codebook_sheets(app, two_participants, 
     assert change[0] == scoring.CHANGE_COLUMNS
     assert dict(zip(change[0], change[1], strict=True))["ir_score_change"] == 1
     codebook = list(book["codebook"].iter_rows(values_only=True))
-    assert codebook[0] == summaries.CODEBOOK_COLUMNS
-    assert len(codebook) == 1 + len(scoring.SUMMARY_COLUMNS) + len(scoring.CHANGE_COLUMNS)
-    described = {(table, column): unit for table, column, _, unit, _ in codebook[1:]}
-    assert described["summary", "crt_rt_mean_correct"] == "ms"
-    assert described["change", "crt_accuracy_change"] == "proportion"
+    assert codebook[0] == exports.Codebook.HEADER
+    described = {(row[0], row[1]): row for row in codebook[1:]}
+    assert described["summary.csv", "crt_rt_mean_correct"][2:4] == ("number or empty", "ms")
+    assert described["change.csv", "crt_accuracy_change"][3] == "proportion"
+    assert ("choice_reaction_time.csv", "crt_rt") in described
+    summary_columns = [row[1] for row in codebook[1:] if row[0] == "summary.csv"]
+    assert tuple(summary_columns) == scoring.SUMMARY_COLUMNS
+
+
+def test_one_participants_workbook(app, two_participants, tmp_path):
+    path = tmp_path / "P002.xlsx"
+    with app.test_request_context():
+        summaries.write_summary_workbook(path, "P002")
+    book = openpyxl.load_workbook(path)
+    studies = [row[0] for row in book["studies"].iter_rows(min_row=2, values_only=True)]
+    assert sorted(studies) == ["aaaaaaaa", "bbbbbbbb"]
+    assert book["summary"].max_row == 3
 
 
 def test_cli_writes_the_summary_csv_and_the_workbook(runner, two_participants, tmp_path):
     result = runner.invoke(args=["export-summary", str(tmp_path / "summary.csv")])
     assert result.exit_code == 0, result.output
-    rows = read_csv([(tmp_path / "summary.csv").read_text(encoding="utf-8")])
+    rows = read_csv([(tmp_path / "summary.csv").read_bytes()])
     assert [r["study_id"] for r in rows] == ["cccccccc", "aaaaaaaa", "bbbbbbbb", "dddddddd"]
     result = runner.invoke(args=["export-summary", str(tmp_path / "intact.xlsx")])
     assert result.exit_code == 0, result.output

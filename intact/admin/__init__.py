@@ -5,14 +5,17 @@ from flask import Blueprint
 bp = Blueprint("dashboard", __name__, url_prefix="/admin")
 
 # The dashboard's menu, in order: (endpoint, label). Other modules that add a dashboard page
-# append to it with `add_to_menu`; an entry whose endpoint is not registered is not shown.
+# call `add_to_menu`; an entry whose endpoint is not registered is not shown.
 MENU: list[tuple[str, str]] = []
+# Entries that stay at the end of the menu whatever is added later (the help page).
+MENU_LAST: list[tuple[str, str]] = []
 
 
-def add_to_menu(endpoint: str, label: str) -> None:
-    """Show a page in the dashboard's menu (once, in the order added)."""
-    if (endpoint, label) not in MENU:
-        MENU.append((endpoint, label))
+def add_to_menu(endpoint: str, label: str, *, last: bool = False) -> None:
+    """Show a page in the menu (once, in the order added; `last` keeps it at the end)."""
+    entries = MENU_LAST if last else MENU
+    if (endpoint, label) not in entries:
+        entries.append((endpoint, label))
 
 
 def init_app(app) -> None:

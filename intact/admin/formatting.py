@@ -1,5 +1,6 @@
 """Template filters: times, durations and values the way a researcher reads them."""
 
+import json
 from datetime import UTC, datetime
 
 _UNITS = (("day", 86400), ("hour", 3600), ("minute", 60))
@@ -67,6 +68,24 @@ def answer_value(value) -> str:
     return str(value)
 
 
+def readable_body(entry: dict) -> str:
+    """A refused submission's raw body, indented when it is JSON, else exactly as received."""
+    raw = entry.get("raw_body") or ""
+    try:
+        return json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
+    except ValueError:
+        return raw
+
+
+def byte_size(value) -> str:
+    """'812 bytes', '14.2 KB'."""
+    if not isinstance(value, int):
+        return "—"
+    if value < 1024:
+        return f"{value} byte{'s' if value != 1 else ''}"
+    return f"{value / 1024:,.1f} KB"
+
+
 def initials(name: str) -> str:
     """'choice_reaction_time' -> 'CRT': the short column heading of a test type."""
     return "".join(word[0] for word in name.split("_") if word).upper()
@@ -81,3 +100,4 @@ def init_app(app) -> None:
     app.add_template_filter(answer_value)
     app.add_template_filter(duration)
     app.add_template_filter(initials)
+    app.add_template_filter(byte_size)

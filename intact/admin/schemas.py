@@ -1,6 +1,6 @@
 """What the dashboard accepts in its query strings and forms, checked with marshmallow."""
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from intact.progress import PER_PAGE_CHOICES, SORTS, STUDY_STATES, GridQuery
 from intact.studies import STUDY_TYPES
@@ -64,3 +64,47 @@ def grid_args(query: GridQuery, **changes) -> dict:
     }
     defaults = ProgressQueryArgsSchema().load({})
     return {name: value for name, value in values.items() if value != defaults[name]}
+
+
+class RefusedQueryArgsSchema(Schema):
+    """Which refused submissions to list: one study's, and which page."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    study_id = fields.String(load_default="", validate=validate.Length(max=100))
+    page = fields.Integer(
+        load_default=1, validate=validate.Range(min=1, error="The page number starts at 1.")
+    )
+
+
+def _count(label: str) -> fields.Integer:
+    return fields.Integer(
+        load_default=1,
+        validate=validate.Range(min=0, max=1000, error=f"{label}: a whole number from 0 to 1000."),
+        error_messages={"invalid": f"{label}: a whole number from 0 to 1000."},
+    )
+
+
+class CreateStudiesFormSchema(Schema):
+    """The create-studies form: ids typed in (the file comes separately) and the two counts."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    participant_ids = fields.String(load_default="")
+    baselines_per_participant = _count("Baseline studies per participant")
+    followups_per_participant = _count("Follow-up studies per participant")
+
+    @validates_schema
+    def _at_least_one_study(self, data, **kwargs):
+        if data.get("baselines_per_participant") == 0 == data.get("followups_per_participant"):
+            raise ValidationError(
+                "Choose at least one baseline or follow-up study per participant.",
+                "followups_per_participant",
+            )
+
+
+def field_errors(error: ValidationError) -> dict[str, str]:
+    """marshmallow's errors as one sentence per form field, to show next to that field."""
+    return {name: " ".join(problems) for name, problems in error.messages.items()}

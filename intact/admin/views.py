@@ -1,10 +1,32 @@
 """Dashboard views: each reads the request, calls a service function and renders a template."""
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from datetime import UTC, datetime
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from marshmallow import ValidationError
 
-from intact import audit, auth, progress, ratelimit
-from intact.admin import MENU, add_to_menu, bp, errors, pages, schemas, session
+from intact import audit, auth, exports, progress, quarantine, ratelimit, studies
+from intact.admin import (
+    MENU,
+    MENU_LAST,
+    add_to_menu,
+    bp,
+    creation,
+    errors,
+    formatting,
+    pages,
+    schemas,
+    session,
+)
 from intact.testtypes import TEST_TYPES
 
 PUBLIC_ENDPOINTS = frozenset({"dashboard.login"})
@@ -12,7 +34,10 @@ PUBLIC_ENDPOINTS = frozenset({"dashboard.login"})
 errors.init_blueprint(bp)
 add_to_menu("dashboard.overview", "Overview")
 add_to_menu("dashboard.progress_grid", "Progress")
-add_to_menu("dashboard.instructions", "How it works")
+add_to_menu("dashboard.create_studies", "Create studies")
+add_to_menu("dashboard.downloads", "Downloads")
+add_to_menu("dashboard.refused_list", "Refused submissions")
+add_to_menu("dashboard.instructions", "How it works", last=True)
 
 
 @bp.before_request
@@ -32,7 +57,11 @@ def _template_helpers():
     return {
         "csrf_token": auth.csrf_token,
         "logged_in": auth.has_admin_session(),
-        "menu": [(e, label) for e, label in MENU if e in current_app.view_functions],
+        "menu": [
+            (endpoint, label)
+            for endpoint, label in MENU + MENU_LAST
+            if endpoint in current_app.view_functions
+        ],
         "test_types": TEST_TYPES,
         "state_labels": progress.STATE_LABELS,
         "state_descriptions": {
@@ -114,6 +143,116 @@ def participant(participant_id):
     except progress.ParticipantNotFound:
         abort(404, description=f"No study belongs to a participant with the id {participant_id}.")
     return render_template("admin/participant.html", details=details)
+
+
+def _create_form(errors_by_field: dict[str, str], status: int, values=None):
+    return pages.render_page(
+        "admin/create.html",
+        "admin/partials/_create_form.html",
+        status,
+        form_errors=errors_by_field,
+        values=values or {},
+        max_studies=current_app.config["MAX_STUDIES_PER_REQUEST"],
+    )
+
+
+@bp.get("/studies/new")
+def create_studies():
+    """The form that creates study links for a list of participants."""
+    return _create_form({}, 200)
+
+
+@bp.post("/studies/new")
+def create_studies_submit():
+    """Create the studies (all or nothing) and show them; or the form again with its errors."""
+    try:
+        participant_ids, baselines, followups = creation.batch_from_request(
+            request.form, request.files
+        )
+        created = studies.create_studies(participant_ids, baselines, followups)
+    except creation.FormErrors as error:
+        return _create_form(error.errors, 422, request.form)
+    except studies.InvalidBatch as error:
+        return _create_form({creation.FORM_ERROR: error.message}, 422, request.form)
+    audit.record(audit.STUDIES_CREATED, count=len(created), participants=len(participant_ids))
+    flash(
+        f"Created {len(created):,} stud{'ies' if len(created) != 1 else 'y'} for "
+        f"{len(participant_ids):,} participant{'s' if len(participant_ids) != 1 else ''}.",
+        "success",
+    )
+    return pages.redirect_to(url_for(".batch", batch_id=created[0]["batch_id"]))
+
+
+BATCH_ROWS_SHOWN = 1000
+
+
+@bp.get("/batches/<batch_id>")
+def batch(batch_id):
+    """The studies one creation made, with their links, and a download of just those."""
+    shown, total = progress.batch_studies(batch_id, BATCH_ROWS_SHOWN)
+    if not total:
+        abort(404, description="No studies were created with this batch id.")
+    return render_template("admin/batch.html", batch_id=batch_id, studies=shown, total=total)
+
+
+@bp.get("/batches/<batch_id>/studies.csv")
+def batch_csv(batch_id):
+    """studies.csv for one creation batch only."""
+    _, total = progress.batch_studies(batch_id, 0)
+    if not total:
+        abort(404, description="No studies were created with this batch id.")
+    # A batch is at most MAX_STUDIES_PER_REQUEST rows (about 1 MB at 10,000): built in one go.
+    body = b"".join(exports.studies_csv(batch_id=batch_id))
+    created = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    audit.record(audit.DOWNLOAD, count=total, file="studies.csv", batch_id=batch_id)
+    response = Response(body, mimetype="text/csv")
+    response.headers.set("Content-Disposition", "attachment", filename=f"studies-new-{created}.csv")
+    return response
+
+
+@bp.get("/downloads")
+def downloads():
+    """Download the studies, every result as a ZIP, or one test's results."""
+    return render_template("admin/downloads.html", exportable=exports.EXPORTABLE_TEST_TYPES)
+
+
+REFUSED_PER_PAGE = 50
+
+
+@bp.get("/refused")
+def refused_list():
+    """Submissions refused for a schema error that named a known study, newest first."""
+    try:
+        args = schemas.RefusedQueryArgsSchema().load(request.args)
+    except ValidationError as error:
+        return errors.error_page(400, None, schemas.plain_errors(error))
+    study_id = args["study_id"].strip() or None
+    total = quarantine.count_refused(study_id)
+    pages = max(1, -(-total // REFUSED_PER_PAGE))
+    page = min(args["page"], pages)
+    entries = quarantine.list_refused(
+        study_id, limit=REFUSED_PER_PAGE, skip=(page - 1) * REFUSED_PER_PAGE
+    )
+    return render_template(
+        "admin/refused.html",
+        entries=entries,
+        total=total,
+        page=page,
+        pages=pages,
+        study_id=study_id,
+    )
+
+
+@bp.get("/refused/<quarantine_id>")
+def refused_detail(quarantine_id):
+    """One refused submission: why it was refused, and exactly what the browser sent."""
+    try:
+        entry = quarantine.get_refused(quarantine_id)
+    except quarantine.RefusedNotFound:
+        abort(404, description="There is no refused submission with this id.")
+    return render_template(
+        "admin/refused_detail.html", entry=entry, body=formatting.readable_body(entry)
+    )
 
 
 @bp.get("/help")

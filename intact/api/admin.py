@@ -13,7 +13,7 @@ from webargs.flaskparser import FlaskParser
 from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import CombinedMultiDict
 
-from intact import exports, studies
+from intact import exports, studies, summaries
 from intact.auth import admin_required
 
 VALIDATION_STATUS = 400
@@ -285,6 +285,51 @@ def download_zip_archive(form):
         exports.zip_archive(participant_id),
         exports.archive_file_name(participant_id),
         "application/zip",
+    )
+
+
+@bp.route("/tests/summary/download-file", methods=["POST"], strict_slashes=False)
+@admin_required
+@bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
+@bp.response(
+    200, CSV_FILE, content_type="text/csv", description="summary.csv", headers=DOWNLOAD_HEADERS
+)
+@bp.alt_response(401, response="UNAUTHORIZED", description="Wrong or missing admin password.")
+def download_summary(form):
+    """Download the derived scores as summary.csv
+
+    One row per study: participant, study type, then for each test type the submission scored,
+    its scores (accuracy, median reaction time, recall score, ...) and its data-quality flags.
+    The ZIP's codebook.csv gives every column's formula and unit; the ZIP also holds this file
+    and change.csv (each score's change from baseline to every follow-up).
+    """
+    chunks = summaries.summary_csv(form["participant_id"])
+    return _download(chunks, summaries.SUMMARY_FILE, "text/csv")
+
+
+@bp.route("/tests/workbook/download-file", methods=["POST"], strict_slashes=False)
+@admin_required
+@bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
+@bp.response(
+    200,
+    CSV_FILE,
+    content_type=summaries.XLSX_MIMETYPE,
+    description="An Excel workbook (.xlsx).",
+    headers=DOWNLOAD_HEADERS,
+)
+@bp.alt_response(401, response="UNAUTHORIZED", description="Wrong or missing admin password.")
+def download_workbook(form):
+    """Download everything as one Excel workbook (.xlsx)
+
+    Sheets: studies, one per test type and unclassified (the rows of the CSV exports), summary
+    (summary.csv), change (change.csv) and codebook. Numbers are numbers; text that a spreadsheet
+    could run as a formula starts with a single quote.
+    """
+    participant_id = form["participant_id"]
+    return _download(
+        summaries.workbook_chunks(participant_id),
+        summaries.workbook_file_name(participant_id),
+        summaries.XLSX_MIMETYPE,
     )
 
 

@@ -1,0 +1,48 @@
+"""View helper for the create-studies form: what was typed or uploaded, or why it cannot be used."""
+
+from marshmallow import ValidationError
+
+from intact import studies
+from intact.admin import schemas
+
+TEXT_FIELD = "participant_ids"
+FILE_FIELD = "participant_ids_file"
+FORM_ERROR = "form"  # a problem with the whole request rather than one field
+
+
+class FormErrors(Exception):
+    """The form cannot be used as sent; `errors` maps a field name to a sentence about it."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+def batch_from_request(form, files) -> tuple[list[str], int, int]:
+    """Participant ids (typed or from the uploaded file) and the two counts; or FormErrors."""
+    try:
+        fields = schemas.CreateStudiesFormSchema().load(form)
+    except ValidationError as error:
+        raise FormErrors(schemas.field_errors(error)) from None
+    upload = files.get(FILE_FIELD)
+    has_file = upload is not None and bool(upload.filename)
+    typed = fields[TEXT_FIELD].strip()
+    if has_file and typed:
+        raise FormErrors({TEXT_FIELD: "Use the text box or a file, not both: empty one of them."})
+    if not has_file and not typed:
+        raise FormErrors({TEXT_FIELD: "Type at least one participant id, or choose a file."})
+    source = FILE_FIELD if has_file else TEXT_FIELD
+    try:
+        if has_file:
+            participant_ids = studies.read_participant_ids_file(upload.read(), upload.filename)
+        else:
+            participant_ids = studies.parse_participant_ids(typed)
+    except studies.InvalidBatch as error:
+        raise FormErrors({source: error.message}) from None
+    if not participant_ids:
+        raise FormErrors({source: "No participant id found: the list only has blank lines."})
+    return (
+        participant_ids,
+        fields["baselines_per_participant"],
+        fields["followups_per_participant"],
+    )
