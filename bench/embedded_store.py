@@ -120,11 +120,11 @@ def start_gunicorn(environ: dict, port: int) -> subprocess.Popen:
     raise SystemExit("gunicorn did not start")
 
 
-def worker_peak_rss_mb(server: subprocess.Popen) -> float:
-    """VmHWM of gunicorn's worker (the master's only child)."""
+def worker_memory_mb(server: subprocess.Popen, field: str = "VmHWM") -> float:
+    """VmHWM (peak) or VmRSS (now) of gunicorn's worker, the master's only child."""
     children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
     status = Path(f"/proc/{children[0]}/status").read_text()
-    line = next(item for item in status.splitlines() if item.startswith("VmHWM"))
+    line = next(item for item in status.splitlines() if item.startswith(field))
     return int(line.split()[1]) / 1024
 
 
@@ -207,11 +207,12 @@ def main() -> None:
                 f"POST /tests, {args.participants * 12} tests stored",
                 post_latencies(port, study_ids, args.posts),
             )
+            before = worker_memory_mb(server)
             try:
                 seconds, size = export_zip(port)
                 print(
-                    f"full ZIP export: {seconds:.1f} s, {size / 1e6:.1f} MB, "
-                    f"worker peak RSS {worker_peak_rss_mb(server):.0f} MB"
+                    f"full ZIP export: {seconds:.1f} s, {size / 1e6:.1f} MB; worker peak RSS "
+                    f"{before:.0f} MB before, {worker_memory_mb(server):.0f} MB after"
                 )
             except urllib.error.HTTPError as error:
                 print(f"full ZIP export: not available ({error.code})")
