@@ -48,18 +48,21 @@ CSV_COLUMNS = ("time", "action", "client", "count", "details")
 DEFAULT_PAGE_SIZE = 50
 
 
-def record(action: str, *, count: int | None = None, **details) -> None:
+def record(action: str, *, count: int | None = None, client: str | None = None, **details) -> None:
     """Store one audit entry now; an unreachable database is logged, never raised.
 
     The action being audited has already happened (or been refused); failing it now because the
-    log could not be written would only add a second failure.
+    log could not be written would only add a second failure. `client` is the request's address
+    unless given (a download that finishes after its request context is gone passes it along).
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
+    if client is None:
+        client = clients.address() if has_request_context() else COMMAND_LINE
     entry = {
         "time": datetime.now(UTC),
         "action": action,
-        "client": clients.address() if has_request_context() else COMMAND_LINE,
+        "client": client,
         "count": count,
         "details": details,
     }
@@ -88,13 +91,16 @@ def _filters(action=None, client=None, since=None, until=None) -> dict:
     return query
 
 
+def count_entries(**filters) -> int:
+    """How many entries match the filters."""
+    return db.collection(COLLECTION).count_documents(_filters(**filters))
+
+
 def find_entries(*, limit=DEFAULT_PAGE_SIZE, offset=0, **filters) -> tuple[list[dict], int]:
     """One page of entries matching the filters, newest first, and how many match in all."""
     query = _filters(**filters)
-    entries = db.collection(COLLECTION)
-    total = entries.count_documents(query)
-    page = entries.find(query, {"_id": 0}).sort("time", -1).skip(offset).limit(limit)
-    return list(page), total
+    page = db.collection(COLLECTION).find(query, {"_id": 0}).sort("time", -1)
+    return list(page.skip(offset).limit(limit)), count_entries(**filters)
 
 
 def iter_csv(**filters):

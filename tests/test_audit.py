@@ -31,6 +31,7 @@ def app(app_config):
 
 
 def entries(app, **filters):
+    """(a page of the matching entries, newest first; how many match in all)"""
     with app.app_context():
         return audit.find_entries(**filters)
 
@@ -174,3 +175,124 @@ def test_csv_cells_cannot_start_a_formula(app):
         )
         text = "".join(audit.iter_csv(action=audit.DOWNLOAD))
     assert list(csv.reader(io.StringIO(text)))[1][2] == "'=cmd|' /C calc'!A0"
+
+
+# --- the admin API's actions ---------------------------------------------------------------
+
+
+def test_studies_created_through_the_admin_api_are_recorded(app, client):
+    response = client.post(
+        "/studies", data={"password": TEST_PASSWORD, "participant_ids": "P1\nP2"}
+    )
+    assert response.status_code == 200
+    (entry,), _ = entries(app, action=audit.STUDIES_CREATED)
+    assert entry["count"] == 4
+    assert entry["details"]["participants"] == 2
+    assert entry["details"]["via"] == "admin API"
+    with app.app_context():
+        assert db.studies().count_documents({"batch_id": entry["details"]["batch_id"]}) == 4
+
+
+def test_a_finished_download_is_recorded_with_its_size(app, client, make_study, make_test):
+    make_test(make_study("P7"))
+    response = client.post(
+        "/tests/zip-archive/download-file",
+        data={"password": TEST_PASSWORD, "participant_id": "P7"},
+        environ_base={"REMOTE_ADDR": "198.51.100.4"},
+    )
+    assert response.status_code == 200
+    body = response.get_data()  # the entry is written when the last byte has gone
+    (entry,), _ = entries(app, action=audit.DOWNLOAD)
+    assert entry["count"] == len(body)
+    assert entry["client"] == "198.51.100.4"
+    assert entry["details"]["completed"] is True
+    assert entry["details"]["participant_id"] == "P7"
+    assert entry["details"]["file"].endswith(".zip")
+
+
+def test_a_download_the_client_abandons_is_recorded_as_not_completed(app, client, make_study):
+    for number in range(300):
+        make_study(f"P{number}", study_id=f"s{number:07d}".replace("0", "q"))
+    response = client.post(
+        "/studies/download-file", data={"password": TEST_PASSWORD}, buffered=False
+    )
+    first_piece = next(response.response)
+    response.close()  # what the server does when the browser cancels
+    (entry,), _ = entries(app, action=audit.DOWNLOAD)
+    assert entry["details"]["completed"] is False
+    assert entry["count"] == len(first_piece)
+
+
+# --- the dashboard page ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin(client):
+    """A test client logged in to the dashboard."""
+    from test_dashboard import log_in
+
+    assert log_in(client).status_code == 303
+    return client
+
+
+def test_the_audit_page_lists_entries_newest_first(app, admin):
+    fill_log(app)
+    page = admin.get("/admin/audit")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "<h1>Audit log</h1>" in text
+    # The login that opened this session is the newest entry.
+    assert text.index(audit.ACTIONS[audit.LOGIN_SUCCESS]) < text.index("10.0.0.9")
+    assert text.index("10.0.0.9") < text.index("10.0.0.1")
+    assert "6 entries" in text
+
+
+def test_the_audit_page_filters_and_answers_htmx_with_the_table_only(app, admin):
+    fill_log(app)
+    response = admin.get(
+        "/admin/audit?action=login_failure&since=2026-11-01&until=2026-11-01",
+        headers={"HX-Request": "true"},
+    )
+    text = response.get_data(as_text=True)
+    assert "<html" not in text
+    assert "2 entries" in text
+    assert "10.0.0.9" in text
+    assert "10.0.0.2" not in text
+    assert response.headers["Vary"].count("HX-Request") == 1
+
+
+def test_the_audit_page_explains_bad_filters(admin):
+    response = admin.get("/admin/audit?action=$ne&since=yesterday")
+    text = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Choose an action from the list." in text
+    assert "A date like 2026-11-20." in text
+
+
+def test_the_audit_page_pages(app, admin):
+    with app.app_context():
+        for number in range(120):
+            audit.record(audit.LOGIN_FAILURE, client=f"10.1.0.{number}")
+    first = admin.get("/admin/audit?action=login_failure").get_data(as_text=True)
+    third = admin.get("/admin/audit?action=login_failure&page=3").get_data(as_text=True)
+    assert "Page 1 of 3" in first
+    assert "10.1.0.119<" in first
+    assert "10.1.0.0<" in third
+    assert "10.1.0.119<" not in third
+
+
+def test_the_audit_log_downloads_as_csv_with_the_pages_filters(app, admin):
+    fill_log(app)
+    response = admin.get("/admin/audit.csv?client=10.0.0.2")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"].startswith("attachment; filename=audit-log-")
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert rows[0] == list(audit.CSV_COLUMNS)
+    assert [row[1] for row in rows[1:]] == ["download", "studies_created", "login_success"]
+    (entry,), _ = entries(app, action=audit.DOWNLOAD, client="127.0.0.1")
+    assert entry["details"]["file"] == "audit-log.csv"
+
+
+def test_the_audit_page_is_in_the_menu(admin):
+    assert 'href="/admin/audit"' in admin.get("/admin/").get_data(as_text=True)

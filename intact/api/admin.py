@@ -13,7 +13,7 @@ from webargs.flaskparser import FlaskParser
 from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import CombinedMultiDict
 
-from intact import exports, studies, summaries
+from intact import audit, clients, exports, studies, summaries
 from intact.auth import admin_required
 
 VALIDATION_STATUS = 400
@@ -169,13 +169,21 @@ DOWNLOAD_HEADERS = {
 
 def _create_studies(participant_ids, form) -> list[dict]:
     try:
-        return studies.create_studies(
+        created = studies.create_studies(
             participant_ids,
             baselines=form["baselines_per_participant"],
             followups=form["followups_per_participant"],
         )
     except studies.InvalidBatch as error:
         _refuse(error)
+    audit.record(
+        audit.STUDIES_CREATED,
+        count=len(created),
+        participants=len(participant_ids),
+        batch_id=created[0]["batch_id"] if created else None,
+        via="admin API",
+    )
+    return created
 
 
 def _refuse(error: studies.InvalidBatch):
@@ -238,7 +246,12 @@ def download_studies(form):
     Columns: study_id, participant_id, study_type, url, created_at, first_opened_at,
     last_seen_at, batch_id. Timestamps are ISO 8601 UTC.
     """
-    return _download(exports.studies_csv(form["participant_id"]), exports.STUDIES_FILE, "text/csv")
+    return _download(
+        exports.studies_csv(form["participant_id"]),
+        exports.STUDIES_FILE,
+        "text/csv",
+        form["participant_id"],
+    )
 
 
 @bp.route("/tests/single-test-type/download-file", methods=["POST"], strict_slashes=False)
@@ -260,7 +273,7 @@ def download_test_type(form):
     """
     test_type = form["test_type"]
     chunks = exports.test_type_csv(test_type, form["participant_id"])
-    return _download(chunks, f"{test_type}.csv", "text/csv")
+    return _download(chunks, f"{test_type}.csv", "text/csv", form["participant_id"])
 
 
 @bp.route("/tests/zip-archive/download-file", methods=["POST"], strict_slashes=False)
@@ -285,6 +298,7 @@ def download_zip_archive(form):
         exports.zip_archive(participant_id),
         exports.archive_file_name(participant_id),
         "application/zip",
+        participant_id,
     )
 
 
@@ -304,7 +318,7 @@ def download_summary(form):
     and change.csv (each score's change from baseline to every follow-up).
     """
     chunks = summaries.summary_csv(form["participant_id"])
-    return _download(chunks, summaries.SUMMARY_FILE, "text/csv")
+    return _download(chunks, summaries.SUMMARY_FILE, "text/csv", form["participant_id"])
 
 
 @bp.route("/tests/workbook/download-file", methods=["POST"], strict_slashes=False)
@@ -330,39 +344,47 @@ def download_workbook(form):
         summaries.workbook_chunks(participant_id),
         summaries.workbook_file_name(participant_id),
         summaries.XLSX_MIMETYPE,
+        participant_id,
     )
 
 
-def _download(chunks, file_name: str, mimetype: str) -> Response:
+def _download(chunks, file_name: str, mimetype: str, participant_id: str | None) -> Response:
     """Stream chunks as an attachment named file_name."""
     chunks = iter(chunks)
     # The first piece is made before the answer starts, so an unreachable database is a 503
     # with a JSON message rather than a download that breaks off.
     first = next(chunks, b"")
-    body = _each_in_app_context(current_app._get_current_object(), first, chunks)
+    audited = {"client": clients.address(), "file": file_name, "participant_id": participant_id}
+    body = _each_in_app_context(current_app._get_current_object(), first, chunks, audited)
     response = Response(body, mimetype=mimetype)
     response.headers.set("Content-Disposition", "attachment", filename=file_name)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def _each_in_app_context(app, first: bytes, rest):
-    """first, then each further piece made inside its own app context.
+def _each_in_app_context(app, first: bytes, rest, audited: dict):
+    """first, then each further piece made inside its own app context; audited when it ends.
 
     A context per piece rather than one for the whole download (stream_with_context): two
     downloads served in turn by one thread then never pop each other's context.
     """
-    yield first
+    sent, completed = len(first), False
     try:
+        # Inside the try: a client that hangs up after the first piece must reach the finally too.
+        yield first
         while True:
             with app.app_context():
                 piece = next(rest, None)
             if piece is None:
+                completed = True
                 return
+            sent += len(piece)
             yield piece
     finally:
-        # A client that hung up: let the export close its database cursors.
-        close = getattr(rest, "close", None)
-        if close is not None:
-            with app.app_context():
+        with app.app_context():
+            # A client that hung up: let the export close its database cursors.
+            close = getattr(rest, "close", None)
+            if close is not None:
                 close()
+            # The count is the bytes that left; `completed` says whether the client took it all.
+            audit.record(audit.DOWNLOAD, count=sent, completed=completed, **audited)
