@@ -261,6 +261,15 @@ def test_the_audit_page_filters_and_answers_htmx_with_the_table_only(app, admin)
     assert response.headers["Vary"].count("HX-Request") == 1
 
 
+def test_the_audit_page_takes_empty_filter_fields_as_any(app, admin):
+    fill_log(app)
+    response = admin.get(
+        "/admin/audit?action=&client=&since=&until=", headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200
+    assert "6 entries" in response.get_data(as_text=True)
+
+
 def test_the_audit_page_explains_bad_filters(admin):
     response = admin.get("/admin/audit?action=$ne&since=yesterday")
     text = response.get_data(as_text=True)

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, time, timedelta
 
 from flask import Response, request, url_for
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
 from intact import audit
 from intact.admin import add_to_menu, bp, errors, pages, schemas
@@ -30,6 +30,11 @@ class AuditQueryArgsSchema(Schema):
     page = fields.Integer(
         load_default=1, validate=validate.Range(min=1, error="The page number starts at 1.")
     )
+
+    @pre_load
+    def drop_blank_fields(self, data, **kwargs):
+        """The filter form sends every field; an empty one means "any"."""
+        return {key: value for key, value in data.items() if value.strip()}
 
 
 def _filters(args: dict) -> dict:
