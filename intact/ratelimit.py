@@ -200,6 +200,8 @@ limit_test_submissions = limiter.limit(
 limit_login_attempts = limiter.shared_limit(
     _setting("RATELIMIT_LOGIN_FAILURES"),
     scope="admin-password",
+    # Passwords arrive by POST only; showing the login form needs no counter (nor the database).
+    methods=["POST"],
     deduct_when=_wrong_password,
     error_message="Too many wrong admin passwords from your network address. Try again later.",
 )
