@@ -113,6 +113,13 @@ def create_studies_command(ids_file, baselines, followups, output):
         created = studies.create_studies(participant_ids, baselines, followups)
     except studies.InvalidBatch as error:
         raise click.ClickException(error.message) from None
+    audit.record(
+        audit.STUDIES_CREATED,
+        count=len(created),
+        participants=len(participant_ids),
+        batch_id=created[0]["batch_id"],
+        via="command line",
+    )
     for chunk in exports.studies_csv_from(created):
         output.write(chunk)
     output.flush()
@@ -151,4 +158,7 @@ def export_command(path, participant_id):
         # Never leave half an archive that looks like a whole one.
         target.unlink(missing_ok=True)
         raise
+    audit.record(
+        audit.DOWNLOAD, export="zip", participant_id=participant_id, file=str(target), bytes=size
+    )
     click.echo(f"Wrote {target} ({size:,} bytes).")

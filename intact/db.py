@@ -215,11 +215,43 @@ def _stream_embedded(target, query: dict):
     from litemongo._vendor.mongomock.filtering import filter_applies  # noqa: PLC0415
 
     store = target._store  # noqa: SLF001 - the one place that knows litemongo's layout
-    rows = store._connection.execute("SELECT doc FROM documents ORDER BY ROWID")  # noqa: SLF001
-    for (raw,) in rows:
+    for raw in _embedded_rows(store, query):
         document = bson.decode(raw, codec_options=_EMBEDDED_CODEC)
         if filter_applies(query, document):
             yield document
+
+
+# Rows read per SQLite statement when fetching candidates by key (old SQLite allows 999 "?").
+_ROWS_PER_FETCH = 500
+
+
+def _embedded_rows(store, query: dict):
+    """The raw BSON of every document that may match the query, in insertion order.
+
+    litemongo keeps hash indexes of the declared index fields: an equality or $in on one of them
+    names the candidate rows, so only those are read and decoded (the ZIP's six per-type reads
+    decode each test once instead of six times; one participant's tests are found without reading
+    the others). Any other query reads every row.
+    """
+    index = store._get_query_index()  # noqa: SLF001
+    keys = index.candidates(query)
+    if keys is None:
+        for (raw,) in store._connection.execute("SELECT doc FROM documents ORDER BY ROWID"):  # noqa: SLF001
+            yield raw
+        return
+    ordered = index.in_natural_order(keys)
+    for start in range(0, len(ordered), _ROWS_PER_FETCH):
+        chunk = ordered[start : start + _ROWS_PER_FETCH]
+        placeholders = ",".join("?" * len(chunk))
+        found = dict(
+            store._connection.execute(  # noqa: SLF001
+                f"SELECT _id, doc FROM documents WHERE _id IN ({placeholders})",  # noqa: S608
+                chunk,
+            )
+        )
+        for key in chunk:
+            if key in found:
+                yield found[key]
 
 
 def ping() -> None:

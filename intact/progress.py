@@ -14,6 +14,7 @@ from flask import current_app
 from marshmallow import validate
 
 from intact import db, quarantine
+from intact.scoring import DEFAULT_RULES, QualityRules
 from intact.studies import STUDY_TYPES
 from intact.testtypes import TEST_TYPES, UNCLASSIFIED
 
@@ -174,6 +175,8 @@ class TestSummary:
     max_score: int | None
     mean_rt_ms: float | None
     rt_field: str | None
+    # Reaction times left out of mean_rt_ms as implausible (the scoring rules' RT_MIN/MAX_MS).
+    implausible_rts: int = 0
     submission_number: int = 1
     submissions_of_type: int = 1
 
@@ -381,8 +384,12 @@ def _max_score(test_type, score_field) -> int | None:
     return None
 
 
-def summarise_test(doc: dict) -> TestSummary:
-    """A stored test as the participant page shows it: answer rows and their summary."""
+def summarise_test(doc: dict, rules: QualityRules = DEFAULT_RULES) -> TestSummary:
+    """A stored test as the participant page shows it: answer rows and their summary.
+
+    The mean reaction time follows the scoring rules: implausible times (a browser clock glitch
+    can give 1.7e12 ms) are left out and counted, so one glitch cannot swamp the mean.
+    """
     test_type = TEST_TYPES.get(doc.get("test_type"))
     result = doc.get("result")
     answers = result if isinstance(result, list) else [result] if isinstance(result, dict) else []
@@ -391,11 +398,12 @@ def summarise_test(doc: dict) -> TestSummary:
     correct_field = _field_ending(columns, "_correct")
     score_field = _field_ending(columns, "_score")
     rt_field = _field_ending(columns, "_rt", "_rt_first")
-    reaction_times = [
+    recorded_rts = [
         a[rt_field]
         for a in answers
         if rt_field and isinstance(a.get(rt_field), int) and not isinstance(a[rt_field], bool)
     ]
+    reaction_times = [rt for rt in recorded_rts if rules.plausible_rt(rt)]
     scores = [a.get(score_field) for a in answers if score_field]
     return TestSummary(
         test_id=doc.get("test_id", ""),
@@ -413,6 +421,7 @@ def summarise_test(doc: dict) -> TestSummary:
         max_score=_max_score(test_type, score_field) if score_field else None,
         mean_rt_ms=sum(reaction_times) / len(reaction_times) if reaction_times else None,
         rt_field=rt_field,
+        implausible_rts=len(recorded_rts) - len(reaction_times),
     )
 
 
@@ -431,8 +440,9 @@ def participant_details(participant_id: str, now: datetime | None = None) -> Par
     if not studies:
         raise ParticipantNotFound(participant_id)
     tests_by_study = defaultdict(list)
+    rules = QualityRules.from_config(current_app.config)
     for doc in db.tests().find({"study_id": {"$in": [s.study_id for s in studies]}}, {"_id": 0}):
-        tests_by_study[doc["study_id"]].append(summarise_test(doc))
+        tests_by_study[doc["study_id"]].append(summarise_test(doc, rules))
     results = []
     for study in sorted(studies, key=_study_order):
         tests = sorted(tests_by_study[study.study_id], key=_battery_order)

@@ -123,3 +123,17 @@ def test_a_failed_export_leaves_no_file(runner, tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert isinstance(result.exception, RuntimeError)
     assert not target.exists()
+
+
+def test_commands_are_audited_as_from_the_command_line(app, runner, tmp_path):
+    from intact import audit
+
+    runner.invoke(args=["create-studies"], input="P1\n")
+    runner.invoke(args=["export", str(tmp_path / "all.zip")])
+    with app.app_context():
+        (created,), _ = audit.find_entries(action=audit.STUDIES_CREATED)
+        (download,), _ = audit.find_entries(action=audit.DOWNLOAD)
+    assert (created["client"], created["count"]) == ("command line", 2)
+    assert created["details"]["via"] == "command line"
+    assert download["client"] == "command line"
+    assert download["details"]["file"].endswith("all.zip")

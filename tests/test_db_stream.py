@@ -48,6 +48,28 @@ def test_stream_of_an_empty_collection_yields_nothing(store_config):
         assert list(db.stream("tests", {"study_id": "none"})) == []
 
 
+def test_embedded_stream_reads_only_the_indexed_candidates(app_config, monkeypatch):
+    app_config["DB_CONNECTION_STR"] = ""
+    app = create_app(app_config)
+    _insert_sample(app)
+    decoded = []
+    real_decode = db.bson.decode
+    monkeypatch.setattr(
+        db.bson, "decode", lambda raw, **options: decoded.append(1) or real_decode(raw, **options)
+    )
+    with app.app_context():
+        # test_type and study_id are indexed: only their candidates are read, in stored order.
+        spatial = [d["test_id"] for d in db.stream("tests", {"test_type": "spatial_memory"})]
+        assert (spatial, len(decoded)) == (["t1", "t3", "t5", "t7", "t9"], 5)
+        decoded.clear()
+        both = [d["test_id"] for d in db.stream("tests", {"study_id": {"$in": ["s2", "s0"]}})]
+        assert (both, len(decoded)) == (["t0", "t2", "t3", "t5", "t6", "t8", "t9"], 7)
+        decoded.clear()
+        # Not indexed: every row is read, and the filter still decides.
+        assert [d["test_id"] for d in db.stream("tests", {"result.sm_rt": 3})] == ["t3"]
+        assert len(decoded) == 10
+
+
 def test_stream_can_yield_only_some_fields(store_config):
     app = create_app(store_config)
     _insert_sample(app)

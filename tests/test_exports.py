@@ -442,3 +442,45 @@ def test_two_downloads_at_the_same_time_on_a_threaded_server(app, make_study):
         archive = zipfile.ZipFile(io.BytesIO(data))
         assert archive.testzip() is None
         assert len(archive.read("studies.csv").splitlines()) == 21
+
+
+# --- end to end --------------------------------------------------------------------------------
+
+
+def test_create_submit_and_download_end_to_end(client):
+    from conftest import CONTRACT_SAMPLES
+
+    created = client.post(
+        "/studies",
+        data={
+            "password": TEST_PASSWORD,
+            "participant_ids": "A1\nB2",
+            "followups_per_participant": 0,
+        },
+    ).json
+    for study in created:
+        for name in CONTRACT_SAMPLES:
+            response = client.post("/tests", json=load_sample(name, study["study_id"]))
+            assert response.status_code == 200, response.json
+    archive = zip_archive(client)
+    rows = {name: csv_rows(archive, name)[1:] for name in archive.namelist()}
+    # Rows per study from the contract samples: two immediate and two delayed recalls, the list
+    # tests' answers (2, 3, 2, 2), one empty answer list (unclassified), one summary row and no
+    # change row (there is no follow-up).
+    assert {name: len(body) // 2 for name, body in rows.items() if name != "codebook.csv"} == {
+        "studies.csv": 1,
+        "immediate_recall.csv": 2,
+        "choice_reaction_time.csv": 2,
+        "visual_paired_associates.csv": 3,
+        "digit_symbol_matching.csv": 2,
+        "spatial_memory.csv": 2,
+        "delayed_recall.csv": 2,
+        "unclassified.csv": 1,
+        "summary.csv": 1,
+        "change.csv": 0,
+    }
+    header = csv_rows(archive, "spatial_memory.csv")[0]
+    participants = {row[header.index("participant_id")] for row in rows["spatial_memory.csv"]}
+    assert participants == {"A1", "B2"}
+    only_b2 = zip_archive(client, participant_id="B2")
+    assert len(csv_rows(only_b2, "choice_reaction_time.csv")) == 3

@@ -245,3 +245,21 @@ def test_unknown_participant_is_not_found(app, in_app, make_study, participant_i
     make_study("P1")
     with pytest.raises(ParticipantNotFound):
         progress.participant_details(participant_id, NOW)
+
+
+def test_mean_reaction_time_leaves_out_implausible_times_and_says_how_many():
+    doc = {
+        "test_id": "t1",
+        "test_type": "spatial_memory",
+        "result": [
+            {"sm_rt": 500, "sm_correct": True},
+            {"sm_rt": 700, "sm_correct": False},
+            {"sm_rt": 1_700_000_000_000, "sm_correct": True},
+            {"sm_rt": -40, "sm_correct": True},
+        ],
+    }
+    summary = progress.summarise_test(doc)
+    assert summary.mean_rt_ms == 600
+    assert summary.implausible_rts == 2
+    assert summary.correct == 3
+    assert len(summary.answers) == 4

@@ -156,13 +156,27 @@ class TestTypeDownloadSchema(ParticipantFilterSchema):
     )
 
 
-CSV_FILE = {"type": "string", "format": "binary"}
+FILE = {"type": "string", "format": "binary"}
 DOWNLOAD_HEADERS = {
     "Content-Disposition": {
         "description": "attachment; filename=...",
         "schema": {"type": "string"},
     }
 }
+UNAUTHORIZED = {"response": "UNAUTHORIZED", "description": "Wrong or missing admin password."}
+
+
+def file_response(content_type: str, description: str):
+    """Document a download's answer: a streamed file with its name, or 401."""
+
+    def document(view):
+        view = bp.alt_response(401, **UNAUTHORIZED)(view)
+        return bp.response(
+            200, FILE, content_type=content_type, description=description, headers=DOWNLOAD_HEADERS
+        )(view)
+
+    return document
+
 
 # --- views -------------------------------------------------------------------------------------
 
@@ -196,7 +210,7 @@ def _refuse(error: studies.InvalidBatch):
 @admin_required
 @bp.arguments(CreateStudiesFormSchema, location="form", error_status_code=VALIDATION_STATUS)
 @bp.response(200, StudySchema(many=True))
-@bp.alt_response(401, response="UNAUTHORIZED", description="Wrong or missing admin password.")
+@bp.alt_response(401, **UNAUTHORIZED)
 @bp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE", description="Over MAX_CONTENT_LENGTH.")
 def create_studies(form):
     """Create studies for a list of participant ids
@@ -218,7 +232,7 @@ def create_studies(form):
     UploadStudiesFormSchema, location="form_and_files", error_status_code=VALIDATION_STATUS
 )
 @bp.response(200, StudySchema(many=True))
-@bp.alt_response(401, response="UNAUTHORIZED", description="Wrong or missing admin password.")
+@bp.alt_response(401, **UNAUTHORIZED)
 @bp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE", description="Over MAX_CONTENT_LENGTH.")
 def upload_studies_file(form):
     """Create studies for the participant ids in an uploaded file
@@ -236,10 +250,7 @@ def upload_studies_file(form):
 @bp.route("/studies/download-file", methods=["POST"], strict_slashes=False)
 @admin_required
 @bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
-@bp.response(
-    200, CSV_FILE, content_type="text/csv", description="studies.csv", headers=DOWNLOAD_HEADERS
-)
-@bp.alt_response(401, response="UNAUTHORIZED", description="Wrong or missing admin password.")
+@file_response("text/csv", "studies.csv")
 def download_studies(form):
     """Download every study as studies.csv
 
@@ -257,14 +268,7 @@ def download_studies(form):
 @bp.route("/tests/single-test-type/download-file", methods=["POST"], strict_slashes=False)
 @admin_required
 @bp.arguments(TestTypeDownloadSchema, location="form", error_status_code=VALIDATION_STATUS)
-@bp.response(
-    200,
-    CSV_FILE,
-    content_type="text/csv",
-    description="<test_type>.csv",
-    headers=DOWNLOAD_HEADERS,
-)
-@bp.alt_response(401, response="UNAUTHORIZED", description="Wrong or missing admin password.")
+@file_response("text/csv", "<test_type>.csv")
 def download_test_type(form):
     """Download one test type's results as <test_type>.csv
 
@@ -279,14 +283,10 @@ def download_test_type(form):
 @bp.route("/tests/zip-archive/download-file", methods=["POST"], strict_slashes=False)
 @admin_required
 @bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
-@bp.response(
-    200,
-    CSV_FILE,
-    content_type="application/zip",
-    description="A ZIP of codebook.csv, studies.csv, one CSV per test type and unclassified.csv.",
-    headers=DOWNLOAD_HEADERS,
+@file_response(
+    "application/zip",
+    "A ZIP of codebook.csv, studies.csv, one CSV per test type and unclassified.csv.",
 )
-@bp.alt_response(401, response="UNAUTHORIZED", description="Wrong or missing admin password.")
 def download_zip_archive(form):
     """Download everything as a ZIP of CSV files
 
@@ -305,10 +305,7 @@ def download_zip_archive(form):
 @bp.route("/tests/summary/download-file", methods=["POST"], strict_slashes=False)
 @admin_required
 @bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
-@bp.response(
-    200, CSV_FILE, content_type="text/csv", description="summary.csv", headers=DOWNLOAD_HEADERS
-)
-@bp.alt_response(401, response="UNAUTHORIZED", description="Wrong or missing admin password.")
+@file_response("text/csv", "summary.csv")
 def download_summary(form):
     """Download the derived scores as summary.csv
 
@@ -324,14 +321,7 @@ def download_summary(form):
 @bp.route("/tests/workbook/download-file", methods=["POST"], strict_slashes=False)
 @admin_required
 @bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
-@bp.response(
-    200,
-    CSV_FILE,
-    content_type=summaries.XLSX_MIMETYPE,
-    description="An Excel workbook (.xlsx).",
-    headers=DOWNLOAD_HEADERS,
-)
-@bp.alt_response(401, response="UNAUTHORIZED", description="Wrong or missing admin password.")
+@file_response(summaries.XLSX_MIMETYPE, "An Excel workbook (.xlsx).")
 def download_workbook(form):
     """Download everything as one Excel workbook (.xlsx)
 
