@@ -152,7 +152,7 @@ def init_app(app) -> None:
     # wait for the same unreachable database a second time.
     app.config["RATELIMIT_SWALLOW_ERRORS"] = False
     limiter.init_app(app)
-    app.register_error_handler(RateLimitExceeded, _too_many_requests)
+    app.register_error_handler(RateLimitExceeded, too_many_requests)
     log.debug("rate-limit counters in %s", "MongoDB" if options else "process memory")
 
 
@@ -207,7 +207,7 @@ limit_login_attempts = limiter.shared_limit(
 )
 
 
-def _too_many_requests(error: RateLimitExceeded):
+def too_many_requests(error: RateLimitExceeded):
     """429 as JSON with a message and Retry-After, like every other API error."""
     retry_after = _seconds_until_reset(error)
     response = error_response(
