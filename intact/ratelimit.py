@@ -152,7 +152,7 @@ def init_app(app) -> None:
     # wait for the same unreachable database a second time.
     app.config["RATELIMIT_SWALLOW_ERRORS"] = False
     limiter.init_app(app)
-    app.register_error_handler(RateLimitExceeded, _too_many_requests)
+    app.register_error_handler(RateLimitExceeded, too_many_requests)
     log.debug("rate-limit counters in %s", "MongoDB" if options else "process memory")
 
 
@@ -200,12 +200,14 @@ limit_test_submissions = limiter.limit(
 limit_login_attempts = limiter.shared_limit(
     _setting("RATELIMIT_LOGIN_FAILURES"),
     scope="admin-password",
+    # Passwords arrive by POST only; showing the login form needs no counter (nor the database).
+    methods=["POST"],
     deduct_when=_wrong_password,
     error_message="Too many wrong admin passwords from your network address. Try again later.",
 )
 
 
-def _too_many_requests(error: RateLimitExceeded):
+def too_many_requests(error: RateLimitExceeded):
     """429 as JSON with a message and Retry-After, like every other API error."""
     retry_after = _seconds_until_reset(error)
     response = error_response(

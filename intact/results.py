@@ -433,6 +433,31 @@ def _known_study(study_id) -> dict | None:
         return None
 
 
+RATE_LIMITED_MESSAGE = (
+    "Not stored: the sender's network address was over its limit of refused submissions "
+    "(RATELIMIT_TEST_REFUSALS) when this arrived, so it was answered 429. Kept here so that a "
+    "researcher can recover it."
+)
+
+
+def keep_rate_limited(raw_body: bytes, content_type: str | None) -> bool:
+    """Keep a submission refused by the rate limit when it names a known study; True if kept.
+
+    The 429 stays (answering 200 for known ids would tell a guesser which ids are real), but a
+    clinic that shares one address with a careless device must not lose good tests for it.
+    """
+    try:
+        body = parse_body(raw_body)
+    except UnreadableSubmission:
+        return False
+    study = _known_study(body.get("study_id") if isinstance(body, dict) else None)
+    if study is None:
+        return False
+    refusal = SubmissionRefused(RATE_LIMITED_MESSAGE)
+    _keep_in_quarantine(study, raw_body, content_type, refusal)
+    return True
+
+
 def _keep_in_quarantine(study, raw_body, content_type, refusal: SubmissionRefused) -> None:
     # The refusal is the answer either way: an unreachable store must not turn it into a 503.
     try:

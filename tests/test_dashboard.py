@@ -399,9 +399,14 @@ def test_database_down_is_a_503_page(app_config):
     app_config["DB_CONNECTION_STR"] = f"mongodb://127.0.0.1:{_closed_port()}/"
     app_config["DB_TIMEOUT_MS"] = "100"
     client = create_app(app_config).test_client()
-    # Logging in needs the database too (the login rate-limit counters live there): with none,
-    # the login page itself says the database is down. Start from a session made directly.
-    assert client.get("/admin/login").status_code == 503
+    # Logging in needs the database too (the login rate-limit counters live there): the form
+    # shows, posting it says the database is down. Start from a session made directly.
+    login_page = client.get("/admin/login")
+    assert login_page.status_code == 200
+    attempt = client.post(
+        "/admin/login", data={"password": TEST_PASSWORD, "csrf_token": csrf_from(login_page)}
+    )
+    assert attempt.status_code == 503
     with client.session_transaction() as session:
         session["admin"] = True
     for path in ("/admin/", "/admin/progress", "/admin/participants/P1"):

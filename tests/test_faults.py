@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from conftest import load_sample
+from test_dashboard import csrf_from, log_in
 
 from intact import create_app, db
 
@@ -113,3 +115,67 @@ def test_unreachable_mongodb_gives_503_within_the_timeout(app_config):
     assert response.status_code == 503
     # One server-selection timeout (1 s), not one for the pending indexes and another for the ping.
     assert seconds < 1.9
+
+
+# --- the participant API and the dashboard under the same faults --------------------------------
+
+
+def add_study(app):
+    with app.app_context():
+        db.studies().insert_one(
+            {"study_id": "abcdefgh", "participant_id": "P001", "study_type": "baseline"}
+        )
+
+
+def test_participant_api_answers_503_while_the_store_is_locked_then_recovers(embedded_app):
+    add_study(embedded_app)
+    client = embedded_app.test_client()
+    sample = load_sample("delayed_recall", "abcdefgh")
+    with store_locked_by_another_process(embedded_app.config["DATA_DIR"]):
+        for call in (
+            lambda: client.get("/studies/abcdefgh"),
+            lambda: client.post("/tests", json=sample),
+        ):
+            response, seconds = timed(call)
+            assert response.status_code == 503
+            assert response.json["message"].startswith("The database is not reachable")
+            assert response.headers["Retry-After"] == "5"
+            assert seconds < ANSWER_WITHIN_SECONDS
+    assert client.get("/studies/abcdefgh").status_code == 200
+    assert client.post("/tests", json=sample).status_code == 200
+
+
+def test_dashboard_shows_a_503_page_when_a_change_cannot_be_stored(embedded_app):
+    client = embedded_app.test_client()
+    assert log_in(client).status_code == 303
+    token = csrf_from(client.get("/admin/studies/new"))
+    form = {"participant_ids": "P1", "csrf_token": token}
+    with store_locked_by_another_process(embedded_app.config["DATA_DIR"]):
+        # Reading still works (SQLite readers are not blocked by a writer's lock)...
+        assert client.get("/admin/").status_code == 200
+        # ...storing does not: a page that says so, not a JSON body or a 500.
+        response, seconds = timed(lambda: client.post("/admin/studies/new", data=form))
+        assert response.status_code == 503
+        assert response.mimetype == "text/html"
+        assert "The database is not reachable" in response.get_data(as_text=True)
+        assert seconds < ANSWER_WITHIN_SECONDS
+    assert client.post("/admin/studies/new", data=form).status_code == 303
+
+
+@pytest.fixture
+def unreachable_mongodb_app(app_config):
+    app_config.update(DB_CONNECTION_STR="mongodb://127.0.0.1:9/", DB_TIMEOUT_MS="1000")
+    return create_app(app_config)
+
+
+def test_participant_api_answers_503_when_mongodb_is_unreachable(unreachable_mongodb_app):
+    client = unreachable_mongodb_app.test_client()
+    sample = load_sample("delayed_recall", "abcdefgh")
+    for call in (
+        lambda: client.get("/studies/abcdefgh"),
+        lambda: client.post("/tests", json=sample),
+    ):
+        response, seconds = timed(call)
+        assert response.status_code == 503
+        assert response.is_json
+        assert seconds < ANSWER_WITHIN_SECONDS

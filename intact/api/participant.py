@@ -5,6 +5,7 @@ frontend-contract samples): every status but 200 is a failure to it, and it call
 origin, so CORS and a preflight that never redirects matter as much as the JSON.
 """
 
+import contextlib
 import json
 import logging
 from http import HTTPStatus
@@ -13,6 +14,7 @@ from pathlib import Path
 from flask import current_app, request
 from flask.views import MethodView
 from flask_cors import CORS
+from flask_limiter import RateLimitExceeded
 from flask_smorest import Blueprint, abort
 from flask_smorest.error_handler import ErrorSchema
 from marshmallow import Schema, fields
@@ -209,6 +211,16 @@ class Tests(MethodView):
         except results.InvalidSubmission as refusal:
             abort(422, message=refusal.message, errors={"json": refusal.errors})
         return stored
+
+
+@bp.errorhandler(RateLimitExceeded)
+def _rate_limited(error: RateLimitExceeded):
+    """The usual 429; a submission to POST /tests that names a known study is kept first."""
+    if request.method == "POST" and request.endpoint == "participant.Tests":
+        # A body over the size limit could not have been stored anyway.
+        with contextlib.suppress(RequestEntityTooLarge):
+            results.keep_rate_limited(read_body(), request.content_type)
+    return ratelimit.too_many_requests(error)
 
 
 def read_body() -> bytes:

@@ -1,0 +1,211 @@
+"""Faults in a real server: gunicorn as `make run` starts it, on the embedded store.
+
+- A worker killed (SIGKILL) in the middle of requests loses no submission it acknowledged.
+- A download the client cancels leaves nothing behind: no temporary file, no stuck worker,
+  and the audit log says it was not completed.
+"""
+
+import http.client
+import json
+import os
+import signal
+import socket
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from conftest import load_sample, stored_test
+from test_gunicorn_e2e import Gunicorn, request
+
+from intact import audit, create_app, db
+
+STUDY = "abcdefgh"
+
+
+def store_settings(environment) -> dict:
+    keys = ("DB_CONNECTION_STR", "DATA_DIR", "ADMIN_PASSWORD", "SECRET_KEY")
+    return {key: environment[key] for key in keys}
+
+
+@pytest.fixture
+def environment(tmp_path):
+    """gunicorn's environment: embedded store with one study, its own empty TMPDIR."""
+    from test_gunicorn_e2e import free_port
+
+    settings = {
+        "DB_CONNECTION_STR": "",
+        "DATA_DIR": str(tmp_path / "data"),
+        "ADMIN_PASSWORD": "fault-admin-password",
+        "SECRET_KEY": "fault-secret-key",
+    }
+    app = create_app(settings)
+    with app.app_context():
+        db.studies().insert_one(
+            {"study_id": STUDY, "participant_id": "P001", "study_type": "baseline"}
+        )
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DB_CONNECTION_STR", "DB_NAME", "HOST", "PORT", "DATA_DIR"}
+    }
+    env.update(
+        settings,
+        LOCAL_MODE="1",
+        HOST="127.0.0.1",
+        PORT=str(free_port()),
+        RATELIMIT_ENABLED="0",
+        TMPDIR=str(scratch),
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def worker_pids(master_pid: int) -> list[int]:
+    """gunicorn's workers: the master's child processes."""
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    return [int(pid) for pid in children]
+
+
+class Submitter(threading.Thread):
+    """A front-end posting new submissions back to back; remembers what was acknowledged."""
+
+    def __init__(self, number: int, url: str, stop: threading.Event):
+        super().__init__(daemon=True)
+        self.number, self.url, self.stop = number, url, stop
+        self.acknowledged: list[str] = []
+        self.interrupted = 0
+
+    def run(self):
+        sample = load_sample("choice_reaction_time", STUDY)
+        start = datetime(2026, 3, 1, tzinfo=UTC) + timedelta(days=self.number)
+        round_number = 0
+        while not self.stop.is_set():
+            started = start + timedelta(seconds=round_number)
+            body = dict(sample, time_started=started.isoformat().replace("+00:00", "Z"))
+            round_number += 1
+            try:
+                status, answer, _ = request(f"{self.url}/tests", body)
+            except (OSError, http.client.HTTPException, json.JSONDecodeError):
+                # Reset, or the answer cut short by the kill: no 200 reached the front-end, so
+                # nothing was promised (the write may still have happened: it is kept once).
+                self.interrupted += 1
+                continue
+            if status == 200:
+                self.acknowledged.append(answer["test_id"])
+
+
+def test_a_killed_worker_loses_no_acknowledged_submission(environment):
+    with Gunicorn(environment) as server:
+        stop = threading.Event()
+        submitters = [Submitter(number, server.url, stop) for number in range(6)]
+        for submitter in submitters:
+            submitter.start()
+        kills = 0
+        deadline = time.monotonic() + 60
+        # Kill until at least two requests were cut off mid-way (each kill usually cuts several).
+        while kills < 6 and time.monotonic() < deadline:
+            time.sleep(1.5)
+            for pid in worker_pids(server.process.pid):
+                os.kill(pid, signal.SIGKILL)
+                kills += 1
+            if kills >= 3 and sum(s.interrupted for s in submitters) >= 2:
+                break
+        time.sleep(1.5)
+        stop.set()
+        for submitter in submitters:
+            submitter.join(timeout=60)
+        # The master replaced the killed worker: the server still answers.
+        assert request(f"{server.url}/healthz")[0] == 200
+
+    acknowledged = [test_id for s in submitters for test_id in s.acknowledged]
+    interrupted = sum(s.interrupted for s in submitters)
+    assert kills >= 3
+    assert interrupted >= 2, "no request was in flight when the worker died"
+    assert len(acknowledged) > 20
+    with create_app(store_settings(environment)).app_context():
+        stored = list(db.tests().find({}, {"test_id": 1, "fingerprint": 1}))
+    stored_ids = {test["test_id"] for test in stored}
+    assert set(acknowledged) <= stored_ids
+    # Nothing stored twice; a request cut off after its write may be stored unacknowledged.
+    assert len(stored_ids) == len(stored)
+    assert len({test["fingerprint"] for test in stored}) == len(stored)
+    assert len(stored) - len(acknowledged) <= interrupted
+
+
+def raw_post(port: int, path: str, form: dict) -> socket.socket:
+    """Send a form POST and return the open socket, response unread."""
+    body = "&".join(f"{key}={value}" for key, value in form.items()).encode()
+    connection = socket.create_connection(("127.0.0.1", port), timeout=30)
+    connection.sendall(
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n".encode()
+        + body
+    )
+    return connection
+
+
+def data_files(data_dir: Path) -> list[str]:
+    """The files under DATA_DIR, but SQLite's own journals and `make run`'s generated secrets."""
+    return sorted(
+        str(path.relative_to(data_dir))
+        for path in data_dir.rglob("*")
+        if path.is_file()
+        and not path.name.endswith(("-wal", "-shm", "-journal"))
+        and path.name != "local-secrets.json"
+    )
+
+
+def test_a_cancelled_download_leaves_nothing_behind(environment):
+    app = create_app(store_settings(environment))
+    study = {"study_id": STUDY, "participant_id": "P001", "study_type": "baseline"}
+    received = datetime(2026, 3, 1, tzinfo=UTC)
+    with app.app_context():
+        db.tests().insert_many(
+            [
+                stored_test(
+                    study,
+                    "choice_reaction_time",
+                    received_at=received + timedelta(seconds=n),
+                    time_started=received + timedelta(seconds=n),
+                )
+                for n in range(3000)
+            ]
+        )
+    data_dir, scratch = Path(environment["DATA_DIR"]), Path(environment["TMPDIR"])
+    data_files_before = data_files(data_dir)
+    form = {"password": environment["ADMIN_PASSWORD"]}
+    port = int(environment["PORT"])
+
+    with Gunicorn(environment) as server:
+        connection = raw_post(port, "/tests/zip-archive/download-file", form)
+        head = connection.recv(4096)
+        assert head.startswith(b"HTTP/1.1 200")
+        assert b"application/zip" in head
+        # Hang up at once, with a reset (as a browser's cancel or a closed tab does).
+        connection.setsockopt(
+            socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+        )
+        connection.close()
+        started = time.monotonic()
+        assert request(f"{server.url}/healthz")[0] == 200
+        assert time.monotonic() - started < 5
+        # A whole download afterwards works.
+        whole = raw_post(port, "/tests/zip-archive/download-file", form)
+        received_bytes = b""
+        while chunk := whole.recv(65536):
+            received_bytes += chunk
+        whole.close()
+        assert received_bytes.startswith(b"HTTP/1.1 200")
+
+    assert list(scratch.iterdir()) == []
+    assert data_files(data_dir) == data_files_before
+    with create_app(store_settings(environment)).app_context():
+        downloads, _ = audit.find_entries(action=audit.DOWNLOAD)
+    assert [entry["details"]["completed"] for entry in downloads] == [True, False]
+    cancelled = downloads[1]
+    assert 0 < cancelled["count"] < downloads[0]["count"]
