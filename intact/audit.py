@@ -15,6 +15,7 @@ from pymongo.errors import PyMongoError
 
 from intact import clients, db
 from intact.spreadsheet_safety import neutralise
+from intact.timestamps import utc_iso
 
 log = logging.getLogger(__name__)
 
@@ -120,14 +121,10 @@ def iter_csv(**filters):
     for entry in db.collection(COLLECTION).find(query, {"_id": 0}).sort("time", -1):
         yield row(
             [
-                _iso(entry["time"]),
+                utc_iso(entry["time"]),
                 entry["action"],
                 entry["client"],
                 "" if entry.get("count") is None else entry["count"],
                 json.dumps(entry.get("details") or {}, sort_keys=True, default=str),
             ]
         )
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -18,6 +18,7 @@ from marshmallow import fields, validate
 from intact import db
 from intact.spreadsheet_safety import neutralise
 from intact.testtypes import TEST_TYPES, UNCLASSIFIED
+from intact.timestamps import utc_iso
 
 STUDIES_FILE = "studies.csv"
 CODEBOOK_FILE = "codebook.csv"
@@ -57,13 +58,6 @@ ZIP_COMPRESSLEVEL = 6
 # --- cells -------------------------------------------------------------------------------------
 
 
-def format_timestamp(value: datetime) -> str:
-    """ISO 8601 in UTC with a Z, to the millisecond (what MongoDB keeps)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _same(value):
     return value
 
@@ -85,7 +79,7 @@ def cell(value):
     if exact is not None:
         return exact(value)
     if isinstance(value, datetime):
-        return format_timestamp(value)
+        return utc_iso(value)
     if isinstance(value, int | float):
         # bson's Int64 and other number subclasses.
         return value

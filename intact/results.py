@@ -27,6 +27,7 @@ from intact.testtypes import (
     WholeNumber,
     infer_test_type,
 )
+from intact.timestamps import utc_iso
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +67,6 @@ class InvalidSubmission(SubmissionRefused):
 
 class StoringFailed(db.DatabaseUnavailable):
     """The same submission kept colliding with itself; nothing certain was stored."""
-
-
-def utc_iso(moment: datetime) -> str:
-    """ISO 8601 in UTC with milliseconds and a Z, as the browser's toISOString() writes it."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class UtcDateTime(fields.AwareDateTime):

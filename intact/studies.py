@@ -5,6 +5,7 @@ import logging
 import re
 import secrets
 import string
+import unicodedata
 import uuid
 from datetime import UTC, datetime
 from pathlib import PurePath
@@ -20,9 +21,6 @@ log = logging.getLogger(__name__)
 STUDY_TYPES = ("baseline", "followup")
 STUDY_ID_ALPHABET = string.ascii_lowercase
 MAX_PARTICIPANT_ID_LENGTH = 64
-# ASCII only: ids are typed by hand, and a Cyrillic "А" next to a Latin "A" would make two
-# participants that look the same in every spreadsheet.
-PARTICIPANT_ID = re.compile(rf"[A-Za-z0-9]{{1,{MAX_PARTICIPANT_ID_LENGTH}}}")
 PARTICIPANT_IDS_HEADER = "participant_id"
 PARTICIPANT_IDS_FILE_TYPES = (".txt", ".csv")
 # insert_many in chunks: one round trip per chunk, and a bounded request size on MongoDB.
@@ -57,8 +55,18 @@ def record_activity(study_id: str, *, opened: bool = False, now: datetime | None
 
 
 def is_participant_id(value) -> bool:
-    """True for 1 to MAX_PARTICIPANT_ID_LENGTH ASCII letters and digits."""
-    return isinstance(value, str) and PARTICIPANT_ID.fullmatch(value) is not None
+    """True for 1 to MAX_PARTICIPANT_ID_LENGTH letters or digits, in any script.
+
+    The original backend's rule (str.isalnum), kept so that its users' ids ("Müller1") still work.
+    """
+    return (
+        isinstance(value, str) and 0 < len(value) <= MAX_PARTICIPANT_ID_LENGTH and value.isalnum()
+    )
+
+
+def normalise_participant_id(value):
+    """NFC form of an id: "ü" typed as one character or as u + umlaut is the same participant."""
+    return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
 
 
 class InvalidBatch(ValueError):
@@ -89,8 +97,9 @@ def parse_participant_ids(text: str) -> list[str]:
             header_allowed = False
             continue
         header_allowed = False
-        if len(cells) == 1 and is_participant_id(cells[0]):
-            ids.append(cells[0])
+        candidate = normalise_participant_id(cells[0]) if len(cells) == 1 else None
+        if is_participant_id(candidate):
+            ids.append(candidate)
         else:
             bad_lines.append(number)
     if bad_lines:
@@ -112,7 +121,7 @@ def _invalid_ids(numbers: list[int], one: str, many: str) -> InvalidBatch:
         named += f" and {len(numbers) - LINES_NAMED_IN_MESSAGE} more"
     return InvalidBatch(
         "Non-alphanumeric participant IDs are not allowed: each id must be 1 to "
-        f"{MAX_PARTICIPANT_ID_LENGTH} letters (A-Z, a-z) or digits, one per line. "
+        f"{MAX_PARTICIPANT_ID_LENGTH} letters or digits, one per line. "
         f"Check {many if len(numbers) > 1 else one} {named}.",
         lines=numbers,
     )
@@ -202,6 +211,7 @@ def _check_batch(participant_ids: list, baselines, followups) -> None:
         )
     if not participant_ids:
         raise InvalidBatch("Received empty participant list.")
+    participant_ids = [normalise_participant_id(p) for p in participant_ids]
     bad = [
         position
         for position, participant_id in enumerate(participant_ids, start=1)

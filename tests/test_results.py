@@ -9,6 +9,7 @@ from pymongo.errors import DuplicateKeyError
 
 from intact import create_app, db, results
 from intact.testtypes import UNCLASSIFIED
+from intact.timestamps import utc_iso
 
 STARTED = datetime(2026, 11, 20, 14, 3, 7, 512000, tzinfo=UTC)
 
@@ -47,7 +48,7 @@ def test_fingerprint_changes_with_each_part(change):
 
 
 def test_utc_iso_matches_the_browser():
-    assert results.utc_iso(STARTED) == "2026-11-20T14:03:07.512Z"
+    assert utc_iso(STARTED) == "2026-11-20T14:03:07.512Z"
 
 
 @pytest.mark.parametrize(

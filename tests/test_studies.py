@@ -75,8 +75,6 @@ def test_participant_id_lists_in_every_usual_shape(text):
         ("P1\nP 2", [2]),
         ("P1\n\nP_3\nP4;", [3, 4]),
         ("P1,P2", [1]),
-        ("Ä1\nP2", [1]),
-        ("А1", [1]),  # Cyrillic A
         ("x" * 65, [1]),
         ("P1\nparticipant_id", [2]),
         ("=HYPERLINK(1)", [1]),
@@ -87,8 +85,6 @@ def test_participant_id_lists_in_every_usual_shape(text):
         "space",
         "underscore-and-semicolon",
         "two-columns",
-        "non-ascii",
-        "look-alike",
         "too-long",
         "header-not-first",
         "formula",
@@ -262,3 +258,8 @@ def test_a_failure_midway_removes_what_was_inserted(app, monkeypatch):
             create_studies(["P1", "P2", "P3"], baselines=1, followups=0)
         assert calls == [2, 1]
         assert collection.count_documents({}) == 0
+
+
+def test_ids_in_any_script_are_accepted_as_the_original_backend_did():
+    decomposed = "Mu\u0308ller1"  # u + combining diaeresis, as some keyboards type it
+    assert parse_participant_ids(f"Müller1\n{decomposed}\nИван7") == ["Müller1", "Müller1", "Иван7"]
