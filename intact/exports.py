@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from marshmallow import fields, validate
 
-from intact import db
+from intact import db, studies
 from intact.spreadsheet_safety import neutralise
 from intact.testtypes import TEST_TYPES, UNCLASSIFIED
 from intact.timestamps import utc_iso
@@ -25,16 +25,7 @@ CODEBOOK_FILE = "codebook.csv"
 UNCLASSIFIED_FILE = f"{UNCLASSIFIED}.csv"
 EXPORTABLE_TEST_TYPES = (*TEST_TYPES, UNCLASSIFIED)
 
-STUDY_COLUMNS = (
-    "study_id",
-    "participant_id",
-    "study_type",
-    "url",
-    "created_at",
-    "first_opened_at",
-    "last_seen_at",
-    "batch_id",
-)
+STUDY_COLUMNS = studies.STUDY_FIELDS
 TEST_COLUMNS = (
     "participant_id",
     "study_id",

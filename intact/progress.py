@@ -15,7 +15,7 @@ from marshmallow import validate
 
 from intact import db, quarantine
 from intact.scoring import DEFAULT_RULES, QualityRules
-from intact.studies import STUDY_TYPES
+from intact.studies import STUDY_FIELDS, STUDY_TYPES
 from intact.testtypes import TEST_TYPES, UNCLASSIFIED
 
 NOT_STARTED = "not_started"
@@ -42,15 +42,6 @@ STATE_DESCRIPTIONS = {
 SORTS = ("participant", "participant-desc", "latest", "earliest")
 PER_PAGE_CHOICES = (25, 50, 100)
 
-_STUDY_FIELDS = (
-    "study_id",
-    "participant_id",
-    "study_type",
-    "url",
-    "created_at",
-    "first_opened_at",
-    "last_seen_at",
-)
 _TEST_SUMMARY_FIELDS = ("study_id", "test_type", "received_at")
 
 
@@ -237,7 +228,7 @@ def load_progress(now: datetime | None = None, studies_filter: dict | None = Non
     """Every study (or those matching `studies_filter`) with its submissions counted by type."""
     now = now or datetime.now(UTC)
     by_id = {}
-    for doc in _read("studies", studies_filter, _STUDY_FIELDS):
+    for doc in _read("studies", studies_filter, STUDY_FIELDS):
         by_id[doc["study_id"]] = StudyProgress(
             study_id=doc["study_id"],
             participant_id=doc.get("participant_id", ""),
@@ -461,7 +452,7 @@ def batch_studies(batch_id: str, limit: int) -> tuple[list[dict], int]:
     if not isinstance(batch_id, str) or not batch_id:
         return [], 0
     shown, total = [], 0
-    for study in db.stream("studies", {"batch_id": batch_id}, _STUDY_FIELDS):
+    for study in db.stream("studies", {"batch_id": batch_id}, STUDY_FIELDS):
         total += 1
         if len(shown) < limit:
             shown.append(study)

@@ -19,6 +19,17 @@ from intact.offensive_words import contains_offensive_word
 log = logging.getLogger(__name__)
 
 STUDY_TYPES = ("baseline", "followup")
+# A study document's fields (docs/architecture.md), in the order the studies export lists them.
+STUDY_FIELDS = (
+    "study_id",
+    "participant_id",
+    "study_type",
+    "url",
+    "created_at",
+    "first_opened_at",
+    "last_seen_at",
+    "batch_id",
+)
 STUDY_ID_ALPHABET = string.ascii_lowercase
 MAX_PARTICIPANT_ID_LENGTH = 64
 PARTICIPANT_IDS_HEADER = "participant_id"
