@@ -14,11 +14,7 @@ Loopback only; every loop is bounded; gunicorn is stopped at the end.
 import argparse
 import copy
 import json
-import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,9 +23,10 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# Runs as a plain script: the project root must be importable.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.gunicorn_server import ROOT, Gunicorn  # noqa: E402
 from intact import create_app, db, results  # noqa: E402
 
 SAMPLES = ROOT / "tests" / "contract"
@@ -94,40 +91,6 @@ def seed(environ: dict, participants: int, first: int = 0) -> list[str]:
     return study_ids
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_gunicorn(environ: dict, port: int) -> subprocess.Popen:
-    env = {**os.environ, **environ, "PORT": str(port), "HOST": "127.0.0.1", "LOG_LEVEL": "WARNING"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise SystemExit("gunicorn did not start")
-
-
-def worker_memory_mb(server: subprocess.Popen, field: str = "VmHWM") -> float:
-    """VmHWM (peak) or VmRSS (now) of gunicorn's worker, the master's only child."""
-    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
-    status = Path(f"/proc/{children[0]}/status").read_text()
-    line = next(item for item in status.splitlines() if item.startswith(field))
-    return int(line.split()[1]) / 1024
-
-
 def post_latencies(port: int, study_ids: list[str], count: int) -> list[float]:
     """Post `count` new submissions (retakes: new time_started) and time each round trip."""
     latencies = []
@@ -188,37 +151,22 @@ def main() -> None:
             "LOCAL_MODE": "0",
             "LOG_LEVEL": "WARNING",
         }
-        port = free_port()
         # Empty store first: one study to post to.
         empty_ids = seed(environ, 1)
-        server = start_gunicorn(environ, port)
-        try:
-            summarise(
-                "POST /tests, store nearly empty", post_latencies(port, empty_ids, args.posts)
-            )
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
+        with Gunicorn(environ) as server:
+            latencies = post_latencies(server.port, empty_ids, args.posts)
+            summarise("POST /tests, store nearly empty", latencies)
 
         study_ids = seed(environ, args.participants, first=1)
-        server = start_gunicorn(environ, port)
-        try:
-            summarise(
-                f"POST /tests, {args.participants * 12} tests stored",
-                post_latencies(port, study_ids, args.posts),
+        with Gunicorn(environ) as server:
+            latencies = post_latencies(server.port, study_ids, args.posts)
+            summarise(f"POST /tests, {args.participants * 12} tests stored", latencies)
+            before = server.worker_memory_mb()
+            seconds, size = export_zip(server.port)
+            print(
+                f"full ZIP export: {seconds:.1f} s, {size / 1e6:.1f} MB; worker peak RSS "
+                f"{before:.0f} MB before, {server.worker_memory_mb():.0f} MB after"
             )
-            before = worker_memory_mb(server)
-            try:
-                seconds, size = export_zip(port)
-                print(
-                    f"full ZIP export: {seconds:.1f} s, {size / 1e6:.1f} MB; worker peak RSS "
-                    f"{before:.0f} MB before, {worker_memory_mb(server):.0f} MB after"
-                )
-            except urllib.error.HTTPError as error:
-                print(f"full ZIP export: not available ({error.code})")
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
 
 
 if __name__ == "__main__":

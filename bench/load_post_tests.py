@@ -18,30 +18,21 @@ It prints throughput and latency percentiles, and exits non-zero when a check fa
 import argparse
 import http.client
 import json
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
+from bench.gunicorn_server import ROOT, Gunicorn
 from intact import create_app, db
 from intact.testtypes import TEST_TYPES
 
-ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = ROOT / "tests" / "contract"
 BATTERY = list(TEST_TYPES)
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def study_id(client: int) -> str:
@@ -73,49 +64,6 @@ def create_studies(settings: dict, clients: int) -> None:
                 for client in range(clients)
             ]
         )
-
-
-class Gunicorn:
-    """gunicorn started as `make run` starts it, on a free loopback port; stopped on exit."""
-
-    def __init__(self, settings: dict):
-        self.port = free_port()
-        self.environment = {
-            **settings,
-            "LOCAL_MODE": "1",
-            "HOST": "127.0.0.1",
-            "PORT": str(self.port),
-            "PATH": str(Path(sys.executable).parent),
-        }
-        self.process = None
-
-    def __enter__(self):
-        self.process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("gunicorn")), "-c", "gunicorn.conf.py", "wsgi:app"],
-            cwd=ROOT,
-            env=self.environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                connection.request("GET", "/healthz")
-                if connection.getresponse().status == 200:
-                    return self
-            except OSError:
-                time.sleep(0.2)
-        self.__exit__()
-        raise SystemExit("gunicorn did not answer within 30 s")
-
-    def __exit__(self, *exc):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 class FrontEnd(threading.Thread):

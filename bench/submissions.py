@@ -12,30 +12,21 @@ number of fresh ones are posted by 8 threads at once (the embedded mode serves o
 
 import http.client
 import json
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
+from bench.gunicorn_server import ROOT, Gunicorn
 from intact import create_app, db
 from intact.testtypes import TEST_TYPES
 
-ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = ROOT / "tests" / "contract"
 # The six tests in the order the front-end runs them.
 BATTERY = list(TEST_TYPES)
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def submissions(participants: int, offset_days: int = 0) -> list[dict]:
@@ -111,23 +102,8 @@ def main() -> None:
             "LOG_LEVEL": "WARNING",
         }
         prepare(settings, participants, stored_tests)
-        port = free_port()
-        env = {**settings, "LOCAL_MODE": "1", "HOST": "127.0.0.1", "PORT": str(port)}
-        env["PATH"] = str(Path(sys.executable).parent)
-        server = subprocess.Popen(
-            [str(Path(sys.executable).with_name("gunicorn")), "-c", "gunicorn.conf.py", "wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            for _ in range(100):
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+        with Gunicorn(settings) as server:
+            port = server.port
             print(f"embedded store, {stored_tests} tests stored before the run")
             bodies = submissions(participants)
             began = time.perf_counter()
@@ -150,9 +126,6 @@ def main() -> None:
                 thread.join()
             wall = time.perf_counter() - began
             describe("new, 8 clients at once", [t for r in results for t in r], wall)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
 
 
 if __name__ == "__main__":
