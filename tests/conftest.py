@@ -1,17 +1,62 @@
 """Shared fixtures: an app on a fresh in-memory database, its client and CLI runner."""
 
+import contextlib
 import itertools
 import json
 import os
+import subprocess
+import threading
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from werkzeug.serving import make_server
 
 from intact import create_app, db
 
 TEST_PASSWORD = "correct-horse-battery"
+
+# Debian's Chromium (.ci/run installs it). Without --disable-background-networking it keeps
+# trying the closed network from this machine, many connections at a time.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@contextlib.contextmanager
+def serving(app):
+    """The app on a free loopback port, served from a thread; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def chromium_dump_dom(url: str, *extra_args: str, budget_ms: int = 5000, timeout: int = 60):
+    """Run headless Chromium on url; the finished process (DOM on stdout, its log on stderr).
+
+    `budget_ms` of virtual time lets the page's scripts finish before the DOM is written.
+    """
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    return subprocess.run(
+        [
+            str(CHROMIUM),
+            *CHROMIUM_ARGS,
+            *extra_args,
+            f"--virtual-time-budget={budget_ms}",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @pytest.fixture

@@ -1,14 +1,10 @@
 """/openapi.json and /docs: every result field, the contract examples, every error, no CDN."""
 
 import re
-import shutil
-import subprocess
-import threading
 from html.parser import HTMLParser
 
 import pytest
-from conftest import CONTRACT_SAMPLES, load_sample
-from werkzeug.serving import make_server
+from conftest import CONTRACT_SAMPLES, chromium_dump_dom, load_sample, serving
 
 from intact.testtypes import TEST_TYPES
 
@@ -125,51 +121,21 @@ def test_docs_page_has_no_inline_script_and_serves_its_own_assets(client):
     assert 'data-spec-url="/openapi.json"' in page.get_data(as_text=True)
 
 
-class LiveServer:
-    """The app on a free port in a thread, with the strict page policy on every answer."""
-
-    def __init__(self, app):
-        @app.after_request
-        def _strict_policy(response):
-            response.headers.setdefault("Content-Security-Policy", STRICT_POLICY)
-            return response
-
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.thread.join(timeout=10)
-
-
 @pytest.mark.browser
 def test_swagger_ui_renders_under_a_strict_content_security_policy(app, tmp_path):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("chromium is not installed")
-    with LiveServer(app) as server:
-        run = subprocess.run(
-            [
-                chromium,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                f"--user-data-dir={tmp_path / 'profile'}",
-                "--enable-logging=stderr",
-                "--v=0",
-                "--virtual-time-budget=15000",
-                "--dump-dom",
-                f"{server.url}/docs",
-            ],
-            capture_output=True,
-            text=True,
+    @app.after_request
+    def _strict_policy(response):
+        response.headers.setdefault("Content-Security-Policy", STRICT_POLICY)
+        return response
+
+    with serving(app) as url:
+        run = chromium_dump_dom(
+            f"{url}/docs",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--enable-logging=stderr",
+            "--v=0",
+            budget_ms=15000,
             timeout=120,
-            check=False,
         )
     dom, log = run.stdout, run.stderr
     violations = [line for line in log.splitlines() if "Content Security Policy" in line]

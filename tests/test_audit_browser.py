@@ -3,12 +3,10 @@
 import csv
 import io
 import re
-import threading
 
 import pytest
-from conftest import TEST_PASSWORD
-from test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, LAPTOP, PHONE, log_in, shoot
-from werkzeug.serving import make_server
+from conftest import CHROMIUM, CHROMIUM_ARGS, TEST_PASSWORD, serving
+from test_dashboard_browser import LAPTOP, PHONE, log_in, shoot
 
 from intact import audit, create_app
 
@@ -32,12 +30,8 @@ def live_server(tmp_path):
         audit.record(audit.LOGIN_FAILURE, client="203.0.113.9")
         audit.record(audit.STUDIES_CREATED, count=40, participants=20, client="192.0.2.10")
         audit.record(audit.DOWNLOAD, count=18_432, file="studies.csv", completed=True)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    with serving(app) as url:
+        yield url
 
 
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])

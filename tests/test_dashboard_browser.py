@@ -6,14 +6,12 @@ person to look at.
 
 import json
 import re
-import threading
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import TEST_PASSWORD, stored_test
-from werkzeug.serving import make_server
+from conftest import CHROMIUM, CHROMIUM_ARGS, TEST_PASSWORD, serving, stored_test
 
 from intact import create_app, db
 from intact.testtypes import TEST_TYPES
@@ -22,8 +20,6 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
 LAPTOP = {"width": 1366, "height": 850}
 PHONE = {"width": 390, "height": 844}
@@ -114,12 +110,8 @@ def live_server(tmp_path_factory):
         }
     )
     _seed(app)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

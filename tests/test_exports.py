@@ -7,8 +7,7 @@ import zipfile
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from conftest import TEST_PASSWORD, load_sample
-from werkzeug.serving import make_server
+from conftest import TEST_PASSWORD, load_sample, serving
 
 from intact import create_app, db, exports
 from intact.testtypes import TEST_TYPES
@@ -418,25 +417,20 @@ def test_two_downloads_at_the_same_time_on_a_threaded_server(app, make_study):
 
     for n in range(20):
         make_study(participant_id=f"P{n}")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_port}/tests/zip-archive/download-file"
     body = urllib.parse.urlencode({"password": TEST_PASSWORD}).encode()
     results = [None, None]
 
-    def download(slot):
+    def download(url, slot):
         with urllib.request.urlopen(url, data=body, timeout=30) as response:
             results[slot] = (response.status, response.read())
 
-    try:
-        workers = [threading.Thread(target=download, args=(slot,)) for slot in (0, 1)]
+    with serving(app) as base:
+        url = f"{base}/tests/zip-archive/download-file"
+        workers = [threading.Thread(target=download, args=(url, slot)) for slot in (0, 1)]
         for worker in workers:
             worker.start()
         for worker in workers:
             worker.join(timeout=60)
-    finally:
-        server.shutdown()
     for status, data in results:
         assert status == 200
         archive = zipfile.ZipFile(io.BytesIO(data))

@@ -1,12 +1,8 @@
 """Security headers on pages and data, and a real browser refusing an inline script."""
 
-import shutil
-import subprocess
-import threading
-
 import pytest
+from conftest import chromium_dump_dom, serving
 from flask import Blueprint, Response, abort
-from werkzeug.serving import make_server
 
 from intact import create_app
 
@@ -110,35 +106,14 @@ def test_strict_transport_security_only_over_https(client):
 
 @pytest.fixture
 def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    with serving(app) as url:
+        yield url
 
 
 def rendered_dom(url):
     """The page's DOM after headless Chromium has loaded it and run what it was allowed to."""
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("chromium is not installed")
-    result = subprocess.run(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            # Let the page's scripts finish (Swagger UI fetches the spec, then draws).
-            "--virtual-time-budget=5000",
-            "--dump-dom",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    result = chromium_dump_dom(url)
+    assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
 
 
