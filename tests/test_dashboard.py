@@ -12,6 +12,7 @@ import pytest
 from conftest import TEST_PASSWORD
 
 from intact import create_app
+from intact.admin import audit_log, views
 
 HTMX = {"HX-Request": "true"}
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -659,3 +660,29 @@ def test_participant_page_offers_that_participants_zip(admin, make_study):
     text = admin.get("/admin/participants/P1").get_data(as_text=True)
     assert '<input type="hidden" name="participant_id" value="P1">' in text
     assert 'action="/tests/zip-archive/download-file"' in text
+
+
+def test_every_pager_links_its_neighbours(app, admin, make_study):
+    from intact import audit, quarantine
+
+    study = make_study("P1")
+    with app.app_context():
+        for _ in range(views.REFUSED_PER_PAGE + 1):
+            quarantine.keep_refused(study, b"{}", "application/json", "bad", [])
+        for _ in range(audit_log.ENTRIES_PER_PAGE + 1):
+            audit.record(audit.LOGIN_FAILURE, client="192.0.2.1")
+
+    refused = admin.get("/admin/refused?page=2").get_data(as_text=True)
+    assert "Page 2 of 2" in refused
+    assert 'rel="prev" href="/admin/refused?page=1"' in refused
+    assert 'rel="next"' not in refused
+    # A full page: the pager reloads it, no htmx swap.
+    assert "hx-get" not in refused.split('class="pagination"')[1]
+
+    log = admin.get("/admin/audit?action=login_failure").get_data(as_text=True)
+    pager = log.split('class="pagination"')[1].split("</nav>")[0]
+    assert "Page 1 of 2" in pager
+    assert 'rel="next" href="/admin/audit?action=login_failure&amp;page=2"' in pager
+    assert 'hx-get="/admin/audit?action=login_failure&amp;page=2"' in pager
+    assert 'hx-target="#audit-table"' in pager
+    assert "Older →" in pager
