@@ -98,27 +98,17 @@ def muller(make_study, make_test):
     return study
 
 
-@pytest.fixture
-def logged_in(client):
-    from intact import auth
-
-    with client.session_transaction() as session:
-        session[auth.SESSION_FLAG] = True
-        session[auth.CSRF_SESSION_KEY] = "token"
-    return client
-
-
 @pytest.mark.parametrize("typed", [DECOMPOSED, "Müller1", "%20M%C3%BCller1%20"])
 @pytest.mark.parametrize("page", ["", "/scores", "/report"])
-def test_dashboard_participant_urls_find_every_spelling(logged_in, muller, typed, page):
-    response = logged_in.get(f"/admin/participants/{typed}{page}")
+def test_dashboard_participant_urls_find_every_spelling(admin, muller, typed, page):
+    response = admin.get(f"/admin/participants/{typed}{page}")
     assert response.status_code == 200
     assert "Müller1" in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("typed", [DECOMPOSED, "mu\u0308ller"])
-def test_progress_search_finds_every_spelling(logged_in, muller, typed):
-    response = logged_in.get("/admin/progress", query_string={"q": typed})
+def test_progress_search_finds_every_spelling(admin, muller, typed):
+    response = admin.get("/admin/progress", query_string={"q": typed})
     page = response.get_data(as_text=True)
     assert "Müller1" in page
     assert "P2" not in page
@@ -160,14 +150,14 @@ def test_the_cli_refuses_a_bad_id_saying_what_was_seen(runner, tmp_path):
     assert '"P 1" has a space' in result.output
 
 
-def test_the_refused_list_filter_reads_a_typed_study_id(logged_in, app, muller):
+def test_the_refused_list_filter_reads_a_typed_study_id(admin, app, muller):
     from intact import db
 
     with app.app_context():
         db.quarantine().insert_one(
             {"quarantine_id": "q1", "study_id": "abcdefgh", "received_at": None, "message": "x"}
         )
-    page = logged_in.get("/admin/refused", query_string={"study_id": " Abcdefgh "})
+    page = admin.get("/admin/refused", query_string={"study_id": " Abcdefgh "})
     assert page.status_code == 200
     assert "1 refused submission for study <code>abcdefgh</code>" in page.get_data(as_text=True)
 
