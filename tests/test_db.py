@@ -33,12 +33,32 @@ def test_creating_indexes_twice_is_harmless(store_config):
         db.ensure_indexes(db.get_db())
 
 
+@pytest.mark.parametrize(
+    ("uri", "kind"),
+    [
+        ("", db.EMBEDDED),
+        ("mongomock://", db.MOCK),
+        ("mongodb://127.0.0.1:27017/", db.MONGODB),
+        ("mongodb://user:pw@a:27017,b:27018/intact?replicaSet=rs0", db.MONGODB),
+        ("mongodb+srv://user:pw@cluster0.example.net/", db.MONGODB),
+    ],
+)
+def test_the_connection_string_alone_says_which_store(uri, kind):
+    assert db.store_kind({"DB_CONNECTION_STR": uri}) == kind
+
+
+def test_an_unknown_scheme_is_named_without_the_rest_of_the_string():
+    with pytest.raises(ValueError, match="got postgres://") as refused:
+        db.store_kind({"DB_CONNECTION_STR": "postgres://admin:hunter2@db.example/intact"})
+    assert "hunter2" not in str(refused.value)
+
+
 def test_embedded_store_keeps_data_across_restarts(app_config):
     app_config["DB_CONNECTION_STR"] = ""
     first = create_app(app_config)
     with first.app_context():
         db.studies().insert_one({"study_id": "keptkept", "study_type": "baseline"})
-    first.extensions["intact_db_client"].close()
+    db.client_of(first).close()
 
     second = create_app(app_config)
     with second.app_context():

@@ -16,7 +16,7 @@ from limits.storage import MemoryStorage, MongoDBStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from marshmallow import Schema, fields
 
-from intact import auth, config, create_app, ratelimit
+from intact import auth, config, create_app, db, ratelimit
 
 KNOWN_STUDY = "abcdefgh"
 
@@ -274,7 +274,7 @@ def test_an_app_on_mongodb_counts_in_its_database(app_config):
     app = create_app(app_config)
     storage = app.extensions[ratelimit.PerAppLimiter.STATE]["storage"]
     assert isinstance(storage, ratelimit.AppDatabaseCounters)
-    assert storage._app_client is app.extensions["intact_db_client"]
+    assert storage._app_client is db.client_of(app)
 
 
 @pytest.mark.mongo
