@@ -13,6 +13,7 @@ import logging
 import sqlite3
 from datetime import UTC
 from pathlib import Path
+from urllib.parse import unquote_plus
 
 import bson
 import mongomock
@@ -121,9 +122,23 @@ def describe(settings: dict) -> str:
         return f"embedded store in {(Path(settings['DATA_DIR']) / EMBEDDED_DIR).absolute()}"
     if kind == MOCK:
         return "in-memory database (mongomock, lost on exit)"
-    uri = settings["DB_CONNECTION_STR"]
-    host = uri.split("@")[-1].split("/")[0].split("?")[0]
-    return f"MongoDB at {host}, database {settings['DB_NAME']!r}"
+    return f"MongoDB at {_hosts(settings['DB_CONNECTION_STR'])}, database {settings['DB_NAME']!r}"
+
+
+def _hosts(uri: str) -> str:
+    """The hosts a MongoDB connection string names: no credentials, no database, no options.
+
+    Format (https://www.mongodb.com/docs/manual/reference/connection-string/):
+    `mongodb://[user:password@]host1[:port1][,host2[:port2],…][/[database]][?options]` and
+    `mongodb+srv://[user:password@]host[/[database]][?options]`, whose host names a DNS seed list.
+    Cut as PyMongo's parser cuts it: options at the first "?", the path at the first "/", then
+    credentials up to the last "@". Options are never shown: some carry secrets too.
+    """
+    scheme, _, rest = uri.partition("://")
+    hosts = rest.partition("?")[0].partition("/")[0].rpartition("@")[2]
+    # A Unix domain socket is a percent-encoded path (mongodb://%2Ftmp%2Fmongodb-27017.sock).
+    hosts = unquote_plus(hosts)
+    return f"{hosts} (DNS seed list)" if scheme == "mongodb+srv" else hosts
 
 
 def init_app(app, settings: dict) -> None:
