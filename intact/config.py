@@ -12,6 +12,8 @@ from pathlib import Path
 
 import limits
 
+from intact import db
+
 # Placeholder password of the original backend: never accepted outside local mode.
 INSECURE_PASSWORDS = frozenset({"", "password"})
 LOCAL_SECRETS_FILE = "local-secrets.json"
@@ -114,6 +116,10 @@ def from_environ(environ: Mapping) -> dict:
         raise ConfigError(
             f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {settings['LOG_LEVEL']!r}"
         )
+    try:
+        db.store_kind(settings)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     if settings["RT_MIN_MS"] >= settings["RT_MAX_MS"]:
         raise ConfigError(
             f"RT_MIN_MS ({settings['RT_MIN_MS']}) must be below RT_MAX_MS ({settings['RT_MAX_MS']})"
@@ -174,8 +180,3 @@ def load(environ: Mapping) -> dict:
         settings = fill_local_secrets(settings)
     require_secrets(settings)
     return settings
-
-
-def uses_embedded_store(settings: dict) -> bool:
-    """True when no MongoDB server is configured and the file-backed store is used."""
-    return not settings["DB_CONNECTION_STR"]
