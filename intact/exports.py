@@ -7,7 +7,6 @@ two downloads at once share nothing.
 
 import csv
 import io
-import json
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from datetime import UTC, datetime
 from marshmallow import fields, validate
 
 from intact import db, studies
+from intact.json_text import readable_json
 from intact.spreadsheet_safety import neutralise
 from intact.testtypes import TEST_TYPES, UNCLASSIFIED
 from intact.timestamps import utc_iso
@@ -75,7 +75,7 @@ def cell(value):
         # bson's Int64 and other number subclasses.
         return value
     if isinstance(value, dict | list):
-        value = json.dumps(value, ensure_ascii=False, default=str)
+        value = readable_json(value, default=str)
     return neutralise(str(value))
 
 

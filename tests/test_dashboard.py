@@ -431,6 +431,32 @@ def test_refused_submission_shows_the_raw_body_escaped(admin, make_study):
     assert '"crt_rt": "<script>alert(1)</script>"' in html.unescape(text)
 
 
+ODD_BODIES = {
+    # A lone surrogate escape: valid JSON text, but no character UTF-8 can encode.
+    "lone-surrogate-value": (b'{"study_id": "abcdefgh", "result": "\\ud800"}', "\\ud800"),
+    "lone-surrogate-key": (b'{"study_id": "abcdefgh", "\\udc00x": 1, "result": []}', "\\udc00x"),
+    "surrogate-pair": (b'{"study_id": "abcdefgh", "result": "\\ud83d\\ude00"}', "\U0001f600"),
+    "nul": (b'{"study_id": "abcdefgh", "result": "a\\u0000b"}', "a\\u0000b"),
+    "deep": (
+        b'{"study_id": "abcdefgh", "result": ' + b"[" * 900 + b"]" * 900 + b"}",
+        "[[[",
+    ),
+}
+
+
+@pytest.mark.parametrize("body", ODD_BODIES.values(), ids=ODD_BODIES.keys())
+def test_every_kept_body_displays_on_its_detail_page(admin, make_study, body):
+    raw, shown = body
+    make_study("P7", study_id="abcdefgh")
+    response = admin.post("/tests", data=raw, content_type="application/json")
+    assert response.status_code in (400, 422)
+    listing = admin.get("/admin/refused").get_data(as_text=True)
+    detail_url = re.search(r'href="(/admin/refused/[^"]+)"', listing).group(1)
+    detail = admin.get(detail_url)
+    assert detail.status_code == 200
+    assert shown in html.unescape(detail.get_data(as_text=True))
+
+
 def test_refused_list_filters_by_study_and_the_participant_page_points_to_it(admin, make_study):
     study = make_study("P7", study_id="abcdefgh")
     other = make_study("P8", study_id="bcdefghi")

@@ -3,6 +3,8 @@
 import json
 from datetime import UTC, datetime
 
+from intact.json_text import escape_lone_surrogates, readable_json
+
 _UNITS = (("day", 86400), ("hour", 3600), ("minute", 60))
 
 
@@ -72,9 +74,13 @@ def readable_body(entry: dict) -> str:
     """A refused submission's raw body, indented when it is JSON, else exactly as received."""
     raw = entry.get("raw_body") or ""
     try:
-        return json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
-    except ValueError:
-        return raw
+        parsed = json.loads(raw)
+    except (ValueError, RecursionError):
+        return escape_lone_surrogates(raw)
+    try:
+        return readable_json(parsed, indent=2)
+    except RecursionError:
+        return escape_lone_surrogates(raw)
 
 
 def byte_size(value) -> str:
