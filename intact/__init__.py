@@ -14,11 +14,13 @@ from intact import (
     clients,
     config,
     db,
+    deferred,
     errors,
     health,
     identifiers,
     logs,
     ratelimit,
+    request_stream,
     security_headers,
 )
 
@@ -46,11 +48,14 @@ def create_app(test_config=None):
     app.config.update(settings)
     app.json.sort_keys = False
 
+    # First: its after-request hook then runs last and sees the final response.
+    deferred.init_app(app)
     logs.configure(settings["LOG_LEVEL"])
     logs.init_request_log(app)
     # Before any blueprint: their URL rules use the id converters.
     identifiers.init_app(app)
     clients.init_app(app)
+    request_stream.init_app(app)
     db.init_app(app, settings)
     ratelimit.init_app(app)
     security_headers.init_app(app)

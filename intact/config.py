@@ -94,6 +94,15 @@ _SETTINGS = {
     "RT_MAX_MS": (lambda n, v, d: _integer(n, v, d, minimum=1), 60_000),
     "ELAPSED_TOLERANCE_MS": (lambda n, v, d: _integer(n, v, d, minimum=0), 1_000),
     "ELAPSED_MAX_MS": (lambda n, v, d: _integer(n, v, d, minimum=1), 3_600_000),
+    # What the quarantine keeps of refused submissions (intact/quarantine.py): per study in all,
+    # and per client address per UTC day; beyond either, a refusal is counted, not kept.
+    "QUARANTINE_MAX_PER_STUDY": (lambda n, v, d: _integer(n, v, d, minimum=0), 20),
+    "QUARANTINE_MAX_BYTES_PER_STUDY": (lambda n, v, d: _integer(n, v, d, minimum=0), 5 * 2**20),
+    "QUARANTINE_MAX_PER_CLIENT_DAY": (lambda n, v, d: _integer(n, v, d, minimum=0), 200),
+    "QUARANTINE_MAX_BYTES_PER_CLIENT_DAY": (
+        lambda n, v, d: _integer(n, v, d, minimum=0),
+        20 * 2**20,
+    ),
     # Reverse proxies in front of the app whose X-Forwarded-For / -Proto are believed (0: none).
     "TRUSTED_PROXIES": (_integer, 0),
     # Rate limits per client address; only failures count (see intact/ratelimit.py).

@@ -1,9 +1,9 @@
 """Storing the front-end's submissions: validation, idempotency, quarantine of refused ones.
 
-`submit(raw_body, content_type)` is the whole story of a POST /tests: read the JSON, check the
-envelope and the result, find the study, store the test once, and keep a refused submission that
-names a known study in the quarantine. It raises a domain error for every refusal; the view picks
-the status code.
+`submit(raw_body, content_type, client)` is the whole story of a POST /tests: read the JSON, check
+the envelope and the result, find the study, store the test once, and keep a refused submission
+that names a known study in the quarantine. It raises a domain error for every refusal; the view
+picks the status code.
 """
 
 import hashlib
@@ -16,7 +16,7 @@ from bson import ObjectId
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from intact import db, quarantine
+from intact import db, deferred, quarantine
 from intact.studies import StudyNotFound, find_study, record_activity
 from intact.testtypes import (
     INT64_MAX,
@@ -156,11 +156,15 @@ class StoredTestSchema(Schema):
 ENVELOPE_FIELDS = frozenset(SubmissionSchema().fields)
 
 
-def submit(raw_body: bytes, content_type: str | None) -> tuple[dict, bool]:
+def submit(
+    raw_body: bytes, content_type: str | None, client: str | None = None
+) -> tuple[dict, bool]:
     """Validate and store one submission; return (the stored test, whether it is new).
 
-    Raises a SubmissionRefused subclass or StudyNotFound; a refused submission that names a
-    known study is kept in the quarantine first.
+    Raises a SubmissionRefused subclass or StudyNotFound. A refused submission that names a
+    known study is kept in the quarantine (within its caps for the study and for `client`, the
+    sender's address) after the answer has been sent: a refusal does the same work before its
+    answer whether the study exists or not, so its timing tells a guesser nothing.
     """
     try:
         body = parse_body(raw_body)
@@ -177,7 +181,9 @@ def submit(raw_body: bytes, content_type: str | None) -> tuple[dict, bool]:
         submission = validate_submission(body)
     except SubmissionRefused as refusal:
         if study is not None:
-            _keep_in_quarantine(study, raw_body, content_type, refusal)
+            deferred.after_response(
+                _keep_in_quarantine, study, raw_body, content_type, refusal, client
+            )
         raise
     if study is None:
         raise StudyNotFound(body["study_id"])
@@ -429,36 +435,11 @@ def _known_study(study_id) -> dict | None:
         return None
 
 
-RATE_LIMITED_MESSAGE = (
-    "Not stored: the sender's network address was over its limit of refused submissions "
-    "(RATELIMIT_TEST_REFUSALS) when this arrived, so it was answered 429. Kept here so that a "
-    "researcher can recover it."
-)
-
-
-def keep_rate_limited(raw_body: bytes, content_type: str | None) -> bool:
-    """Keep a submission refused by the rate limit when it names a known study; True if kept.
-
-    The 429 stays (answering 200 for known ids would tell a guesser which ids are real), but a
-    clinic that shares one address with a careless device must not lose good tests for it.
-    """
-    try:
-        body = parse_body(raw_body)
-    except UnreadableSubmission:
-        return False
-    study = _known_study(body.get("study_id") if isinstance(body, dict) else None)
-    if study is None:
-        return False
-    refusal = SubmissionRefused(RATE_LIMITED_MESSAGE)
-    _keep_in_quarantine(study, raw_body, content_type, refusal)
-    return True
-
-
-def _keep_in_quarantine(study, raw_body, content_type, refusal: SubmissionRefused) -> None:
+def _keep_in_quarantine(study, raw_body, content_type, refusal: SubmissionRefused, client) -> None:
     # The refusal is the answer either way: an unreachable store must not turn it into a 503.
     try:
         quarantine.keep_refused(
-            study, raw_body, content_type, refusal.message, refusal.field_errors()
+            study, raw_body, content_type, refusal.message, refusal.field_errors(), client=client
         )
     except (PyMongoError, *db.UNAVAILABLE_ERRORS):
         log.error("could not keep a refused submission in quarantine", exc_info=True)

@@ -29,6 +29,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from intact import create_app, db
@@ -39,6 +41,22 @@ TEST_PASSWORD = "correct-horse-battery"
 
 
 # --- apps ----------------------------------------------------------------------------------
+
+
+class ServerLikeClient(FlaskClient):
+    """Flask's test client, reading and closing every answer as a WSGI server does.
+
+    Work the app defers until its answer is sent (intact/deferred.py) runs when the server closes
+    the response; Flask's client leaves responses open unless asked. `buffered=False` still
+    gives an open, streaming response (downloads cancelled half-way).
+    """
+
+    def open(self, *args, buffered=True, **kwargs):
+        return super().open(*args, buffered=buffered, **kwargs)
+
+
+# Every app the tests build, whether through the fixtures or create_app directly.
+Flask.test_client_class = ServerLikeClient
 
 
 @pytest.fixture
@@ -345,9 +363,14 @@ def store_settings(environment) -> dict:
 @pytest.fixture
 def gunicorn_environment(tmp_path):
     """`make run`'s environment on a fresh embedded store holding one study, GUNICORN_STUDY."""
+    return make_run_environment(tmp_path / "data")
+
+
+def make_run_environment(data_dir: Path) -> dict:
+    """`make run`'s environment on a fresh embedded store in data_dir holding GUNICORN_STUDY."""
     settings = {
         "DB_CONNECTION_STR": "",
-        "DATA_DIR": str(tmp_path / "data"),
+        "DATA_DIR": str(data_dir),
         "ADMIN_PASSWORD": "gunicorn-admin-password",
         "SECRET_KEY": "gunicorn-secret-key",
     }

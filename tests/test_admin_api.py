@@ -238,7 +238,9 @@ def test_uploads_over_the_size_limit_are_413(app_config):
 
 
 def test_downloads_name_their_file_and_stream(client):
-    studies = client.post("/studies/download-file", data={"password": TEST_PASSWORD})
+    studies = client.post(
+        "/studies/download-file", data={"password": TEST_PASSWORD}, buffered=False
+    )
     assert studies.is_streamed
     assert studies.headers["Content-Disposition"] == "attachment; filename=studies.csv"
     assert studies.mimetype == "text/csv"

@@ -61,3 +61,11 @@ def test_answer_value(value, text):
 def test_initials_name_the_test_columns():
     assert formatting.initials("choice_reaction_time") == "CRT"
     assert formatting.milliseconds(400.4) == "400 ms"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(None, "—"), (1, "1 byte"), (812, "812 bytes"), (14540, "14.2 KB"), (5 * 2**20, "5.0 MB")],
+)
+def test_byte_sizes(value, shown):
+    assert formatting.byte_size(value) == shown

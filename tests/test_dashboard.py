@@ -664,6 +664,7 @@ def test_every_pager_links_its_neighbours(app, admin, make_study):
     from intact import audit, quarantine
 
     study = make_study("P1")
+    app.config["QUARANTINE_MAX_PER_STUDY"] = views.REFUSED_PER_PAGE + 1
     with app.app_context():
         for _ in range(views.REFUSED_PER_PAGE + 1):
             quarantine.keep_refused(study, b"{}", "application/json", "bad", [])

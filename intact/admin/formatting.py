@@ -84,12 +84,14 @@ def readable_body(entry: dict) -> str:
 
 
 def byte_size(value) -> str:
-    """'812 bytes', '14.2 KB'."""
+    """'812 bytes', '14.2 KB', '5.0 MB' (binary multiples, as file managers on Windows show)."""
     if not isinstance(value, int):
         return "—"
     if value < 1024:
         return f"{value} byte{'s' if value != 1 else ''}"
-    return f"{value / 1024:,.1f} KB"
+    if value < 1024 * 1024:
+        return f"{value / 1024:,.1f} KB"
+    return f"{value / 1024 / 1024:,.1f} MB"
 
 
 def initials(name: str) -> str:

@@ -217,6 +217,8 @@ def downloads():
 
 
 REFUSED_PER_PAGE = 50
+# The refused page says how many submissions were counted but not kept in this many days.
+NOT_KEPT_DAYS = 30
 
 
 @bp.get("/refused")
@@ -240,6 +242,8 @@ def refused_list():
         page=page,
         pages=pages,
         study_id=study_id,
+        not_kept=quarantine.not_kept_since(NOT_KEPT_DAYS),
+        not_kept_days=NOT_KEPT_DAYS,
     )
 
 

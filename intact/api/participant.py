@@ -5,7 +5,6 @@ frontend-contract samples): every status but 200 is a failure to it, and it call
 origin, so CORS and a preflight that never redirects matter as much as the JSON.
 """
 
-import contextlib
 import json
 import logging
 from http import HTTPStatus
@@ -18,9 +17,10 @@ from flask_limiter import RateLimitExceeded
 from flask_smorest import Blueprint, abort
 from flask_smorest.error_handler import ErrorSchema
 from marshmallow import Schema, fields
+from pymongo.errors import PyMongoError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from intact import ratelimit, results
+from intact import clients, db, quarantine, ratelimit, results
 from intact.studies import STUDY_TYPES, StudyNotFound, find_study, record_activity
 from intact.testtypes import TEST_TYPES, WholeNumber
 
@@ -184,7 +184,8 @@ class Tests(MethodView):
         schema=ErrorSchema,
         headers=RETRY_AFTER,
         description="Too many refused submissions from this address (RATELIMIT_TEST_REFUSALS); "
-        "every submission from it gets this answer until the window passes. Nothing stored.",
+        "every submission from it gets this answer until the window passes. Nothing is stored "
+        "or kept; the dashboard counts such submissions per day.",
     )
     @bp.alt_response(
         503,
@@ -204,7 +205,7 @@ class Tests(MethodView):
             limit = current_app.config["MAX_CONTENT_LENGTH"]
             abort(413, message=f"The submission is larger than the {limit} bytes accepted.")
         try:
-            stored, _is_new = results.submit(raw_body, request.content_type)
+            stored, _is_new = results.submit(raw_body, request.content_type, clients.address())
         except StudyNotFound:
             abort(400, message=UNKNOWN_STUDY_MESSAGE)
         except results.NotJsonSubmission as refusal:
@@ -218,11 +219,16 @@ class Tests(MethodView):
 
 @bp.errorhandler(RateLimitExceeded)
 def _rate_limited(error: RateLimitExceeded):
-    """The usual 429; a submission to POST /tests that names a known study is kept first."""
+    """The usual 429; a submission to POST /tests is counted, not kept and not even read.
+
+    Reading it to keep those that name a known study would give a known id more work than an
+    unknown one, and let a guesser over the limit sort guesses by the answer's timing.
+    """
     if request.method == "POST" and request.endpoint == "participant.Tests":
-        # A body over the size limit could not have been stored anyway.
-        with contextlib.suppress(RequestEntityTooLarge):
-            results.keep_rate_limited(read_body(), request.content_type)
+        try:
+            quarantine.count_not_kept(quarantine.RATE_LIMITED)
+        except (PyMongoError, *db.UNAVAILABLE_ERRORS):
+            log.error("could not count a submission answered 429", exc_info=True)
     return ratelimit.too_many_requests(error)
 
 

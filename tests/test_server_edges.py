@@ -1,0 +1,104 @@
+"""What only the real server shows: gunicorn as `make run` starts it, on the embedded store.
+
+One server for the module: refused bodies cannot fill the disk (the quarantine's caps, with the
+keeping done after the answer under the real server), and a body the server cannot parse is a
+400, not a 500.
+"""
+
+import http.client
+import json
+import socket
+from pathlib import Path
+
+import pytest
+from conftest import GUNICORN_STUDY, Gunicorn, make_run_environment, store_settings
+
+from intact import create_app, db, quarantine
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    environment = make_run_environment(tmp_path_factory.mktemp("edges") / "data")
+    environment.update(RATELIMIT_ENABLED="0", LOG_LEVEL="WARNING")
+    with Gunicorn(environment) as running:
+        yield running
+
+
+def raw_request(server, method, path, headers, body=b"") -> tuple[int, dict, bytes]:
+    """Send bytes exactly as given (with their Content-Length unless chunked), then say that
+    nothing more comes (half-close); the answer as (status, headers, body)."""
+    if body and "Transfer-Encoding" not in headers:
+        headers = {**headers, "Content-Length": str(len(body))}
+    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    port = int(server.environment["PORT"])
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        connection.sendall(head.encode("latin-1") + b"\r\n" + body)
+        connection.shutdown(socket.SHUT_WR)
+        answer = http.client.HTTPResponse(connection)
+        answer.begin()
+        return answer.status, dict(answer.getheaders()), answer.read()
+
+
+def folder_size(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
+def test_refused_bodies_cannot_fill_the_disk(server):
+    data_dir = Path(server.environment["DATA_DIR"])
+    before = folder_size(data_dir)
+    filler = "x" * (1_000_000 - 100)
+    body = json.dumps({"study_id": GUNICORN_STUDY, "result": [], "notes": 7, "pad": filler})
+    for _ in range(40):
+        status, _, answer = raw_request(
+            server, "POST", "/tests", {"Content-Type": "application/json"}, body.encode()
+        )
+        assert status == 422, answer
+    app = create_app(store_settings(server.environment))
+    with app.app_context():
+        kept = quarantine.count_refused(GUNICORN_STUDY)
+        counted = quarantine.not_kept_since(1)
+    cap_bytes = app.config["QUARANTINE_MAX_BYTES_PER_STUDY"]
+    # Kept after each answer, under the real server: as many as the study's byte cap allows.
+    assert kept == cap_bytes // len(body)
+    assert counted[quarantine.STUDY_FULL] == 40 - kept
+    # 40 MB were sent; the store grew by about the cap (the issue saw 41 MB).
+    assert folder_size(data_dir) - before < cap_bytes + 3 * 2**20
+    with app.app_context():
+        db.quarantine().delete_many({})
+
+
+MALFORMED_CHUNKED = {
+    "bad-size": b"zz\r\n{}\r\n0\r\n\r\n",
+    "no-terminator": b"2\r\n{}XX0\r\n\r\n",
+    "size-too-big": b"ffffffffffffffffffff\r\n{}\r\n0\r\n\r\n",
+    "cut-short": b"10\r\n{}",
+}
+
+
+@pytest.mark.parametrize("body", MALFORMED_CHUNKED.values(), ids=MALFORMED_CHUNKED.keys())
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/tests", "application/json"),
+        ("/studies", "application/x-www-form-urlencoded"),
+        ("/studies/upload-file", "multipart/form-data; boundary=x"),
+    ],
+)
+def test_a_malformed_chunked_body_is_a_400_json(server, path, content_type, body):
+    headers = {"Content-Type": content_type, "Transfer-Encoding": "chunked"}
+    status, answer_headers, answer = raw_request(server, "POST", path, headers, body)
+    assert status == 400, answer
+    assert answer_headers["Content-Type"] == "application/json"
+    assert "could not be read" in json.loads(answer)["message"]
+
+
+@pytest.mark.parametrize("body", MALFORMED_CHUNKED.values(), ids=MALFORMED_CHUNKED.keys())
+def test_a_malformed_chunked_dashboard_form_is_a_400_page(server, body):
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Transfer-Encoding": "chunked",
+    }
+    status, answer_headers, answer = raw_request(server, "POST", "/admin/login", headers, body)
+    assert status == 400, answer
+    assert answer_headers["Content-Type"].startswith("text/html")
