@@ -15,7 +15,12 @@ RUN pip install -r requirements.txt
 
 RUN useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin intact \
     && mkdir -p /data && chown intact /data
-COPY --chown=root:root . .
+# Only what the app runs, named one by one: a `COPY . .` would also take whatever lies in the
+# folder (a .env with secrets, backups/, exports holding participant ids).
+COPY --chown=root:root wsgi.py gunicorn.conf.py ./
+COPY --chown=root:root intact/ intact/
+COPY --chown=root:root templates/ templates/
+COPY --chown=root:root static/ static/
 
 USER intact
 EXPOSE 8000

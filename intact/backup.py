@@ -39,6 +39,25 @@ class BackupError(Exception):
     """The backup file cannot be restored, or the database refuses it; nothing was changed."""
 
 
+def target_file(path: str | os.PathLike, now: datetime | None = None) -> Path:
+    """Where `flask backup PATH` writes: PATH itself when it names a .gz file, else a file
+    named by time inside the folder PATH (created when missing).
+
+    `backups/` for a folder that does not exist yet is a folder, as a person means it, not a
+    file named "backups"; a file that exists already is never overwritten (BackupError).
+    """
+    typed = os.fspath(path)
+    target = Path(typed)
+    names_a_file = target.suffix == ".gz" and not typed.endswith(("/", os.sep))
+    if not names_a_file or target.is_dir():
+        return target / default_file_name(now)
+    if target.exists():
+        raise BackupError(
+            f"{target} exists already; name a new file, or a folder to write a new file into"
+        )
+    return target
+
+
 def default_file_name(now: datetime | None = None) -> str:
     """A file name that sorts by time, for a backup written into a folder."""
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")

@@ -46,12 +46,15 @@ def init_app(app) -> None:
 
 
 @click.command("backup")
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=click.Path(dir_okay=True, file_okay=True))
 @with_appcontext
 def backup_command(path):
-    """Write every document of the database to PATH (a file, or a folder to put one in)."""
-    if path.is_dir():
-        path = path / backup.default_file_name()
+    """Write every document of the database into the folder PATH (created when missing), in a
+    file named by time, or to PATH itself when it names a new .gz file."""
+    try:
+        path = backup.target_file(path)
+    except backup.BackupError as error:
+        raise click.ClickException(str(error)) from error
     header = backup.write_backup(path)
     total = sum(header["collections"].values())
     audit.record(audit.BACKUP_WRITTEN, count=total, file=str(path))
@@ -96,7 +99,7 @@ def export_summary(output: Path, participant_id) -> None:
         if suffix == ".xlsx"
         else summaries.summary_csv(participant_id)
     )
-    with output.open("wb") as handle:
+    with _create(output) as handle:
         handle.writelines(chunks)
     click.echo(f"Wrote {output}")
 
@@ -108,7 +111,7 @@ def export_summary(output: Path, participant_id) -> None:
 @click.option(
     "--output",
     "-o",
-    type=click.File("wb", lazy=True),
+    type=click.Path(dir_okay=False, allow_dash=True),
     default="-",
     help="Write the new studies' CSV here instead of to standard output.",
 )
@@ -135,14 +138,20 @@ def create_studies_command(ids_file, baselines, followups, output):
         batch_id=created[0]["batch_id"],
         via="command line",
     )
-    for chunk in exports.studies_csv_from(created):
-        output.write(chunk)
-    output.flush()
+    with click.open_file(output, "wb") if output == "-" else _create(Path(output)) as target:
+        for chunk in exports.studies_csv_from(created):
+            target.write(chunk)
     click.echo(
         f"Created {len(created)} studies for {len(participant_ids)} participants "
         f"(batch {created[0]['batch_id']}).",
         err=True,
     )
+
+
+def _create(path: Path):
+    """Open a new output file for writing, creating its folder when missing (exports/…)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.open("wb")
 
 
 def _read_file(path: str) -> bytes:
@@ -163,7 +172,7 @@ def export_command(path, participant_id):
     target = Path(path)
     size = 0
     try:
-        with target.open("wb") as archive:
+        with _create(target) as archive:
             for chunk in exports.zip_archive(participant_id):
                 archive.write(chunk)
                 size += len(chunk)

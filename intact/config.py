@@ -159,6 +159,10 @@ def fill_local_secrets(settings: dict) -> dict:
 
     Keeping them on disk means sessions and the printed password survive a restart of `make run`.
     """
+    missing_password = settings["ADMIN_PASSWORD"] in INSECURE_PASSWORDS
+    if not missing_password and settings["SECRET_KEY"]:
+        # Nothing to generate: no secrets file is written into a deployment's DATA_DIR.
+        return settings
     path = Path(settings["DATA_DIR"]) / LOCAL_SECRETS_FILE
     stored = _read_or_create_local_secrets(path)
     filled = dict(settings)

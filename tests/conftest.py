@@ -314,15 +314,16 @@ GUNICORN = Path(sys.executable).with_name("gunicorn")
 class Gunicorn:
     """gunicorn started as `make run` starts it (gunicorn.conf.py, wsgi:app, LOCAL_MODE=1)."""
 
-    def __init__(self, environment):
+    def __init__(self, environment, cwd: Path = PROJECT_ROOT):
         self.environment = environment
+        self.cwd = cwd
         self.url = f"http://127.0.0.1:{environment['PORT']}"
         self.process = None
 
     def __enter__(self):
         self.process = subprocess.Popen(
             [str(GUNICORN), "-c", "gunicorn.conf.py", "wsgi:app"],
-            cwd=PROJECT_ROOT,
+            cwd=self.cwd,
             env=self.environment,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

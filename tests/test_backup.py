@@ -247,3 +247,32 @@ def test_backup_of_an_empty_database(app, tmp_path):
         assert sum(header["collections"].values()) == 0
         assert backup.restore_backup(path)["format"] == "intact-backup"
     assert backup.read_header(path)["created_at"].tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["backups/", "backups", "nested/backups/", "nightly"],
+)
+def test_backup_into_a_folder_that_does_not_exist_yet_creates_it(app, tmp_path, typed):
+    runner = app.test_cli_runner()
+    target = tmp_path / typed
+    first = runner.invoke(args=["backup", str(target) + ("/" if typed.endswith("/") else "")])
+    assert first.exit_code == 0, first.output
+    assert target.is_dir()
+    (written,) = os.listdir(target)
+    assert written.startswith("intact-backup-") and written.endswith(".bson.gz")
+    # A second run adds a second file beside the first; it never overwrites it.
+    with app.app_context():
+        later = backup.target_file(target, datetime(2099, 1, 1, tzinfo=UTC))
+    assert later.parent == target and later.name != written
+    restored = runner.invoke(args=["restore", "--force", str(target / written)])
+    assert restored.exit_code == 0, restored.output
+
+
+def test_backup_to_a_named_file_never_overwrites_one(app, tmp_path):
+    runner = app.test_cli_runner()
+    path = tmp_path / "before-upgrade.bson.gz"
+    assert runner.invoke(args=["backup", str(path)]).exit_code == 0
+    again = runner.invoke(args=["backup", str(path)])
+    assert again.exit_code == 1
+    assert "exists already" in again.output
