@@ -223,6 +223,41 @@ def test_a_download_the_client_abandons_is_recorded_as_not_completed(app, client
     assert entry["count"] == len(first_piece)
 
 
+def newest_download(app) -> dict:
+    with app.app_context():
+        return audit.find_entries(action=audit.DOWNLOAD)[0][0]
+
+
+def test_every_download_counts_the_bytes_it_sent_whatever_it_holds(
+    app, admin, runner, tmp_path, make_study
+):
+    """One meaning of `count`: a batch CSV of 10 studies is its bytes, not "10 bytes"."""
+    for number in range(10):
+        make_study(f"P{number}", study_id=f"batch{number:03d}".replace("0", "z"))
+    over_http = {
+        "/admin/batches/test-batch/studies.csv": ("get", {}),
+        "/admin/audit.csv": ("get", {}),
+        "/tests/summary/download-file": ("post", {"password": TEST_PASSWORD}),
+        "/studies/download-file": ("post", {"password": TEST_PASSWORD}),
+    }
+    for path, (method, form) in over_http.items():
+        response = getattr(admin, method)(path, data=form)
+        body = response.get_data()
+        entry = newest_download(app)
+        assert (entry["count"], entry["details"]["completed"]) == (len(body), True), path
+        assert entry["details"]["file"] in response.headers["Content-Disposition"]
+        if "batches" in path:
+            assert entry["details"]["batch_id"] == "test-batch"
+            assert entry["count"] > 10 * 50  # ten rows of about 90 bytes, not "10"
+
+    for command, name in (("export", "all.zip"), ("export-summary", "scores.xlsx")):
+        target = tmp_path / name
+        assert runner.invoke(args=[command, str(target)]).exit_code == 0
+        entry = newest_download(app)
+        assert entry["count"] == target.stat().st_size
+        assert (entry["client"], entry["details"]["file"]) == (audit.COMMAND_LINE, str(target))
+
+
 # --- the dashboard page ----------------------------------------------------------------------
 
 
@@ -300,7 +335,9 @@ def test_the_audit_log_downloads_as_csv_with_the_pages_filters(app, admin):
     assert rows[0] == list(audit.CSV_COLUMNS)
     assert [row[1] for row in rows[1:]] == ["download", "studies_created", "login_success"]
     (entry,), _ = entries(app, action=audit.DOWNLOAD, client="127.0.0.1")
-    assert entry["details"]["file"] == "audit-log.csv"
+    assert entry["details"]["file"] in response.headers["Content-Disposition"]
+    assert entry["details"]["filters"] == {"client": "10.0.0.2"}
+    assert entry["count"] == len(response.get_data())
 
 
 def test_the_audit_page_is_in_the_menu(admin):
