@@ -156,10 +156,10 @@ def test_csv_export(app):
     assert rows[0] == list(audit.CSV_COLUMNS)
     assert len(rows) == 7
     newest = rows[1]
-    assert newest[1:4] == ["download", "10.0.0.3", ""]
-    assert json.loads(newest[4]) == {"file": '=HYPERLINK("http://evil")'}
+    assert newest[1:5] == ["download", "10.0.0.3", "", ""]
+    assert json.loads(newest[5]) == {"file": '=HYPERLINK("http://evil")'}
     oldest = rows[-1]
-    assert oldest == ["2026-11-01T09:00:00.000Z", "login_failure", "10.0.0.1", "0", "{}"]
+    assert oldest == ["2026-11-01T09:00:00.000Z", "login_failure", "10.0.0.1", "0", "", "{}"]
 
 
 def test_csv_cells_cannot_start_a_formula(app):
@@ -256,6 +256,23 @@ def test_every_download_counts_the_bytes_it_sent_whatever_it_holds(
         entry = newest_download(app)
         assert entry["count"] == target.stat().st_size
         assert (entry["client"], entry["details"]["file"]) == (audit.COMMAND_LINE, str(target))
+
+
+def test_the_unit_of_each_count_is_said_in_the_csv_and_on_the_page(app, admin):
+    with app.app_context():
+        audit.record(audit.STUDIES_CREATED, count=1)
+        audit.record(audit.STUDIES_CREATED, count=10)
+        audit.record(audit.DOWNLOAD, count=2048, file="studies.csv", completed=True)
+        audit.record(audit.BACKUP_WRITTEN, count=1234)
+        text = "".join(audit.iter_csv())
+    rows = {(row["action"], row["count"]): row for row in csv.DictReader(io.StringIO(text))}
+    assert rows["studies_created", "1"]["count_unit"] == "studies"
+    assert rows["download", "2048"]["count_unit"] == "bytes"
+    assert rows["backup_written", "1234"]["count_unit"] == "documents"
+    assert rows["login_success", ""]["count_unit"] == ""
+    page = admin.get("/admin/audit").get_data(as_text=True)
+    for shown in (">1 study<", ">10 studies<", ">2.0 KB<", ">1,234 documents<"):
+        assert shown in page
 
 
 # --- the dashboard page ----------------------------------------------------------------------

@@ -85,6 +85,7 @@ def audit_log():
         args=args,
         page_args=_page_args,
         actions=audit.ACTIONS,
+        count_units=audit.COUNT_UNITS,
         csv_url=url_for(".audit_log_csv", **_page_args(args, page=1)),
     )
 
