@@ -6,11 +6,11 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from conftest import TEST_PASSWORD
 from flask import Blueprint
 from pymongo.errors import ServerSelectionTimeoutError
 
 from intact import audit, auth, create_app, db
-from tests.conftest import TEST_PASSWORD
 
 probe = Blueprint("audit_probe", __name__)
 
@@ -276,15 +276,6 @@ def test_the_unit_of_each_count_is_said_in_the_csv_and_on_the_page(app, admin):
 
 
 # --- the dashboard page ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def admin(client):
-    """A test client logged in to the dashboard."""
-    from test_dashboard import log_in
-
-    assert log_in(client).status_code == 303
-    return client
 
 
 def test_the_audit_page_lists_entries_newest_first(app, admin):
