@@ -96,14 +96,14 @@ def test_a_logged_out_download_goes_to_the_login_page_and_back(client, referrer,
             {"participant_id": "P 12"},
             "archive",
             "participant_id",
-            "'P 12' is not a participant id: an id is letters and digits only",
+            'A participant id is 1 to 64 letters or digits; "P 12" has a space.',
         ),
         (
             "/admin/downloads/summary",
             {"participant_id": "P-1"},
             "summary",
             "participant_id",
-            "'P-1' is not a participant id",
+            'A participant id is 1 to 64 letters or digits; "P-1" has "-".',
         ),
         (
             "/admin/downloads/test-type",
@@ -146,7 +146,9 @@ def test_scripts_keep_the_json_api_and_its_json_errors(client):
         "/studies/download-file", data={"password": TEST_PASSWORD, "participant_id": "P 12"}
     )
     assert response.status_code == 400
-    assert response.json["message"].startswith("participant_id: A participant id is letters")
+    assert response.json["message"] == (
+        'participant_id: A participant id is 1 to 64 letters or digits; "P 12" has a space.'
+    )
 
 
 def test_participant_page_offers_that_participants_zip(admin, make_study):

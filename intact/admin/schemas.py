@@ -11,8 +11,9 @@ from marshmallow import (
 )
 
 from intact.exports import EXPORTABLE_TEST_TYPES
+from intact.identifiers import ParticipantIdField, StudyIdField
 from intact.progress import PER_PAGE_CHOICES, SORTS, STUDY_STATES, GridQuery
-from intact.studies import STUDY_TYPES, is_participant_id
+from intact.studies import STUDY_TYPES
 
 
 def _one_of(choices, what):
@@ -81,7 +82,7 @@ class RefusedQueryArgsSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    study_id = fields.String(load_default="", validate=validate.Length(max=100))
+    study_id = StudyIdField(load_default="", validate=validate.Length(max=100))
     page = fields.Integer(
         load_default=1, validate=validate.Range(min=1, error="The page number starts at 1.")
     )
@@ -119,21 +120,13 @@ def field_errors(error: ValidationError) -> dict[str, str]:
     return {name: " ".join(problems) for name, problems in error.messages.items()}
 
 
-def _participant_filter(value: str) -> None:
-    if not is_participant_id(value):
-        raise ValidationError(
-            f"{value!r} is not a participant id: an id is letters and digits only, "
-            "without spaces. Leave the field empty for everyone."
-        )
-
-
 class DownloadFormSchema(Schema):
     """A download form: only one participant's data, or (field left empty) everyone's."""
 
     class Meta:
         unknown = EXCLUDE
 
-    participant_id = fields.String(load_default=None, validate=_participant_filter)
+    participant_id = ParticipantIdField(load_default=None)
 
     @pre_load
     def _drop_blank_fields(self, data, **kwargs):
