@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import load_sample, stored_test
-from test_gunicorn_e2e import Gunicorn, request
+from conftest import Gunicorn, gunicorn_environment, load_sample, stored_test
+from conftest import http_request as request
 
 from intact import audit, create_app, db
 
@@ -32,8 +32,6 @@ def store_settings(environment) -> dict:
 @pytest.fixture
 def environment(tmp_path):
     """gunicorn's environment: embedded store with one study, its own empty TMPDIR."""
-    from test_gunicorn_e2e import free_port
-
     settings = {
         "DB_CONNECTION_STR": "",
         "DATA_DIR": str(tmp_path / "data"),
@@ -47,27 +45,9 @@ def environment(tmp_path):
         )
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DB_CONNECTION_STR", "DB_NAME", "HOST", "PORT", "DATA_DIR"}
-    }
-    env.update(
-        settings,
-        LOCAL_MODE="1",
-        HOST="127.0.0.1",
-        PORT=str(free_port()),
-        RATELIMIT_ENABLED="0",
-        TMPDIR=str(scratch),
-        LOG_LEVEL="WARNING",
+    return gunicorn_environment(
+        settings, RATELIMIT_ENABLED="0", TMPDIR=str(scratch), LOG_LEVEL="WARNING"
     )
-    return env
-
-
-def worker_pids(master_pid: int) -> list[int]:
-    """gunicorn's workers: the master's child processes."""
-    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
-    return [int(pid) for pid in children]
 
 
 class Submitter(threading.Thread):
@@ -109,7 +89,7 @@ def test_a_killed_worker_loses_no_acknowledged_submission(environment):
         # Kill until at least two requests were cut off mid-way (each kill usually cuts several).
         while kills < 6 and time.monotonic() < deadline:
             time.sleep(1.5)
-            for pid in worker_pids(server.process.pid):
+            for pid in server.worker_pids():
                 os.kill(pid, signal.SIGKILL)
                 kills += 1
             if kills >= 3 and sum(s.interrupted for s in submitters) >= 2:

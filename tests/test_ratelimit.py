@@ -1,6 +1,5 @@
 """Rate limits that count failures only, per client address, with a JSON 429."""
 
-import os
 import time
 import uuid
 
@@ -270,7 +269,7 @@ def test_counters_live_in_the_apps_mongodb_database(uri):
 
 
 def test_an_app_on_mongodb_counts_in_its_database(app_config):
-    app_config.update(DB_CONNECTION_STR="mongodb://127.0.0.1:9/", DB_TIMEOUT_MS="100")
+    app_config.update(DB_CONNECTION_STR="mongodb://127.0.0.1:9/", DB_TIMEOUT_MS="1000")
     app = create_app(app_config)
     storage = app.extensions[ratelimit.PerAppLimiter.STATE]["storage"]
     assert isinstance(storage, ratelimit.AppDatabaseCounters)
@@ -278,17 +277,14 @@ def test_an_app_on_mongodb_counts_in_its_database(app_config):
 
 
 @pytest.mark.mongo
-def test_two_workers_share_counters_on_mongodb():
-    uri = os.environ.get("TEST_MONGO_URI")
-    if not uri:
-        pytest.skip("TEST_MONGO_URI is not set")
+def test_two_workers_share_counters_on_mongodb(mongo_uri):
     name = f"intact_test_{uuid.uuid4().hex[:12]}"
-    settings = config.from_environ({"DB_CONNECTION_STR": uri, "DB_NAME": name})
+    settings = config.from_environ({"DB_CONNECTION_STR": mongo_uri, "DB_NAME": name})
     # Two workers: two clients, as two gunicorn processes would have.
-    clients = [pymongo.MongoClient(uri, tz_aware=True) for _ in range(2)]
+    clients = [pymongo.MongoClient(mongo_uri, tz_aware=True) for _ in range(2)]
     worker_a, worker_b = (
-        FixedWindowRateLimiter(storage_from_string(*ratelimit.storage_for(settings, client)))
-        for client in clients
+        FixedWindowRateLimiter(storage_from_string(uri, **options))
+        for uri, options in (ratelimit.storage_for(settings, client) for client in clients)
     )
     limit = parse("3 per minute")
     try:
@@ -297,11 +293,13 @@ def test_two_workers_share_counters_on_mongodb():
         assert not worker_b.hit(limit, "10.0.0.1", "misses")
     finally:
         clients[0].drop_database(name)
+        for client in clients:
+            client.close()
 
 
 def test_unreachable_counter_database_answers_503_quickly(app_config):
     # Port 9 (discard) on loopback: nothing listens, so MongoDB is unreachable.
-    app_config.update(DB_CONNECTION_STR="mongodb://127.0.0.1:9/", DB_TIMEOUT_MS="300")
+    app_config.update(DB_CONNECTION_STR="mongodb://127.0.0.1:9/", DB_TIMEOUT_MS="1000")
     app = create_app(app_config)
     app.register_blueprint(probe)
     started = time.perf_counter()
