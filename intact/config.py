@@ -15,6 +15,11 @@ import limits
 # Placeholder password of the original backend: never accepted outside local mode.
 INSECURE_PASSWORDS = frozenset({"", "password"})
 LOCAL_SECRETS_FILE = "local-secrets.json"
+MONGODB_SCHEMES = ("mongodb://", "mongodb+srv://")
+# pymongo looks for a server that went away every 500 ms (pymongo.common.MIN_HEARTBEAT_INTERVAL)
+# and may overrun its own timeout by that much; intact/db.py gives it this much less.
+MONGODB_RECHECK_MS = 500
+MONGODB_MIN_TIMEOUT_MS = 2 * MONGODB_RECHECK_MS
 
 
 class ConfigError(Exception):
@@ -108,6 +113,13 @@ def from_environ(environ: Mapping) -> dict:
     if settings["LOG_LEVEL"] not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise ConfigError(
             f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {settings['LOG_LEVEL']!r}"
+        )
+    uses_mongodb = settings["DB_CONNECTION_STR"].startswith(MONGODB_SCHEMES)
+    if uses_mongodb and settings["DB_TIMEOUT_MS"] < MONGODB_MIN_TIMEOUT_MS:
+        raise ConfigError(
+            f"DB_TIMEOUT_MS must be at least {MONGODB_MIN_TIMEOUT_MS} with MongoDB (the driver "
+            f"looks for a returning server every {MONGODB_RECHECK_MS} ms), "
+            f"got {settings['DB_TIMEOUT_MS']}"
         )
     if settings["RT_MIN_MS"] >= settings["RT_MAX_MS"]:
         raise ConfigError(
