@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 
 import pymongo
 import pytest
-from conftest import Gunicorn, MongoCompatibleServer, gunicorn_environment, load_sample
-from conftest import http_request as request
+from conftest import Gunicorn, MongoCompatibleServer, load_sample, make_run_environment
+from conftest import http_json as request
 
 pytestmark = pytest.mark.mongo
 
@@ -94,7 +94,7 @@ def test_a_stopped_server_is_a_503_in_time_and_the_app_recovers_when_it_returns(
     with MongoCompatibleServer(tmp_path / "server.sqlite3") as server:
         settings = app_settings(server.uri)
         add_study(server.uri, settings["DB_NAME"])
-        with Gunicorn(gunicorn_environment(settings)) as app:
+        with Gunicorn(make_run_environment(settings)) as app:
             for status, _, _ in (call() for call in participant_requests(app.url).values()):
                 assert status == 200
             server.stop()
@@ -168,7 +168,7 @@ def test_a_hung_server_is_a_503_in_time_and_the_app_recovers_when_it_answers():
         try:
             settings = app_settings(proxy.uri())
             add_study(server.uri, settings["DB_NAME"])
-            with Gunicorn(gunicorn_environment(settings)) as app:
+            with Gunicorn(make_run_environment(settings)) as app:
                 assert request(f"{app.url}/studies/{STUDY}")[0] == 200
                 proxy.freeze()
                 assert_all_unavailable_in_time(app.url)
@@ -183,7 +183,7 @@ def test_a_server_that_never_answers_from_the_start_is_a_503_in_time():
     with socket.create_server(("127.0.0.1", 0)) as silent:
         # Connections are accepted by the kernel (backlog) and never read: a hung server.
         uri = f"mongodb://127.0.0.1:{silent.getsockname()[1]}/?directConnection=true"
-        environment = gunicorn_environment(app_settings(uri))
+        environment = make_run_environment(app_settings(uri))
         with Gunicorn(environment, ready_status=503) as app:
             assert_all_unavailable_in_time(app.url)
 
@@ -214,7 +214,7 @@ def test_two_app_processes_on_one_database_store_each_acknowledged_test_once():
         # Time is not what this test is about: a loaded machine must not turn posts into 503s.
         settings = app_settings(server.uri, timeout_ms=10_000)
         add_study(server.uri, settings["DB_NAME"])
-        environments = [gunicorn_environment(settings, WEB_CONCURRENCY="2") for _ in range(2)]
+        environments = [make_run_environment(settings, WEB_CONCURRENCY="2") for _ in range(2)]
         with Gunicorn(environments[0]) as first, Gunicorn(environments[1]) as second:
             posters = [Poster([first.url, second.url], range(start, 120, 4)) for start in range(4)]
             for poster in posters:
