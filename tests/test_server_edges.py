@@ -11,14 +11,14 @@ import socket
 from pathlib import Path
 
 import pytest
-from conftest import GUNICORN_STUDY, Gunicorn, make_run_environment, store_settings
+from conftest import GUNICORN_STUDY, Gunicorn, seeded_store_environment, store_settings
 
 from intact import create_app, db, quarantine
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    environment = make_run_environment(tmp_path_factory.mktemp("edges") / "data")
+    environment = seeded_store_environment(tmp_path_factory.mktemp("edges") / "data")
     environment.update(RATELIMIT_ENABLED="0", LOG_LEVEL="WARNING")
     with Gunicorn(environment) as running:
         yield running
