@@ -2,7 +2,9 @@
 
 The embedded store keeps SQLite handles per thread and reloads a collection whenever another
 connection wrote to it, so embedded mode runs one worker with one thread: requests are served
-one at a time by a single client. With MongoDB, several workers each hold their own client.
+one at a time by a single client. `mongomock://` is one process's memory, so it runs one worker
+too (several would each have a database of their own). With MongoDB, several workers each hold
+their own client.
 """
 
 import multiprocessing
@@ -24,7 +26,7 @@ except _config.ConfigError as error:
     sys.exit(2)
 
 bind = f"{_settings['HOST']}:{_settings['PORT']}"
-if _db.store_kind(_settings) == _db.EMBEDDED:
+if _db.store_kind(_settings) in {_db.EMBEDDED, _db.MOCK}:
     workers = 1
     worker_class = "sync"
 else:
@@ -38,8 +40,10 @@ graceful_timeout = 30
 accesslog = None
 errorlog = "-"
 loglevel = _settings["LOG_LEVEL"].lower()
-# Trust X-Forwarded-* only from addresses the operator names (a reverse proxy).
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn believes no X-Forwarded-* header itself (its default would trust X-Forwarded-Proto from
+# 127.0.0.1): the app alone decides, from TRUSTED_PROXIES (intact/clients.py), so that
+# TRUSTED_PROXIES=0 means what SECURITY.md says, whoever connects.
+forwarded_allow_ips = ""
 # No control socket: it would be written into the home directory, and nothing here uses it.
 control_socket_disable = True
 
@@ -53,5 +57,6 @@ def when_ready(server):
     ]
     if _settings["LOCAL_MODE"]:
         lines.append(f"Admin password: {_settings['ADMIN_PASSWORD']}")
-    for line in lines:
-        server.log.info(line)
+    # Written whatever LOG_LEVEL is: LOG_LEVEL=WARNING quiets the logs, not how to reach the app.
+    sys.stderr.write("".join(f"{line}\n" for line in lines))
+    sys.stderr.flush()

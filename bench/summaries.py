@@ -1,6 +1,7 @@
 """Time and memory of summary.csv and the .xlsx workbook on the embedded store.
 
-    .venv/bin/python bench/summaries.py [participants]     (default 2000: 4000 studies, 24000 tests)
+    PYTHONPATH=. .venv/bin/python bench/summaries.py [participants]   (default 2000: 4000 studies,
+    24000 tests; run from the project folder: PYTHONPATH=. lets it import the app)
 
 Each participant has a baseline and a follow-up with the six tests of the battery. Time is one
 plain run; memory is the peak of Python allocations (tracemalloc) during a second run.

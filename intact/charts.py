@@ -16,6 +16,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from intact.scoring import rounded
+
 WIDTH = 520
 LEFT = 116  # room for the group labels ("Follow-up (n=1234)") and the y-axis ticks
 RIGHT = 16
@@ -88,7 +90,8 @@ def _describe(group: Group) -> str:
 def _format(value: float) -> str:
     if float(value).is_integer():
         return str(int(value))
-    return f"{value:.4g}" if abs(value) < 1 else f"{value:.1f}"
+    # The scores' own rounding rule (halves away from zero): proportions to 4 places, else 0.1.
+    return str(rounded(value, 4)) if abs(value) < 1 else f"{rounded(value, 1):.1f}"
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:

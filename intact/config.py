@@ -113,6 +113,10 @@ _SETTINGS = {
 }
 
 
+# Every setting this module reads (the README and .env.example document each one).
+SETTING_NAMES = frozenset(_SETTINGS)
+
+
 def from_environ(environ: Mapping) -> dict:
     """Parse every known setting from an environment-like mapping; raise ConfigError."""
     settings = {

@@ -324,7 +324,10 @@ class Codebook:
 
 STUDY_COLUMN_DOCS = {
     "study_id": ("The study's id: the last part of its link, the participant's credential.", {}),
-    "participant_id": ("The participant's id, as the researcher entered it.", {}),
+    "participant_id": (
+        "The participant's id, as the researcher entered it (Unicode NFKC, trimmed).",
+        {},
+    ),
     "study_type": ("Which session this study is.", {"values": "baseline | followup"}),
     "url": ("The link handed to the participant.", {}),
     "created_at": ("When the study was created.", {"value_type": "timestamp", "unit": "UTC"}),
@@ -359,7 +362,8 @@ QUESTION_NUMBER_DOC = (
     {"value_type": "integer"},
 )
 RAW_RESULT_DOC = (
-    "The result exactly as sent, as JSON; it matched no test type (an empty list of answers).",
+    "The result exactly as sent, as JSON; it matched no test type (an empty list of answers sent "
+    "without a test_type).",
     {"value_type": "JSON"},
 )
 

@@ -18,6 +18,11 @@ documented policy for flagged answers:
   smaller than the sum of the test's plausible reaction times minus `ELAPSED_TOLERANCE_MS` (the
   answers cannot take longer than the whole test; the tolerance absorbs clock rounding).
   Implausible RTs are left out of that sum, so this flag does not merely repeat `implausible_rt`.
+- Every derived value is rounded by `rounded`: halves away from zero (315.25 → 315.3), as a
+  researcher rounds by hand and as Excel's ROUND does; RTs to 0.1 ms, proportions to 4 places,
+  changes from the rounded values, days to 0.1. The rules that are easy to get wrong by hand
+  (`BASELINE_RULE`, `FOLLOWUP_NUMBER_RULE`, `UNCLASSIFIED_RULE`, `ROUNDING_NOTES`) are written
+  once here and quoted by the codebook and the README.
 
 Summaries read studies and tests in any order (the database's insertion order streams fastest)
 and keep only each test's few scores, never its answers.
@@ -27,7 +32,8 @@ import math
 import statistics
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 from intact import testtypes
 
@@ -73,7 +79,35 @@ DWELL_FIELD = "crt_dwell"
 
 RT_DECIMALS = 1
 PROPORTION_DECIMALS = 4
-DAY_SECONDS = 86_400
+DAY_DECIMALS = 1
+DAY = timedelta(days=1)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def rounded(value, decimals: int) -> float | None:
+    """`value` rounded to `decimals` places, halves away from zero: 315.25 → 315.3, −0.15 → −0.2.
+
+    The one rounding rule of every derived value (scores, changes, days), chosen because it is
+    how a researcher rounds by hand and what Excel's ROUND does. Python's round() would round
+    halves to even (315.25 → 315.2). The decimal number a float prints as is what gets rounded,
+    so a value read from summary.csv and rounded by hand gives the same result. None stays None.
+    """
+    if value is None:
+        return None
+    exact = value if isinstance(value, Decimal) else Decimal(repr(value))
+    return float(exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
+
+
+def _decimal(value) -> Decimal:
+    return Decimal(repr(value))
+
+
+# How each derived value is rounded, as the codebook says it (by its unit).
+ROUNDING_NOTES = {
+    "ms": "rounded to 0.1 ms, halves away from zero (315.25 → 315.3)",
+    "proportion": "rounded to 4 decimals, halves away from zero (0.03125 → 0.0313)",
+    "days": "rounded to 0.1 day, halves away from zero",
+}
 
 
 @dataclass(frozen=True)
@@ -209,7 +243,7 @@ _FLAGS = {
     "elapsed_inconsistent": (
         "true/false",
         "time_elapsed_milliseconds is negative, above {elapsed_max} ms, or smaller than the sum of "
-        "the plausible RTs minus {tolerance} ms",
+        "the plausible RTs ({rt_fields}) minus {tolerance} ms",
     ),
     "duplicate": (
         "true/false",
@@ -224,9 +258,24 @@ FLAG_NAMES = (*_FLAGS, UNCLASSIFIED)
 def flag_description(name: str, rules: QualityRules = DEFAULT_RULES) -> str:
     """What a flag means, with the configured thresholds filled in."""
     if name == UNCLASSIFIED:
-        return "an empty answer list: the test type cannot be known, nothing is scored"
-    (entry,) = _describe([(name, "", *_FLAGS[name])], rules)
+        return UNCLASSIFIED_RULE
+    unit, formula = _FLAGS[name]
+    formula = formula.replace("{rt_fields}", "the test's RT fields; never crt_dwell")
+    (entry,) = _describe([(name, "", unit, formula)], rules)
     return entry.formula
+
+
+UNCLASSIFIED_RULE = (
+    "an empty answer list sent without a test_type: the test type cannot be known, nothing is "
+    "scored (an empty list sent with the test_type of a list test is stored and scored as that "
+    "type, with 0 answers)"
+)
+
+
+def rt_fields_described(test_type: str) -> str:
+    """The fields whose plausible RTs the elapsed-time check sums: 'ir_rt_first, ir_rt_second'."""
+    fields = ", ".join(RT_FIELDS[test_type])
+    return fields + (f"; not {DWELL_FIELD}" if test_type == "choice_reaction_time" else "")
 
 
 def flag_names(test_type: str) -> tuple[str, ...]:
@@ -244,14 +293,17 @@ def flag_names(test_type: str) -> tuple[str, ...]:
 
 _STUDY_COLUMNS = (
     ("study_id", "", "text", "the study link's id"),
-    ("participant_id", "", "text", "as the researcher typed it"),
+    ("participant_id", "", "text", "as the researcher typed it (Unicode NFKC, trimmed)"),
     ("study_type", "", "text", "baseline or followup"),
     ("created_at", "", "UTC date-time", "when the study link was created"),
-    ("started_at", "", "UTC date-time", "earliest time_started of the study's tests"),
+    ("started_at", "", "UTC date-time",
+     "earliest time_started of the study's tests, empty-list submissions included"),
     ("tests_submitted", "", "count", "submissions stored for the study, unclassified included"),
     ("unclassified_submissions", "", "count",
-     "submissions with an empty answer list, whose test type cannot be known"),
-    ("flagged_tests", "", "count", "submissions with at least one data-quality flag"),
+     "submissions with an empty answer list and no test_type, whose test type cannot be known"),
+    ("flagged_tests", "", "count",
+     "submissions of the study with at least one data-quality flag, each submission counted: "
+     "repeats (duplicate) and empty-list submissions (their unclassified flag) included"),
 )  # fmt: skip
 
 
@@ -266,8 +318,15 @@ def _per_test_columns(test_type: str) -> list[tuple[str, str, str, str]]:
         for kind, name, unit, formula in _SCORES
         if kind == test_type
     ]
+    scored = f"of the submission the scores come from ({prefix}_test_id, the first): "
     columns += [
-        (f"{prefix}_flag_{name}", test_type, *_FLAGS[name]) for name in flag_names(test_type)
+        (
+            f"{prefix}_flag_{name}",
+            test_type,
+            _FLAGS[name][0],
+            scored + _FLAGS[name][1].replace("{rt_fields}", rt_fields_described(test_type)),
+        )
+        for name in flag_names(test_type)
     ]
     return columns
 
@@ -277,15 +336,25 @@ SUMMARY_COLUMNS = tuple(column for column, *_ in _STUDY_COLUMNS) + tuple(
 )
 ALL_SCORE_COLUMNS = tuple(column for test_type in TEST_TYPES for column in SCORE_COLUMNS[test_type])
 
+BASELINE_RULE = (
+    "the participant's earliest baseline study (by started_at) with at least one scored test, "
+    "that is a submission of one of the six test types; a baseline holding only empty-list "
+    "submissions does not count; empty if there is none"
+)
+FOLLOWUP_NUMBER_RULE = (
+    "1, 2, … for the participant's follow-up studies in the order they were started (started_at); "
+    "follow-ups not started yet come after them, in the order they were created, so such a "
+    "study's number is provisional until it starts"
+)
 _CHANGE_ID_COLUMNS = (
-    ("participant_id", "", "text", "as the researcher typed it"),
-    ("baseline_study_id", "", "text",
-     "the participant's earliest baseline study with at least one test; empty if none"),
+    ("participant_id", "", "text", "as the researcher typed it (Unicode NFKC, trimmed)"),
+    ("baseline_study_id", "", "text", BASELINE_RULE),
     ("baseline_started_at", "", "UTC date-time", "started_at of the baseline study"),
     ("followup_study_id", "", "text", "one follow-up study of the participant"),
-    ("followup_number", "", "count", "1 for the earliest follow-up, 2 for the next, …"),
+    ("followup_number", "", "count", FOLLOWUP_NUMBER_RULE),
     ("followup_started_at", "", "UTC date-time", "started_at of the follow-up study"),
-    ("days_since_baseline", "", "days", "followup_started_at − baseline_started_at"),
+    ("days_since_baseline", "", "days",
+     "followup_started_at − baseline_started_at in days, from the exact times"),
 )  # fmt: skip
 CHANGE_COLUMNS = tuple(column for column, *_ in _CHANGE_ID_COLUMNS) + tuple(
     f"{column}_change" for column in ALL_SCORE_COLUMNS
@@ -302,9 +371,14 @@ def _describe(entries, rules: QualityRules) -> tuple[CodebookEntry, ...]:
         "expected": expected,
     }
     return tuple(
-        CodebookEntry(column, test_type, unit, formula.format(**values))
+        CodebookEntry(column, test_type, unit, _with_rounding(formula.format(**values), unit))
         for column, test_type, unit, formula in entries
     )
+
+
+def _with_rounding(formula: str, unit: str) -> str:
+    kind = unit.split(" ", maxsplit=1)[0]
+    return f"{formula}; {ROUNDING_NOTES[kind]}" if kind in ROUNDING_NOTES else formula
 
 
 def summary_codebook(rules: QualityRules = DEFAULT_RULES) -> tuple[CodebookEntry, ...]:
@@ -326,7 +400,8 @@ def change_codebook(rules: QualityRules = DEFAULT_RULES) -> tuple[CodebookEntry,
                 f"{column}_change",
                 score.test_type,
                 score.unit.split(" ")[0],
-                f"{column} at the follow-up − {column} at the baseline; empty if either is",
+                f"{column} at the follow-up − {column} at the baseline, as both are written in "
+                "summary.csv; empty if either is",
             )
         )
     return _describe(entries, rules)
@@ -402,11 +477,14 @@ def _rts(answers: list[Mapping], rt_field: str, rules: QualityRules) -> list[flo
 
 
 def _mean(values: list[float]) -> float | None:
-    return round(statistics.fmean(values), RT_DECIMALS) if values else None
+    # Summed as decimals: the exact mean is rounded, not a float approximation of it.
+    if not values:
+        return None
+    return rounded(sum(map(_decimal, values)) / len(values), RT_DECIMALS)
 
 
 def _median(values: list[float]) -> float | None:
-    return round(float(statistics.median(values)), RT_DECIMALS) if values else None
+    return rounded(statistics.median(values), RT_DECIMALS) if values else None
 
 
 def _sd(values: list[float]) -> float | None:
@@ -416,11 +494,11 @@ def _sd(values: list[float]) -> float | None:
         return None
     mean = statistics.fmean(values)
     variance = sum((value - mean) ** 2 for value in values) / (len(values) - 1)
-    return round(math.sqrt(variance), RT_DECIMALS)
+    return rounded(math.sqrt(variance), RT_DECIMALS)
 
 
 def _proportion(part: int, whole: int) -> float | None:
-    return round(part / whole, PROPORTION_DECIMALS) if whole else None
+    return rounded(Decimal(part) / whole, PROPORTION_DECIMALS) if whole else None
 
 
 def _correct(answers: list[Mapping], test_type: str) -> list[Mapping]:
@@ -699,6 +777,11 @@ def followups_of(studies: list[StudySummary]) -> list[StudySummary]:
     return sorted((s for s in studies if s.study_type == "followup"), key=_chronological)
 
 
+def days_between(start: datetime, end: datetime) -> float:
+    """Days from start to end, exact to the microsecond, then rounded as every derived value."""
+    return rounded(Decimal((end - start) // MICROSECOND) / (DAY // MICROSECOND), DAY_DECIMALS)
+
+
 def score_change(column: str, baseline: StudySummary | None, followup: StudySummary):
     """Follow-up minus baseline of one score column; None if either value is missing."""
     before = baseline.score(column) if baseline else None
@@ -706,7 +789,8 @@ def score_change(column: str, baseline: StudySummary | None, followup: StudySumm
     if not _is_number(before) or not _is_number(after):
         return None
     decimals = RT_DECIMALS if _SCORE_UNITS[column] == "ms" else PROPORTION_DECIMALS
-    return round(after - before, decimals)
+    # The difference of the values as written in summary.csv, exactly, then rounded as they are.
+    return rounded(_decimal(after) - _decimal(before), decimals)
 
 
 def participant_change_rows(studies: list[StudySummary]) -> Iterator[dict]:
@@ -717,7 +801,7 @@ def participant_change_rows(studies: list[StudySummary]) -> Iterator[dict]:
         followup_start = followup.started_at
         days = None
         if baseline_start and followup_start:
-            days = round((followup_start - baseline_start).total_seconds() / DAY_SECONDS, 1)
+            days = days_between(baseline_start, followup_start)
         row = {
             "participant_id": followup.participant_id,
             "baseline_study_id": baseline.study_id if baseline else None,

@@ -452,6 +452,8 @@ class Gunicorn:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        # What gunicorn and the app printed, for tests of what `make run` shows.
+        self.output = self.process.stdout.read()
         self.process.stdout.close()
 
 

@@ -454,3 +454,115 @@ def test_change_rows_group_participants_from_the_merged_summaries():
     )
     rows = list(scoring.change_rows(summaries))
     assert [(r["participant_id"], r["ir_score_change"]) for r in rows] == [("P01", 2), ("P02", -1)]
+
+
+# --- the rules as written: rounding, the baseline, what flags count --------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "decimals", "expected"),
+    [
+        (315.25, 1, 315.3),  # round() would give 315.2 (halves to even)
+        (315.35, 1, 315.4),
+        (-0.15, 1, -0.2),  # away from zero for a negative change too
+        (0.03125, 4, 0.0313),
+        (2.675, 2, 2.68),  # the float is 2.67499…; rounded as the 2.675 it prints as
+        (0.5, 0, 1.0),
+        (None, 1, None),
+    ],
+)
+def test_every_derived_value_rounds_halves_away_from_zero(value, decimals, expected):
+    assert scoring.rounded(value, decimals) == expected
+
+
+def test_scores_changes_and_days_round_the_same_way():
+    # Correct RTs 300, 315, 316, 330: mean 315.25 → 315.3; median (315 + 316) / 2 = 315.5.
+    baseline_crt = [crt(300, True), crt(315, True), crt(316, True), crt(330, True)]
+    baseline_crt += [crt(400, False)] * 28  # accuracy 4 / 32 = 0.125
+    followup_crt = [crt(500, True)] * 31 + [crt(500, False)]  # accuracy 31 / 32 = 0.96875
+    summaries = participant_studies(
+        "P01",
+        [
+            ("aaaaaaaa", "baseline", 0, 1, baseline_crt),
+            ("bbbbbbbb", "followup", 1.25, 2, followup_crt),
+        ],
+    )
+    baseline_scores = summaries[0].scored["choice_reaction_time"].scores
+    assert baseline_scores["crt_rt_mean_correct"] == 315.3
+    assert baseline_scores["crt_rt_median_correct"] == 315.5
+    assert summaries[1].scored["choice_reaction_time"].scores["crt_accuracy"] == 0.9688
+    (row,) = scoring.change_rows(summaries)
+    assert row["crt_accuracy_change"] == 0.8438  # 0.9688 − 0.125 as written in summary.csv
+    assert row["crt_rt_mean_correct_change"] == 184.7  # 500 − 315.3
+    assert row["days_since_baseline"] == 1.3  # 1.25 days
+
+
+def test_a_baseline_with_only_empty_list_submissions_is_not_the_reference():
+    summaries = participant_studies(
+        "P01", [("aaaaaaaa", "baseline", 0, None, None), ("cccccccc", "baseline", 10, 1, None)]
+    )
+    empty = stored_test(scoring.UNCLASSIFIED, [], study_id="aaaaaaaa", time_started=START)
+    summaries[0] = scoring.summarise_study(study("aaaaaaaa", "P01", "baseline"), [empty])
+    summaries += participant_studies("P01", [("dddddddd", "followup", 60, 2, None)])
+    assert summaries[0].tests and not summaries[0].scored
+    (row,) = scoring.change_rows(summaries)
+    assert row["baseline_study_id"] == "cccccccc"
+
+
+def test_flag_columns_describe_the_scored_submission_and_flagged_tests_counts_every_one():
+    first = stored_test("choice_reaction_time", CRT_ANSWERS, test_id="first")
+    retake = stored_test(
+        "choice_reaction_time",
+        CRT_ANSWERS[:3],
+        test_id="retake",
+        time_started=START + timedelta(minutes=5),
+    )
+    empty = stored_test(scoring.UNCLASSIFIED, [], test_id="empty")
+    summary = scoring.summarise_study(study("studyaaa", "P01", "baseline"), [retake, first, empty])
+    row = scoring.summary_row(summary)
+    assert row["crt_test_id"] == "first"
+    assert row["crt_flag_incomplete"] is False  # the retake is incomplete; the first is not
+    assert row["crt_flag_implausible_rt"] == 3  # the first's count, not the retake's
+    assert row["flagged_tests"] == 3  # both crt submissions (duplicate) and the empty list
+
+
+def test_the_elapsed_check_sums_both_recall_times_and_never_the_dwell():
+    recall = {"ir_score": 1, "ir_rt_first": 6000, "ir_rt_second": 5000}
+    within = score_test(stored_test("immediate_recall", recall, time_elapsed_milliseconds=10_000))
+    assert within.flags["elapsed_inconsistent"] is False  # 11,000 ≤ 10,000 + 1,000
+    short = score_test(stored_test("immediate_recall", recall, time_elapsed_milliseconds=9_999))
+    assert short.flags["elapsed_inconsistent"] is True
+    dwelling = [crt(400, True, dwell=50_000)] * 10  # 4 s of RTs, 500 s of dwell
+    scored = score_test(
+        stored_test("choice_reaction_time", dwelling, time_elapsed_milliseconds=4000)
+    )
+    assert scored.flags["elapsed_inconsistent"] is False
+
+
+def test_an_empty_list_with_a_list_test_type_is_scored_as_that_type():
+    scored = score_test(stored_test("choice_reaction_time", []))
+    assert scored.test_type == "choice_reaction_time"
+    assert scored.scores["crt_answers"] == 0
+    assert scored.scores["crt_accuracy"] is None
+    assert scored.flags["incomplete"] is True
+    assert "an empty list sent with the test_type of a list test" in scoring.UNCLASSIFIED_RULE
+
+
+RULES_WRITTEN_DOWN = {
+    "baseline": scoring.BASELINE_RULE,
+    "follow-up numbers": scoring.FOLLOWUP_NUMBER_RULE,
+    "unclassified": scoring.UNCLASSIFIED_RULE,
+    **{f"rounding ({unit})": note for unit, note in scoring.ROUNDING_NOTES.items()},
+}
+
+
+@pytest.mark.parametrize("rule", RULES_WRITTEN_DOWN.values(), ids=RULES_WRITTEN_DOWN.keys())
+def test_the_readme_and_the_codebook_state_each_rule_as_the_code_applies_it(rule):
+    from pathlib import Path
+
+    readme = " ".join((Path(__file__).parent.parent / "README.md").read_text().split())
+    assert rule in readme
+    codebook = " ".join(
+        entry.formula for entry in (*scoring.summary_codebook(), *scoring.change_codebook())
+    )
+    assert rule in codebook or rule == scoring.UNCLASSIFIED_RULE

@@ -102,3 +102,48 @@ def test_a_malformed_chunked_dashboard_form_is_a_400_page(server, body):
     status, answer_headers, answer = raw_request(server, "POST", "/admin/login", headers, body)
     assert status == 400, answer
     assert answer_headers["Content-Type"].startswith("text/html")
+
+
+# --- what `make run` settings mean under the real server -----------------------------------------
+
+
+def test_log_level_warning_still_prints_where_the_app_is_and_how_to_log_in(tmp_path):
+    environment = seeded_store_environment(tmp_path / "data")
+    environment["LOG_LEVEL"] = "WARNING"
+    with Gunicorn(environment) as running:
+        pass
+    assert f"INTACT backend on http://127.0.0.1:{environment['PORT']}" in running.output
+    assert f"Data: embedded store in {tmp_path / 'data' / 'db'}" in running.output
+    assert "Admin password: gunicorn-admin-password" in running.output
+
+
+@pytest.mark.parametrize(("trusted", "believed"), [("0", False), ("1", True)])
+def test_forwarded_proto_is_believed_only_with_trusted_proxies(tmp_path, trusted, believed):
+    environment = seeded_store_environment(tmp_path / "data")
+    environment.update(TRUSTED_PROXIES=trusted, LOG_LEVEL="WARNING")
+    forged = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+    with Gunicorn(environment) as running:
+        status, headers, _ = raw_request(running, "GET", "/admin/login", forged)
+    assert status == 200
+    cookie = headers["Set-Cookie"]
+    # From loopback too: gunicorn's own default would have believed X-Forwarded-Proto there.
+    assert ("Strict-Transport-Security" in headers) is believed
+    assert ("; Secure" in cookie) is believed
+
+
+def test_an_in_memory_database_under_gunicorn_is_one_database(tmp_path):
+    environment = seeded_store_environment(tmp_path / "data")
+    environment.update(DB_CONNECTION_STR="mongomock://", LOG_LEVEL="WARNING")
+    form = b"password=gunicorn-admin-password&participant_ids=P1&followups_per_participant=0"
+    with Gunicorn(environment) as running:
+        status, _, created = raw_request(
+            running,
+            "POST",
+            "/studies",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            form,
+        )
+        assert status == 200, created
+        study_id = json.loads(created)[0]["study_id"]
+        answers = [raw_request(running, "GET", f"/studies/{study_id}", {})[0] for _ in range(20)]
+    assert answers == [200] * 20

@@ -4,6 +4,7 @@ import json
 from datetime import UTC, datetime
 
 from intact.json_text import escape_lone_surrogates, readable_json
+from intact.scoring import rounded
 
 _UNITS = (("day", 86400), ("hour", 3600), ("minute", 60))
 
@@ -37,10 +38,10 @@ def time_ago(moment: datetime | None, now: datetime | None = None) -> str:
 
 
 def milliseconds(value) -> str:
-    """A duration in ms with thousands separators, '—' when missing."""
+    """A duration in whole ms with thousands separators (halves away from zero), '—' if missing."""
     if value is None:
         return "—"
-    return f"{round(value):,} ms"
+    return f"{int(rounded(value, 0)):,} ms"
 
 
 def duration(value) -> str:

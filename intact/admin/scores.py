@@ -19,10 +19,12 @@ def format_score(value, unit: str = "") -> str:
     """A score as a researcher reads it: '412.5 ms', '0.667', '3'; '—' when missing."""
     if value is None:
         return "—"
+    # Rounded by the scoring rule (halves away from zero), not by format(), which rounds the
+    # binary value half to even: what the page shows is what a researcher computes by hand.
     if unit == "ms":
-        return f"{value:,.1f} ms"
+        return f"{scoring.rounded(value, scoring.RT_DECIMALS):,.1f} ms"
     if unit.startswith("proportion"):
-        return f"{value:.3f}"
+        return f"{scoring.rounded(value, 3):.3f}"
     return f"{value:g}"
 
 

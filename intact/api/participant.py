@@ -197,7 +197,9 @@ class Tests(MethodView):
         """Store one finished test.
 
         The test type is inferred from the result's field names. An empty result list is
-        stored as `unclassified`; reaction times are stored as sent; unknown fields are kept.
+        stored as `unclassified` when no `test_type` is sent (with the `test_type` of a list
+        test, as that type with 0 answers); reaction times are stored as sent; unknown fields
+        are kept.
         """
         try:
             raw_body = read_body()
