@@ -17,6 +17,7 @@ from intact import (
     errors,
     health,
     logs,
+    participants,
     ratelimit,
     security_headers,
 )
@@ -49,6 +50,7 @@ def create_app(test_config=None):
     logs.init_request_log(app)
     clients.init_app(app)
     db.init_app(app, settings)
+    participants.init_app(app)
     ratelimit.init_app(app)
     security_headers.init_app(app)
     app.register_blueprint(health.bp)

@@ -7,6 +7,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from intact import audit, backup, db, exports, studies, summaries
+from intact.participants import migrations
 
 
 def init_app(app) -> None:
@@ -55,6 +56,8 @@ def restore_command(path, force):
     except backup.BackupError as error:
         raise click.ClickException(str(error)) from error
     total = sum(header["collections"].values())
+    # A backup from an earlier version: bring its documents up to date, as start-up does.
+    migrations.run()
     audit.record(audit.BACKUP_RESTORED, count=total, file=str(path), replaced=force)
     written = f"{header['created_at']:%Y-%m-%d %H:%M} UTC"
     click.echo(f"Restored {total} documents from {path} (written {written})")

@@ -226,15 +226,6 @@ def test_a_download_the_client_abandons_is_recorded_as_not_completed(app, client
 # --- the dashboard page ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def admin(client):
-    """A test client logged in to the dashboard."""
-    from test_dashboard import log_in
-
-    assert log_in(client).status_code == 303
-    return client
-
-
 def test_the_audit_page_lists_entries_newest_first(app, admin):
     fill_log(app)
     page = admin.get("/admin/audit")

@@ -9,35 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import itsdangerous
 import pytest
-from conftest import TEST_PASSWORD
+from conftest import HTMX, TEST_PASSWORD, csrf_from, is_fragment, log_in
 
 from intact import create_app
 from intact.admin import audit_log, views
-
-HTMX = {"HX-Request": "true"}
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def csrf_from(response) -> str:
-    return CSRF_FIELD.search(response.get_data(as_text=True)).group(1)
-
-
-def log_in(client, password=TEST_PASSWORD, **extra):
-    token = csrf_from(client.get("/admin/login"))
-    return client.post("/admin/login", data={"password": password, "csrf_token": token, **extra})
-
-
-@pytest.fixture
-def admin(client):
-    """A test client logged in to the dashboard."""
-    assert log_in(client).status_code == 303
-    return client
-
-
-def is_fragment(response) -> bool:
-    text = response.get_data(as_text=True)
-    return "<html" not in text and "<body" not in text
-
 
 # --- logged out ---------------------------------------------------------------------------
 
@@ -613,7 +588,7 @@ def test_batch_csv_holds_only_that_batch_and_is_audited(app, admin, make_study):
     rows = response.get_data(as_text=True).splitlines()
     assert response.status_code == 200
     assert response.headers["Content-Disposition"].startswith("attachment; filename=studies-new-")
-    assert rows[0].startswith('"study_id","participant_id","study_type","url"')
+    assert rows[0].startswith('"study_id","participant_id","study_type","followup_number","url"')
     assert len(rows) == 5
     assert "olderone" not in response.get_data(as_text=True)
     with app.app_context():

@@ -15,8 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import load_sample
-from test_dashboard import csrf_from, log_in
+from conftest import csrf_from, load_sample, log_in
 
 from intact import create_app, db
 

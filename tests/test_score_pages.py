@@ -3,18 +3,11 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from test_dashboard import HTMX, is_fragment, log_in
+from conftest import HTMX, is_fragment
 
 from intact.admin import scores as score_pages
 
 BASELINE_DAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def admin(client):
-    """A test client logged in to the dashboard."""
-    assert log_in(client).status_code == 303
-    return client
 
 
 @pytest.fixture
@@ -64,8 +57,8 @@ def test_scores_page_draws_a_chart_per_score(admin, seeded):
     assert "scores.css" in page
     assert "Immediate recall: score" in page
     # ir_score is drawn as bars (few whole numbers): 1 at baseline, 2 at follow-up.
-    assert "Baseline, 1: 1 of 1" in page and "Follow-up, 2: 1 of 1" in page
-    assert "Baseline: n = 1, median 1; Follow-up: n = 1, median 2" in page
+    assert "Baseline, 1: 1 of 1" in page and "Follow-up 1, 2: 1 of 1" in page
+    assert "Baseline: n = 1, median 1; Follow-up 1: n = 1, median 2" in page
     assert page.count("<svg") >= 4
     assert "No values yet." in page  # nothing for spatial memory
 
