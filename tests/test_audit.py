@@ -6,11 +6,11 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from conftest import TEST_PASSWORD
 from flask import Blueprint
 from pymongo.errors import ServerSelectionTimeoutError
 
 from intact import audit, auth, create_app, db
-from tests.conftest import TEST_PASSWORD
 
 probe = Blueprint("audit_probe", __name__)
 
