@@ -19,6 +19,7 @@ from intact import (
     health,
     identifiers,
     logs,
+    participants,
     ratelimit,
     request_stream,
     security_headers,
@@ -57,6 +58,7 @@ def create_app(test_config=None):
     clients.init_app(app)
     request_stream.init_app(app)
     db.init_app(app, settings)
+    participants.init_app(app)
     ratelimit.init_app(app)
     security_headers.init_app(app)
     app.register_blueprint(health.bp)
