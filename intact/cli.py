@@ -6,7 +6,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from intact import audit, backup, db, exports, studies, summaries
+from intact import archive, audit, backup, db, exports, studies, summaries
 
 
 def init_app(app) -> None:
@@ -77,7 +77,7 @@ def export_summary(output: Path, participant_id) -> None:
     if suffix not in {".csv", ".xlsx"}:
         raise click.BadParameter("name a .csv or an .xlsx file", param_hint="OUTPUT")
     chunks = (
-        summaries.workbook_chunks(participant_id)
+        archive.workbook_chunks(participant_id)
         if suffix == ".xlsx"
         else summaries.summary_csv(participant_id)
     )
@@ -150,9 +150,9 @@ def export_command(path, participant_id):
     target = Path(path)
     size = 0
     try:
-        with target.open("wb") as archive:
-            for chunk in exports.zip_archive(participant_id):
-                archive.write(chunk)
+        with target.open("wb") as handle:
+            for chunk in archive.zip_archive(participant_id):
+                handle.write(chunk)
                 size += len(chunk)
     except BaseException:
         # Never leave half an archive that looks like a whole one.

@@ -13,7 +13,7 @@ from webargs.flaskparser import FlaskParser
 from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import CombinedMultiDict
 
-from intact import audit, clients, exports, studies, summaries
+from intact import archive, audit, clients, exports, studies, summaries
 from intact.auth import admin_required
 
 VALIDATION_STATUS = 400
@@ -295,8 +295,8 @@ def download_zip_archive(form):
     """
     participant_id = form["participant_id"]
     return _download(
-        exports.zip_archive(participant_id),
-        exports.archive_file_name(participant_id),
+        archive.zip_archive(participant_id),
+        archive.archive_file_name(participant_id),
         "application/zip",
         participant_id,
     )
@@ -321,7 +321,7 @@ def download_summary(form):
 @bp.route("/tests/workbook/download-file", methods=["POST"], strict_slashes=False)
 @admin_required
 @bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
-@file_response(summaries.XLSX_MIMETYPE, "An Excel workbook (.xlsx).")
+@file_response(archive.XLSX_MIMETYPE, "An Excel workbook (.xlsx).")
 def download_workbook(form):
     """Download everything as one Excel workbook (.xlsx)
 
@@ -331,9 +331,9 @@ def download_workbook(form):
     """
     participant_id = form["participant_id"]
     return _download(
-        summaries.workbook_chunks(participant_id),
-        summaries.workbook_file_name(participant_id),
-        summaries.XLSX_MIMETYPE,
+        archive.workbook_chunks(participant_id),
+        archive.workbook_file_name(participant_id),
+        archive.XLSX_MIMETYPE,
         participant_id,
     )
 
