@@ -9,9 +9,13 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
-from conftest import CONTRACT_SAMPLES, load_sample
+from conftest import (
+    CONTRACT_SAMPLES,
+    EXPECTED_TYPE,
+    load_sample,
+    store_locked_by_another_process,
+)
 from pymongo.errors import ServerSelectionTimeoutError
-from test_testtypes import EXPECTED_TYPE
 
 from intact import db, results
 from intact.testtypes import UNCLASSIFIED
@@ -531,8 +535,6 @@ def test_database_down_is_a_503_not_a_500(client, study, monkeypatch):
 
 
 def test_a_locked_embedded_store_is_a_503_and_the_retry_is_stored_once(app_config):
-    from test_faults import store_locked_by_another_process
-
     from intact import create_app
 
     app_config.update(DB_CONNECTION_STR="", DB_TIMEOUT_MS="1000")

@@ -7,6 +7,7 @@ import uuid
 import mongomock
 import pymongo
 import pytest
+from conftest import TEST_PASSWORD
 from flask import Blueprint, abort, request
 from flask.views import MethodView
 from flask_smorest import Blueprint as ApiBlueprint
@@ -16,7 +17,6 @@ from limits.strategies import FixedWindowRateLimiter
 from marshmallow import Schema, fields
 
 from intact import auth, config, create_app, ratelimit
-from tests.conftest import TEST_PASSWORD
 
 KNOWN_STUDY = "abcdefgh"
 
