@@ -516,8 +516,12 @@ def test_htmx_create_redirects_with_hx_redirect(app, admin):
             {"participant_ids": "P1", "participant_ids_file": (io.BytesIO(b"P2"), "ids.txt")},
             "Use the text box or a file, not both",
         ),
-        ({"participant_ids_file": (io.BytesIO(b"P2"), "ids.xlsx")}, "must be a .txt or .csv file"),
-        ({"participant_ids_file": (io.BytesIO(b"\xff\xfeP"), "ids.txt")}, "are not UTF-8 text"),
+        (
+            {"participant_ids_file": (io.BytesIO(b"P2"), "ids.xlsx")},
+            "must be a .txt, .csv or .tsv file",
+        ),
+        ({"participant_ids_file": (io.BytesIO(b"\xe9P"), "ids.txt")}, "are not UTF-8 text"),
+        ({"participant_ids": "P1\nP2\nP1"}, '"P1" is on lines 1 and 3'),
         (
             {
                 "participant_ids": "P1",
