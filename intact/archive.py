@@ -10,13 +10,11 @@ time: memory stays flat whatever the data size.
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
 
 from intact import exports, summaries, workbook
 
 CODEBOOK = "codebook"
 CODEBOOK_COLUMNS = ("file", "column", "type", "unit", "values", "description")
-XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # zlib's default level. Measured on bench/exports.py's 19 MB of CSV: level 1 took 2.81 s for
 # 1.27 MB, level 6 2.97 s for 1.03 MB, level 9 5.24 s for 0.94 MB (writing the CSV dominates).
 ZIP_COMPRESSLEVEL = 6
@@ -99,11 +97,6 @@ class _Pipe:
         return data
 
 
-def archive_file_name(participant_id: str | None = None, now: datetime | None = None) -> str:
-    """intact-data[-<participant>]-<UTC time>.zip: downloads do not overwrite each other."""
-    return _file_name("intact-data", participant_id, now, "zip")
-
-
 # --- the workbook ------------------------------------------------------------------------------
 
 
@@ -126,14 +119,3 @@ def workbook_chunks(participant_id: str | None = None) -> Iterator[bytes]:
         handle.seek(0)
         while piece := handle.read(FILE_CHUNK_BYTES):
             yield piece
-
-
-def workbook_file_name(participant_id: str | None = None, now: datetime | None = None) -> str:
-    """intact-scores[-<participant>]-<UTC time>.xlsx: downloads do not overwrite each other."""
-    return _file_name("intact-scores", participant_id, now, "xlsx")
-
-
-def _file_name(stem: str, participant_id: str | None, now: datetime | None, suffix: str) -> str:
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    who = f"-{participant_id}" if participant_id else ""
-    return f"{stem}{who}-{stamp}.{suffix}"

@@ -2,10 +2,8 @@
 
 Embedded store: another process takes the write lock of the SQLite files (as a stuck writer, a
 backup tool or an open `sqlite3` shell would), then releases it. MongoDB: nothing listens on the
-configured address, which is what an unreachable server looks like to the driver. No MongoDB
-server can be installed here, so recovery of the MongoDB client after an outage is not shown by
-these tests (pymongo reconnects by itself; the app keeps no state about the outage but the
-pending-index flag, which is tested).
+configured address, which is what an unreachable server looks like to the driver. A stopped,
+restarted or hung MongoDB-compatible server, through gunicorn: tests/test_faults_mongodb.py.
 """
 
 import time
@@ -13,7 +11,7 @@ import time
 import pytest
 from conftest import csrf_from, load_sample, log_in, store_locked_by_another_process
 
-from intact import create_app, db
+from intact import auth, create_app, db
 
 ANSWER_WITHIN_SECONDS = 5
 
@@ -145,3 +143,22 @@ def test_participant_api_answers_503_when_mongodb_is_unreachable(unreachable_mon
         assert response.status_code == 503
         assert response.is_json
         assert seconds < ANSWER_WITHIN_SECONDS
+
+
+def test_dashboard_download_answers_the_dashboards_503_page_when_mongodb_is_unreachable(
+    unreachable_mongodb_app,
+):
+    client = unreachable_mongodb_app.test_client()
+    # The session of a researcher who logged in before the outage (logging in needs the store).
+    with client.session_transaction() as session:
+        session[auth.SESSION_FLAG] = True
+    token = csrf_from(client.get("/admin/downloads"))
+    response, seconds = timed(
+        lambda: client.post("/admin/downloads/archive", data={"csrf_token": token})
+    )
+    assert response.status_code == 503
+    assert response.mimetype == "text/html"
+    assert response.headers["Retry-After"] == "5"
+    assert "Content-Disposition" not in response.headers
+    assert "The database is not reachable" in response.get_data(as_text=True)
+    assert seconds < ANSWER_WITHIN_SECONDS
