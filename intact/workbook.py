@@ -1,6 +1,5 @@
 """Write .xlsx workbooks in constant memory: one sheet per table, typed cells, no formulas."""
 
-import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -8,6 +7,7 @@ from datetime import UTC, datetime
 
 import xlsxwriter
 
+from intact.json_text import readable_json
 from intact.spreadsheet_safety import neutralise
 
 log = logging.getLogger(__name__)
@@ -90,8 +90,12 @@ def _write_cell(worksheet, row: int, column: int, value, formats: dict) -> None:
         worksheet.write_datetime(row, column, _naive_utc(value), formats["datetime"])
     elif isinstance(value, str):
         worksheet.write_string(row, column, neutralise(value))
+    elif isinstance(value, dict | list):
+        # As the CSV exports write nested values: JSON, non-ASCII kept readable.
+        text = readable_json(value, default=str)
+        worksheet.write_string(row, column, neutralise(text))
     else:
-        worksheet.write_string(row, column, neutralise(json.dumps(value, default=str)))
+        worksheet.write_string(row, column, neutralise(str(value)))
 
 
 def _naive_utc(moment: datetime) -> datetime:
