@@ -6,6 +6,8 @@ RUNTIME_STAMP := $(VENV)/.runtime-$(shell cat requirements.txt | cksum | cut -d'
 DEV_STAMP := $(VENV)/.dev-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 # The MongoDB tests run against mongoeco, a MongoDB-compatible server that needs Python 3.13: the
 # first python3.13 found (on PATH or installed by pyenv) gets a venv of its own.
+# axe-core (npm, package.json): the browser tests' accessibility check, never served.
+NODE_STAMP := node_modules/.installed-$(shell cat package-lock.json | cksum | cut -d' ' -f1)
 MONGO_VENV ?= .venv-mongo
 MONGO_STAMP := $(MONGO_VENV)/.installed-$(shell cat requirements-mongo.txt | cksum | cut -d' ' -f1)
 MONGO_PYTHON ?= $(shell for candidate in python3.13 $(HOME)/.pyenv/versions/3.13*/bin/python3.13; do \
@@ -38,7 +40,7 @@ run: $(RUNTIME_STAMP)
 	LOCAL_MODE=$${LOCAL_MODE:-1} $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 ## test: lint, then every test (the MongoDB ones on a MongoDB-compatible server where Python 3.13 is)
-test: $(DEV_STAMP) lint $(MONGO_SERVER)
+test: $(DEV_STAMP) $(NODE_STAMP) lint $(MONGO_SERVER)
 	MONGOECO_PYTHON=$(abspath $(MONGO_VENV))/bin/python $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## test-mongo: only the tests that need a MongoDB server (TEST_MONGO_URI, else mongoeco)
@@ -54,6 +56,10 @@ $(MONGO_STAMP): requirements-mongo.txt
 	rm -rf $(MONGO_VENV)
 	$(MONGO_PYTHON) -m venv $(MONGO_VENV)
 	$(MONGO_VENV)/bin/python -m pip install --quiet -r requirements-mongo.txt
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 lint: $(DEV_STAMP)

@@ -575,8 +575,11 @@ def page_at(chromium):
     """A fresh browser page of a given size that records console errors; closed afterwards."""
     contexts = []
 
-    def open_page(viewport):
-        context = chromium.new_context(viewport=viewport, accept_downloads=True)
+    def open_page(viewport, bypass_csp=False):
+        # bypass_csp: only for injecting axe-core (assert_accessible); the app's CSP stays on.
+        context = chromium.new_context(
+            viewport=viewport, accept_downloads=True, bypass_csp=bypass_csp
+        )
         contexts.append(context)
         page = context.new_page()
         page.errors = []
@@ -692,3 +695,49 @@ def seeded_server(tmp_path_factory):
     seed_a_study_in_full_swing(app)
     with serving(app) as url:
         yield url
+
+
+# --- accessibility: axe-core in every dashboard page ------------------------------------------
+
+# axe-core from npm (package.json; `make test` runs `npm ci`): used by the tests only, never
+# served. WCAG 2.1 A and AA rules (axe's stable ones), plus the label-in-name rule (WCAG 2.5.3),
+# which axe marks experimental: a control's accessible name must contain its visible text.
+AXE_SCRIPT = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_EXTRA_RULES = ["label-content-name-mismatch"]
+BLOCKING_IMPACTS = {"serious", "critical"}
+_AXE_RUN = """async ([tags, extra]) => {
+  const rules = axe.getRules(tags)
+    .filter((rule) => !rule.tags.includes("experimental"))
+    .map((rule) => rule.ruleId)
+    .concat(extra);
+  const result = await axe.run(document, {
+    runOnly: {type: "rule", values: rules}, resultTypes: ["violations"],
+  });
+  return result.violations.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.slice(0, 5).map((node) => node.target.join(" ")),
+  }));
+}"""
+
+
+def axe_violations(page) -> list[dict]:
+    """axe-core's serious and critical violations in the page as it is now.
+
+    The page's context must be opened with `bypass_csp=True` (`page_at(…, bypass_csp=True)`):
+    the dashboard's Content-Security-Policy rightly refuses the injected script otherwise.
+    """
+    if not AXE_SCRIPT.exists():
+        pytest.fail("axe-core is not installed: `make test` installs it (npm ci, package.json)")
+    page.add_script_tag(path=str(AXE_SCRIPT))
+    found = page.evaluate(_AXE_RUN, [AXE_TAGS, AXE_EXTRA_RULES])
+    return [violation for violation in found if violation["impact"] in BLOCKING_IMPACTS]
+
+
+def assert_accessible(page, what: str = "") -> None:
+    """Fail with axe's findings when the page has a serious or critical violation."""
+    violations = axe_violations(page)
+    listed = "\n".join(
+        f"- {v['id']} ({v['impact']}): {v['help']} at {', '.join(v['nodes'])}" for v in violations
+    )
+    assert not violations, f"{what or page.url}: accessibility violations\n{listed}"
