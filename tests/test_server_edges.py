@@ -147,3 +147,41 @@ def test_an_in_memory_database_under_gunicorn_is_one_database(tmp_path):
         study_id = json.loads(created)[0]["study_id"]
         answers = [raw_request(running, "GET", f"/studies/{study_id}", {})[0] for _ in range(20)]
     assert answers == [200] * 20
+
+
+# --- downloads named after a participant id in any script ----------------------------------------
+
+PASSWORD_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+DOWNLOADS = [
+    ("/studies/download-file", {}),
+    ("/tests/single-test-type/download-file", {"test_type": "delayed_recall"}),
+    ("/tests/zip-archive/download-file", {}),
+    ("/tests/summary/download-file", {}),
+    ("/tests/workbook/download-file", {}),
+]
+
+
+@pytest.mark.parametrize("participant_id", ["张伟1", "Müller1", "Иван7", "P001"])
+@pytest.mark.parametrize(("path", "fields"), DOWNLOADS, ids=[path for path, _ in DOWNLOADS])
+def test_every_download_names_its_file_for_every_browser(server, participant_id, path, fields):
+    """RFC 6266 / 5987: an ASCII filename= fallback and filename*=UTF-8''… for any other name;
+    raw non-ASCII in a header is refused by gunicorn (a 500) or misread by browsers."""
+    from urllib.parse import quote, urlencode
+
+    password = server.environment["ADMIN_PASSWORD"]
+    create = urlencode({"password": password, "participant_ids": participant_id})
+    raw_request(server, "POST", "/studies", PASSWORD_FORM, create.encode())
+    form = urlencode({"password": password, "participant_id": participant_id, **fields})
+    status, headers, body = raw_request(server, "POST", path, PASSWORD_FORM, form.encode())
+    assert status == 200, body[:300]
+    disposition = headers["Content-Disposition"]
+    assert disposition.isascii()
+    assert disposition.startswith("attachment; filename=")
+    fallback = disposition.split("filename=", 1)[1].split(";", 1)[0].strip('"')
+    assert fallback.endswith((".csv", ".zip", ".xlsx"))
+    named_after_participant = path.endswith(("zip-archive/download-file", "workbook/download-file"))
+    if named_after_participant and participant_id.isascii():
+        assert participant_id in fallback
+    elif named_after_participant:
+        assert "filename*=UTF-8''" in disposition
+        assert quote(participant_id) in disposition.split("filename*=UTF-8''", 1)[1]
