@@ -97,12 +97,8 @@ def export_summary(output: Path, participant_id) -> None:
     suffix = output.suffix.lower()
     if suffix not in {".csv", ".xlsx"}:
         raise click.BadParameter("name a .csv or an .xlsx file", param_hint="OUTPUT")
-    download = (
-        downloads.workbook(participant_id)
-        if suffix == ".xlsx"
-        else downloads.summary_csv(participant_id)
-    )
-    size = downloads.save(download, output)
+    named = downloads.workbook if suffix == ".xlsx" else downloads.summary_csv
+    size = downloads.save(_download_for(named, participant_id), output)
     click.echo(f"Wrote {output} ({size:,} bytes).")
 
 
@@ -150,6 +146,14 @@ def create_studies_command(ids_file, baselines, followups, output):
     )
 
 
+def _download_for(named_download, participant_id):
+    """The named download, or a ClickException when the participant filter matches nobody."""
+    try:
+        return named_download(participant_id)
+    except studies.ParticipantNotFound as error:
+        raise click.ClickException(error.message) from None
+
+
 def _create(path: Path):
     """Open a new output file for writing, creating its folder when missing (exports/…)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -171,5 +175,5 @@ def _read_file(path: str) -> bytes:
 @with_appcontext
 def export_command(path: Path, participant_id):
     """Write the ZIP that the download endpoint gives (every CSV and the codebook) to PATH."""
-    size = downloads.save(downloads.zip_archive(participant_id), path)
+    size = downloads.save(_download_for(downloads.zip_archive, participant_id), path)
     click.echo(f"Wrote {path} ({size:,} bytes).")

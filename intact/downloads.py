@@ -20,7 +20,7 @@ from urllib.parse import quote
 from flask import Response, current_app
 from werkzeug.http import dump_options_header
 
-from intact import archive, audit, clients, exports, summaries
+from intact import archive, audit, clients, exports, studies, summaries
 
 CSV_MIMETYPE = "text/csv"
 ZIP_MIMETYPE = "application/zip"
@@ -48,6 +48,7 @@ class Download:
 
 def studies_csv(participant_id: str | None = None) -> Download:
     """studies.csv: every study (or one participant's), with its link and dates."""
+    _known(participant_id)
     return Download(
         exports.STUDIES_FILE,
         CSV_MIMETYPE,
@@ -58,6 +59,7 @@ def studies_csv(participant_id: str | None = None) -> Download:
 
 def test_type_csv(test_type: str, participant_id: str | None = None) -> Download:
     """<test_type>.csv: one test type's results (or unclassified.csv)."""
+    _known(participant_id)
     return Download(
         f"{test_type}.csv",
         CSV_MIMETYPE,
@@ -68,6 +70,7 @@ def test_type_csv(test_type: str, participant_id: str | None = None) -> Download
 
 def zip_archive(participant_id: str | None = None) -> Download:
     """intact-data[-<participant>]-<UTC time>.zip: every table as CSV with the codebook."""
+    _known(participant_id)
     return Download(
         stamped_file_name(_whose("intact-data", participant_id), "zip"),
         ZIP_MIMETYPE,
@@ -78,6 +81,7 @@ def zip_archive(participant_id: str | None = None) -> Download:
 
 def summary_csv(participant_id: str | None = None) -> Download:
     """summary.csv: the derived scores, one row per study."""
+    _known(participant_id)
     return Download(
         summaries.SUMMARY_FILE,
         CSV_MIMETYPE,
@@ -88,6 +92,7 @@ def summary_csv(participant_id: str | None = None) -> Download:
 
 def workbook(participant_id: str | None = None) -> Download:
     """intact-scores[-<participant>]-<UTC time>.xlsx: the ZIP's tables as sheets, and codebook."""
+    _known(participant_id)
     return Download(
         stamped_file_name(_whose("intact-scores", participant_id), "xlsx"),
         XLSX_MIMETYPE,
@@ -114,6 +119,12 @@ def audit_log_csv(**filters) -> Download:
         (text.encode() for text in audit.iter_csv(**filters)),
         {"filters": {name: str(value) for name, value in filters.items() if value} or None},
     )
+
+
+def _known(participant_id: str | None) -> None:
+    """A participant filter must name a participant: studies.ParticipantNotFound otherwise."""
+    if participant_id is not None:
+        studies.require_participant(participant_id)
 
 
 def stamped_file_name(stem: str, suffix: str, now: datetime | None = None) -> str:

@@ -17,7 +17,7 @@ from intact.identifiers import normalise_participant_id
 from intact.paging import Page
 from intact.participants import followups
 from intact.scoring import DEFAULT_RULES, QualityRules
-from intact.studies import STUDY_FIELDS, STUDY_TYPES
+from intact.studies import STUDY_FIELDS, STUDY_TYPES, ParticipantNotFound
 from intact.testtypes import TEST_TYPES, UNCLASSIFIED
 
 NOT_STARTED = "not_started"
@@ -45,10 +45,6 @@ SORTS = ("participant", "participant-desc", "latest", "earliest")
 PER_PAGE_CHOICES = (25, 50, 100)
 
 _TEST_SUMMARY_FIELDS = ("study_id", "test_type", "received_at")
-
-
-class ParticipantNotFound(LookupError):
-    """No study belongs to this participant id."""
 
 
 @dataclass

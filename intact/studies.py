@@ -43,6 +43,25 @@ class StudyNotFound(LookupError):
     """No study has this id."""
 
 
+class ParticipantNotFound(LookupError):
+    """No study belongs to this participant id (a typo, another case, another spelling)."""
+
+    def __init__(self, participant_id):
+        super().__init__(participant_id)
+        self.participant_id = participant_id
+        self.message = f'No study belongs to a participant with the id "{participant_id}".'
+
+
+def require_participant(participant_id: str) -> None:
+    """Raise ParticipantNotFound unless some study belongs to this (normalised) participant id.
+
+    A filter that matches nobody must say so: a header-only file looks like a participant who
+    did nothing. Callers pass the id through identifiers.normalise_participant_id first.
+    """
+    if db.studies().find_one({"participant_id": participant_id}, {"_id": 1}) is None:
+        raise ParticipantNotFound(participant_id)
+
+
 def find_study(study_id) -> dict:
     """The study with this id as typed ("Abcdefgh " is abcdefgh), without the database's _id.
 

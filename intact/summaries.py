@@ -13,6 +13,7 @@ from flask import current_app
 
 from intact import charts, db, exports, paging, scoring
 from intact.participants import followups
+from intact.studies import ParticipantNotFound
 from intact.testtypes import TEST_TYPES
 
 SUMMARY = "summary"
@@ -123,10 +124,6 @@ def _columns(table: str, entries: Iterable[scoring.CodebookEntry]) -> tuple[expo
 
 
 # --- Dashboard ------------------------------------------------------------------------------
-
-
-class ParticipantNotFound(LookupError):
-    """No study has this participant id."""
 
 
 @dataclass

@@ -292,7 +292,13 @@ def test_participant_filter_keeps_only_that_participant(client, make_study, stor
         column = header.index("participant_id")
         assert body and {row[column] for row in body} == {"P1"}, name
 
-    assert len(rows_of_type(client, "spatial_memory", participant_id="P3")) == 1
+    # Nobody is P3: a 404 naming the id, not a header-only file that looks like an idle participant.
+    nobody = client.post(
+        "/tests/single-test-type/download-file",
+        data={"password": TEST_PASSWORD, "test_type": "spatial_memory", "participant_id": "P3"},
+    )
+    assert nobody.status_code == 404
+    assert '"P3"' in nobody.json["message"]
 
 
 # --- the ZIP -----------------------------------------------------------------------------------

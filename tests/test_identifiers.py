@@ -1,6 +1,7 @@
 """Typed ids: one normalisation for participant ids and one for study ids, used everywhere."""
 
 import csv
+import html
 import io
 import json
 import logging
@@ -167,3 +168,46 @@ def test_a_typed_study_id_in_a_submission_body_and_in_the_api_agree(client, mull
     response = client.post("/tests", data=body, content_type="application/json")
     # The study is found (the body is incomplete, so 422 naming the fields, not 400 unknown).
     assert response.status_code == 422
+
+
+# --- a participant filter that matches nobody says so ---------------------------------------------
+
+API_DOWNLOADS = [
+    "/studies/download-file",
+    "/tests/single-test-type/download-file",
+    "/tests/zip-archive/download-file",
+    "/tests/summary/download-file",
+    "/tests/workbook/download-file",
+]
+
+
+@pytest.mark.parametrize("path", API_DOWNLOADS)
+@pytest.mark.parametrize("typed", ["P999", "müller1"])
+def test_a_script_filtering_on_nobody_gets_a_404_naming_the_id(client, muller, path, typed):
+    form = {"password": TEST_PASSWORD, "participant_id": typed, "test_type": "delayed_recall"}
+    response = client.post(path, data=form)
+    assert response.status_code == 404
+    assert response.json["message"] == f'No study belongs to a participant with the id "{typed}".'
+
+
+@pytest.mark.parametrize("kind", ["archive", "studies", "summary", "workbook"])
+def test_the_dashboard_says_beside_the_field_that_nobody_has_the_id(admin, muller, kind):
+    from conftest import csrf_from
+
+    token = csrf_from(admin.get("/admin/downloads"))
+    response = admin.post(
+        f"/admin/downloads/{kind}", data={"csrf_token": token, "participant_id": "P999"}
+    )
+    assert response.status_code == 404
+    page = html.unescape(response.get_data(as_text=True))
+    assert 'No study belongs to a participant with the id "P999".' in page
+    assert 'aria-invalid="true"' in page
+
+
+@pytest.mark.parametrize("command", [["export", "x.zip"], ["export-summary", "x.csv"]])
+def test_the_cli_filtering_on_nobody_fails_and_writes_nothing(runner, muller, tmp_path, command):
+    target = tmp_path / command[1]
+    result = runner.invoke(args=[command[0], str(target), "--participant-id", "P999"])
+    assert result.exit_code == 1
+    assert 'No study belongs to a participant with the id "P999".' in result.output
+    assert not target.exists()

@@ -160,7 +160,8 @@ def test_report_is_printable(admin, seeded):
 
 
 def test_score_formatting():
-    assert formatting.format_score(412.25, "ms") == "412.2 ms"
+    # Halves away from zero, as every derived value (scoring.rounded), not Python's half-to-even.
+    assert formatting.format_score(412.25, "ms") == "412.3 ms"
     assert formatting.format_score(1500.0, "ms") == "1,500.0 ms"
     assert formatting.format_score(0.6667, "proportion 0–1") == "0.667"
     assert formatting.format_score(3, "count 0–5") == "3"

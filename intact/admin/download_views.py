@@ -8,7 +8,7 @@ like every download of the app.
 from flask import abort, make_response, render_template, request
 from marshmallow import ValidationError
 
-from intact import downloads, exports
+from intact import downloads, exports, studies
 from intact.admin import bp, schemas
 
 # What each download form of the dashboard posts: its fields, and the download they name (called
@@ -54,4 +54,11 @@ def download(kind):
         return _downloads_page(
             422, {kind: schemas.field_errors(error)}, {kind: request.form.to_dict()}
         )
-    return downloads.attachment(named_download(**form))
+    try:
+        download = named_download(**form)
+    except studies.ParticipantNotFound as error:
+        # Said beside the field: a header-only file would look like a participant who did nothing.
+        return _downloads_page(
+            404, {kind: {"participant_id": error.message}}, {kind: request.form.to_dict()}
+        )
+    return downloads.attachment(download)

@@ -14,6 +14,7 @@ from werkzeug.datastructures import CombinedMultiDict
 
 from intact import audit, downloads, exports, participant_lists, studies
 from intact.auth import admin_required
+from intact.errors import error_response
 from intact.identifiers import ParticipantIdField
 
 VALIDATION_STATUS = 400
@@ -171,10 +172,16 @@ UNAUTHORIZED = {"response": "UNAUTHORIZED", "description": "Wrong or missing adm
 
 
 def file_response(content_type: str, description: str):
-    """Document a download's answer: a streamed file with its name, or 401."""
+    """Document a download's answer: a streamed file with its name, 401, or 404 for nobody."""
 
     def document(view):
         view = bp.alt_response(401, **UNAUTHORIZED)(view)
+        view = bp.alt_response(
+            404,
+            response="NOT_FOUND",
+            description="participant_id names nobody: no study belongs to it (the message says "
+            "which id), rather than a file with headers only.",
+        )(view)
         return bp.response(
             200, FILE, content_type=content_type, description=description, headers=DOWNLOAD_HEADERS
         )(view)
@@ -202,6 +209,18 @@ def _create_studies(participant_ids, form) -> list[dict]:
         via="admin API",
     )
     return created
+
+
+@bp.errorhandler(studies.ParticipantNotFound)
+def _no_such_participant(error: studies.ParticipantNotFound):
+    """A participant filter that matches nobody: 404 naming the id, not a header-only file."""
+    return error_response(
+        404,
+        error.message,
+        code=404,
+        status="Not Found",
+        errors={"form": {"participant_id": [error.message]}},
+    )
 
 
 def _refuse(error: studies.InvalidBatch):
