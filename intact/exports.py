@@ -77,12 +77,17 @@ def cell(value):
 
 
 def csv_chunks(header: Iterable[str], rows: Iterable[Iterable]) -> Iterator[bytes]:
-    """The header and rows as UTF-8 CSV (every field quoted, CRLF), in pieces of about 64 KiB."""
+    """The header and rows as UTF-8 CSV (every field quoted, CRLF), in pieces of about 64 KiB.
+
+    Every cell, header included, passes through `neutralise`: a column is named after whatever
+    field a submission sent ("=2+5", "@SUM(1;2)"), so a header can start a formula too (OWASP).
+    The codebook names each column the same way, so it matches the header it documents.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
-    writer.writerow(header)
+    writer.writerow(map(neutralise, header))
     for row in rows:
-        writer.writerow(row)
+        writer.writerow(map(neutralise, row))
         if buffer.tell() >= CHUNK_CHARS:
             yield buffer.getvalue().encode()
             buffer.seek(0)

@@ -70,7 +70,8 @@ def _new_worksheet(workbook, sheet: Sheet, name: str, formats: dict):
     for column_number, column in enumerate(sheet.columns):
         width = min(max(len(column) + 2, 10), MAX_COLUMN_WIDTH)
         worksheet.set_column(column_number, column_number, width)
-        worksheet.write_string(0, column_number, column, formats["header"])
+        # Named as in the CSV files and the codebook: the header passes the same rule as cells.
+        worksheet.write_string(0, column_number, neutralise(column), formats["header"])
     worksheet.freeze_panes(1, 0)
     return worksheet
 

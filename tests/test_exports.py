@@ -481,3 +481,43 @@ def test_create_submit_and_download_end_to_end(client):
     assert participants == {"A1", "B2"}
     only_b2 = zip_archive(client, participant_id="B2")
     assert len(csv_rows(only_b2, "choice_reaction_time.csv")) == 3
+
+
+# --- every cell of every CSV, headers included, one rule ---------------------------------------
+
+FORMULA_NAMES = ("=2+5", "@SUM(1;2)", "+cmd", "-1+1", "\tx")
+
+
+def test_header_cells_named_by_a_submission_cannot_start_a_formula(
+    client, make_study, store_result
+):
+    """A field name a participant's browser sends becomes a column name: the header is neutralised
+    as data cells are, and the codebook names the column exactly as the header does."""
+    study = make_study(participant_id="P1", study_id="formulas")
+    submission = load_sample("spatial_memory", study["study_id"])
+    for answer in submission["result"]:
+        answer["=2+5"] = "x"
+    store_result(study, submission, extra={"@SUM(1;2)": 1, "+cmd": 2, "-1+1": 3, "\tx": 4})
+    archive = zip_archive(client)
+    header = csv_rows(archive, "spatial_memory.csv")[0]
+    assert {"'=2+5", "'@SUM(1;2)", "'+cmd", "'-1+1", "'\tx"} <= set(header)
+    for name in archive.namelist():
+        for row in csv_rows(archive, name):
+            risky = [cell for cell in row if cell.startswith(("=", "+", "-", "@", "\t", "\r"))]
+            assert risky == [], f"{name}: {risky}"
+    documented = {
+        row[1] for row in csv_rows(archive, "codebook.csv")[1:] if row[0] == "spatial_memory.csv"
+    }
+    assert set(header) == documented
+
+
+def test_the_workbook_names_its_columns_as_the_csv_files_do(client, make_study, store_result):
+    import openpyxl
+
+    study = make_study(participant_id="P1", study_id="formulas")
+    store_result(study, load_sample("delayed_recall", study["study_id"]), extra={"=2+5": 1})
+    response = post_download(client, "/tests/workbook/download-file")
+    book = openpyxl.load_workbook(io.BytesIO(response.data), read_only=True)
+    header = [cell.value for cell in next(book["delayed_recall"].iter_rows(max_row=1))]
+    assert "'=2+5" in header
+    assert header == rows_of_type(client, "delayed_recall")[0]
