@@ -11,7 +11,7 @@ import itsdangerous
 import pytest
 from conftest import HTMX, TEST_PASSWORD, csrf_from, free_port, is_fragment, log_in
 
-from intact import create_app
+from intact import create_app, db
 from intact.admin import audit_log, views
 
 # --- logged out ---------------------------------------------------------------------------
@@ -686,3 +686,60 @@ def test_every_pager_links_its_neighbours(app, admin, make_study):
     assert 'hx-get="/admin/audit?action=login_failure&amp;page=2"' in pager
     assert 'hx-target="#audit-table"' in pager
     assert "Older →" in pager
+
+
+# --- the session ends while the Create studies form is open ------------------------------------
+
+
+def end_the_session(client):
+    """What an expired session looks like to the app: a cookie that no longer logs anyone in."""
+    with client.session_transaction() as session:
+        session.clear()
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX], ids=["plain", "htmx"])
+def test_an_ended_session_keeps_the_typed_list_and_creates_nothing_until_logged_in(
+    app, admin, headers
+):
+    token = csrf_from(admin.get("/admin/studies/new"))
+    end_the_session(admin)
+    typed = "P1\nP2\nMüller3"
+    form = {
+        "csrf_token": token,
+        "participant_ids": typed,
+        "baselines_per_participant": "1",
+        "followups_per_participant": "2",
+    }
+    refused = admin.post("/admin/studies/new", data=form, headers=headers)
+    page = html.unescape(refused.get_data(as_text=True))
+    assert refused.status_code == (422 if headers else 401)
+    assert "Your session has ended, so nothing was created" in page
+    assert f">{typed}</textarea>" in page
+    assert 'name="password"' in page and 'action="/admin/login"' in page
+    with app.app_context():
+        assert db.studies().count_documents({}) == 0
+
+    # A wrong password: the list is still there, still nothing created.
+    relogin = {**form, "csrf_token": csrf_from(refused), "next": "/admin/studies/new"}
+    wrong = admin.post("/admin/login", data={**relogin, "password": "not it"})
+    assert wrong.status_code == 401
+    assert f">{typed}</textarea>" in html.unescape(wrong.get_data(as_text=True))
+
+    # The right one: logged in again, the form filled in, and still nothing created.
+    right = admin.post(
+        "/admin/login", data={**relogin, "csrf_token": csrf_from(wrong), "password": TEST_PASSWORD}
+    )
+    page = html.unescape(right.get_data(as_text=True))
+    assert right.status_code == 200
+    assert "You are logged in again. Nothing was created yet" in page
+    assert f">{typed}</textarea>" in page
+    assert 'value="2"' in page
+    with app.app_context():
+        assert db.studies().count_documents({}) == 0
+
+    created = admin.post(
+        "/admin/studies/new", data={**form, "csrf_token": csrf_from(right)}, headers=headers
+    )
+    assert created.status_code in (204, 303)
+    with app.app_context():
+        assert db.studies().count_documents({}) == 9

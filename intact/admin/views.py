@@ -23,6 +23,14 @@ def _require_login():
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if not auth.has_admin_session():
+        if request.endpoint == "dashboard.create_studies_submit":
+            # The session ended while the form was open: keep what was typed, create nothing.
+            return _create_form(
+                {creation.FORM_ERROR: RELOGIN_MESSAGE},
+                422 if pages.is_htmx() else 401,
+                request.form,
+                relogin=True,
+            )
         return pages.send_to_login()
     if request.method not in auth.SAFE_METHODS and not auth.csrf_token_matches():
         abort(403)
@@ -48,6 +56,14 @@ def _template_helpers():
     }
 
 
+def _wrong_password(carried: bool, come_back: str | None):
+    """The login form again, or the carried create-studies form, saying the password is wrong."""
+    message = "That password is not right. Please try again."
+    if carried:
+        return _create_form({"password": message}, 401, request.form, relogin=True)
+    return _render_login(message, 401, come_back)
+
+
 def _render_login(error: str | None, status: int, come_back: str | None):
     return render_template("admin/login.html", error=error, next=come_back), status
 
@@ -65,11 +81,21 @@ def login():
         return _render_login(
             "The login form had expired. Please enter the password again.", 400, come_back
         )
+    # The create-studies form, sent from its own page after the session had ended, carries the
+    # typed list through the login: it comes back filled in, and is created only when sent again.
+    carried = creation.TEXT_FIELD in request.form
     if not auth.password_matches(request.form.get("password")):
         audit.record(audit.LOGIN_FAILURE)
-        return _render_login("That password is not right. Please try again.", 401, come_back)
+        return _wrong_password(carried, come_back)
     session.log_in()
     audit.record(audit.LOGIN_SUCCESS)
+    if carried:
+        flash(
+            "You are logged in again. Nothing was created yet: check the list and press "
+            "Create studies.",
+            "success",
+        )
+        return _create_form({}, 200, request.form)
     return redirect(come_back or url_for(".overview"), 303)
 
 
@@ -110,13 +136,21 @@ def participant(participant_id):
     return render_template("admin/participant.html", details=details)
 
 
-def _create_form(errors_by_field: dict[str, str], status: int, values=None):
+RELOGIN_MESSAGE = (
+    "Your session has ended, so nothing was created. Enter the password to log in again: the "
+    "list below is kept (a chosen file must be chosen again)."
+)
+
+
+def _create_form(errors_by_field: dict[str, str], status: int, values=None, relogin=False):
+    """The create-studies form with these errors and values; `relogin`: it logs in first."""
     return pages.render_page(
         "admin/create.html",
         "admin/partials/_create_form.html",
         status,
         form_errors=errors_by_field,
         values=values or {},
+        relogin=relogin,
         max_studies=current_app.config["MAX_STUDIES_PER_REQUEST"],
     )
 
