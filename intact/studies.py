@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from flask import current_app
 from pymongo.errors import BulkWriteError
 
-from intact import db, participant_lists
+from intact import cooperative, db, participant_lists
 from intact.identifiers import normalise_study_id
 from intact.offensive_words import contains_offensive_word
 from intact.participant_lists import InvalidBatch
@@ -95,6 +95,8 @@ def create_studies(participant_ids, baselines=1, followups=1) -> list[dict]:
             )
     try:
         for start in range(0, len(studies), INSERT_CHUNK):
+            # A large batch takes seconds: submissions arriving meanwhile run between chunks.
+            cooperative.pause()
             _insert_with_fresh_ids(studies[start : start + INSERT_CHUNK], url_prefix, length)
     except BaseException:
         # All or nothing: whatever reached the database before the failure goes again.
