@@ -20,7 +20,9 @@ def free_port() -> int:
 class Gunicorn:
     """A context manager: gunicorn.conf.py + wsgi:app with these settings; stopped on exit."""
 
-    def __init__(self, settings: dict):
+    def __init__(self, settings: dict, *arguments: str):
+        """`arguments`: extra gunicorn command-line options (they override gunicorn.conf.py)."""
+        self.arguments = arguments
         self.port = free_port()
         self.environment = {
             "LOCAL_MODE": "1",
@@ -33,7 +35,13 @@ class Gunicorn:
 
     def __enter__(self):
         self.process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("gunicorn")), "-c", "gunicorn.conf.py", "wsgi:app"],
+            [
+                str(Path(sys.executable).with_name("gunicorn")),
+                "-c",
+                "gunicorn.conf.py",
+                *self.arguments,
+                "wsgi:app",
+            ],
             cwd=ROOT,
             env=self.environment,
             stdout=subprocess.DEVNULL,
