@@ -32,6 +32,7 @@ def create_app(test_config=None):
         health,
         identifiers,
         logs,
+        participants,
         ratelimit,
         request_body,
         security_headers,
@@ -59,6 +60,7 @@ def create_app(test_config=None):
     identifiers.init_app(app)
     clients.init_app(app)
     db.init_app(app, settings)
+    participants.init_app(app)
     ratelimit.init_app(app)
     security_headers.init_app(app)
     app.register_blueprint(health.bp)

@@ -1,7 +1,9 @@
-"""Audit log of admin actions: who (client address) did what, when, to how many records.
+"""Audit log of admin actions: who (client address) did what, when, and how much of it.
 
 Call `audit.record(action, count=..., **details)` where an admin action succeeds or fails. Details
-are small facts (a test type, a participant filter, a file name) and never a password.
+are small facts (a test type, a participant filter, a file name) and never a password. What
+`count` counts is fixed per action (`COUNT_UNITS`); every download is recorded by
+`downloads.record`, in bytes.
 """
 
 import csv
@@ -13,7 +15,8 @@ from datetime import UTC, datetime
 from flask import has_request_context
 from pymongo.errors import PyMongoError
 
-from intact import clients, db
+from intact import clients, db, paging
+from intact.paging import Page
 from intact.spreadsheet_safety import neutralise
 from intact.timestamps import utc_iso
 
@@ -45,8 +48,14 @@ ACTIONS = {
     BACKUP_WRITTEN: "Backup written (flask backup)",
     BACKUP_RESTORED: "Backup restored (flask restore)",
 }
-CSV_COLUMNS = ("time", "action", "client", "count", "details")
-DEFAULT_PAGE_SIZE = 50
+# What `count` counts, per action: (one, many). Actions not listed carry no count.
+COUNT_UNITS = {
+    STUDIES_CREATED: ("study", "studies"),
+    DOWNLOAD: ("byte", "bytes"),
+    BACKUP_WRITTEN: ("document", "documents"),
+    BACKUP_RESTORED: ("document", "documents"),
+}
+CSV_COLUMNS = ("time", "action", "client", "count", "count_unit", "details")
 
 
 def record(action: str, *, count: int | None = None, client: str | None = None, **details) -> None:
@@ -75,6 +84,11 @@ def record(action: str, *, count: int | None = None, client: str | None = None, 
         log.exception("audit entry not stored: %s", action)
 
 
+def count_unit(action: str) -> str:
+    """What an entry's count counts for this action ("bytes", "studies", …), or ""."""
+    return COUNT_UNITS.get(action, ("", ""))[1]
+
+
 def _filters(action=None, client=None, since=None, until=None) -> dict:
     """A query from exact values only: nothing a user types becomes an operator or a regex."""
     query = {}
@@ -92,16 +106,15 @@ def _filters(action=None, client=None, since=None, until=None) -> dict:
     return query
 
 
-def count_entries(**filters) -> int:
-    """How many entries match the filters."""
-    return db.collection(COLLECTION).count_documents(_filters(**filters))
-
-
-def find_entries(*, limit=DEFAULT_PAGE_SIZE, offset=0, **filters) -> tuple[list[dict], int]:
-    """One page of entries matching the filters, newest first, and how many match in all."""
+def find_entries(*, page: int = 1, per_page: int = paging.DEFAULT_PER_PAGE, **filters) -> Page:
+    """One page of the entries matching the filters, newest first (they are counted once)."""
     query = _filters(**filters)
-    page = db.collection(COLLECTION).find(query, {"_id": 0}).sort("time", -1)
-    return list(page.skip(offset).limit(limit)), count_entries(**filters)
+    entries = db.collection(COLLECTION)
+
+    def fetch(skip: int, limit: int) -> list[dict]:
+        return list(entries.find(query, {"_id": 0}).sort("time", -1).skip(skip).limit(limit))
+
+    return paging.paginate(entries.count_documents(query), page, per_page, fetch)
 
 
 def iter_csv(**filters):
@@ -125,6 +138,7 @@ def iter_csv(**filters):
                 entry["action"],
                 entry["client"],
                 "" if entry.get("count") is None else entry["count"],
+                count_unit(entry["action"]) if entry.get("count") is not None else "",
                 json.dumps(entry.get("details") or {}, sort_keys=True, default=str),
             ]
         )
