@@ -10,6 +10,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def embedded_settings(data_dir: str, password: str, **overrides: str) -> dict:
+    """A deployment's settings (not local mode) on an embedded store in data_dir, quiet logs."""
+    return {
+        "DB_CONNECTION_STR": "",
+        "DATA_DIR": data_dir,
+        "ADMIN_PASSWORD": password,
+        "SECRET_KEY": "bench-secret",
+        "LOCAL_MODE": "0",
+        "LOG_LEVEL": "WARNING",
+        **overrides,
+    }
+
+
 def free_port() -> int:
     """A loopback port nothing listens on right now."""
     with socket.socket() as probe:

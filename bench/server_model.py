@@ -33,7 +33,8 @@ from pathlib import Path
 # Runs as a plain script: the project root must be importable.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.gunicorn_server import ROOT, Gunicorn  # noqa: E402
+from bench.gunicorn_server import ROOT, Gunicorn, embedded_settings  # noqa: E402
+from bench.latency import percentile  # noqa: E402
 from bench.summaries import fill  # noqa: E402 - the same battery, the same documents
 from intact import create_app, db  # noqa: E402
 
@@ -164,10 +165,10 @@ def workbook_download(port: int) -> None:
 
 def describe(participant: Participant) -> str:
     ordered = sorted(participant.latencies)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
     return (
         f"  {participant.method} {participant.path.replace(STUDY, '<id>')}: {len(ordered)}, "
-        f"p50 {statistics.median(ordered):.0f} ms, p99 {p99:.0f} ms, max {ordered[-1]:.0f} ms"
+        f"p50 {statistics.median(ordered):.0f} ms, p99 {percentile(ordered, 0.99):.0f} ms, "
+        f"max {ordered[-1]:.0f} ms"
     )
 
 
@@ -177,16 +178,9 @@ def main() -> None:
     parser.add_argument("--worker-class", help="override gunicorn.conf.py's (e.g. sync)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="intact-bench-") as data_dir:
-        settings = {
-            "DB_CONNECTION_STR": "",
-            "DATA_DIR": data_dir,
-            "ADMIN_PASSWORD": PASSWORD,
-            "SECRET_KEY": "bench-secret",
-            "LOCAL_MODE": "0",
-            "LOG_LEVEL": "WARNING",
-            "RATELIMIT_ENABLED": "0",
-            "REQUEST_BODY_TIMEOUT": str(BODY_TIMEOUT),
-        }
+        settings = embedded_settings(
+            data_dir, PASSWORD, RATELIMIT_ENABLED="0", REQUEST_BODY_TIMEOUT=str(BODY_TIMEOUT)
+        )
         stored = seed(settings, args.participants)
         arguments = ("--worker-class", args.worker_class) if args.worker_class else ()
         with Gunicorn(settings, *arguments) as server:
