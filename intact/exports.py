@@ -14,7 +14,7 @@ from datetime import datetime
 
 from marshmallow import fields, validate
 
-from intact import db, studies
+from intact import cooperative, db, studies
 from intact.json_text import readable_json
 from intact.spreadsheet_safety import neutralise
 from intact.testtypes import TEST_TYPES, UNCLASSIFIED
@@ -87,6 +87,8 @@ def csv_chunks(header: Iterable[str], rows: Iterable[Iterable]) -> Iterator[byte
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     writer.writerow(map(neutralise, header))
     for row in rows:
+        # Rows may come from memory (derived scores) rather than db.stream: a turn for others.
+        cooperative.pause()
         writer.writerow(map(neutralise, row))
         if buffer.tell() >= CHUNK_CHARS:
             yield buffer.getvalue().encode()

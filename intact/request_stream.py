@@ -50,7 +50,8 @@ class _GuardedStream:
     def _guarded(method, *args):
         try:
             return method(*args)
-        except HTTPException:
+        # A read timeout is a client that stopped sending: intact/request_body.py answers 408.
+        except (HTTPException, TimeoutError):
             raise
         # Whatever the server raises while it de-frames the body (gunicorn: InvalidChunkSize,
         # ChunkMissingTerminator, NoMoreData, or an OSError from the socket), the body is unusable.
