@@ -32,6 +32,8 @@ DOWNLOAD = "download"
 DELETION = "deletion"
 BACKUP_WRITTEN = "backup_written"
 BACKUP_RESTORED = "backup_restored"
+RCI_VALUES_SET = "reliable_change_values_set"
+RCI_VALUES_CLEARED = "reliable_change_values_cleared"
 
 # Every action, with what it means, for people reading the log (the dashboard's filter).
 ACTIONS = {
@@ -44,6 +46,8 @@ ACTIONS = {
     DELETION: "Data deleted",
     BACKUP_WRITTEN: "Backup written (flask backup)",
     BACKUP_RESTORED: "Backup restored (flask restore)",
+    RCI_VALUES_SET: "Reliable change values set (r, SD1, practice of a score)",
+    RCI_VALUES_CLEARED: "Reliable change values cleared",
 }
 CSV_COLUMNS = ("time", "action", "client", "count", "details")
 DEFAULT_PAGE_SIZE = 50
