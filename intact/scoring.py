@@ -699,6 +699,11 @@ def followups_of(studies: list[StudySummary]) -> list[StudySummary]:
     return sorted((s for s in studies if s.study_type == "followup"), key=_chronological)
 
 
+def numbered_followups(studies: list[StudySummary]) -> list[tuple[int, StudySummary]]:
+    """(follow-up number, study) for each follow-up of one participant: 1, 2, … in order."""
+    return list(enumerate(followups_of(studies), start=1))
+
+
 def score_change(column: str, baseline: StudySummary | None, followup: StudySummary):
     """Follow-up minus baseline of one score column; None if either value is missing."""
     before = baseline.score(column) if baseline else None
@@ -713,7 +718,7 @@ def participant_change_rows(studies: list[StudySummary]) -> Iterator[dict]:
     """One `CHANGE_COLUMNS` row per follow-up of one participant: each score's change."""
     baseline = baseline_of(studies)
     baseline_start = baseline.started_at if baseline else None
-    for number, followup in enumerate(followups_of(studies), start=1):
+    for number, followup in numbered_followups(studies):
         followup_start = followup.started_at
         days = None
         if baseline_start and followup_start:

@@ -13,11 +13,15 @@ from datetime import UTC, datetime
 from flask import current_app
 
 from intact import charts, db, exports, scoring
+from intact.reliable_change import formula, method, sources
 from intact.testtypes import TEST_TYPES
 from intact.workbook import Sheet, write_workbook
 
 SUMMARY_FILE = "summary.csv"
 CHANGE_FILE = "change.csv"
+RELIABLE_CHANGE_FILE = "reliable_change.csv"
+# change.csv: the ids, then each score's change followed by its RCI, classification and source.
+CHANGE_COLUMNS = method.with_rci_columns(scoring.CHANGE_COLUMNS)
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FILE_CHUNK_BYTES = 64 * 1024
 # Scores in these units take few whole-number values: charted as bars, not box plots.
@@ -43,9 +47,38 @@ def iter_summary_rows(participant_id: str | None = None) -> Iterator[dict]:
         yield scoring.summary_row(summary)
 
 
+def reliable_change_method(scored: Iterable[scoring.StudySummary] | None = None) -> method.Method:
+    """The reliable change method in force, its sample estimates from every participant.
+
+    `scored`: every study's summary, when the caller holds them already (a list, read again
+    here); otherwise they are read from the database, and only if a score needs them.
+    """
+    return sources.current_method(
+        lambda: scoring.by_participant(iter_summaries() if scored is None else scored)
+    )
+
+
+def change_rows_with_rci(
+    summaries: Iterable[scoring.StudySummary], reliable_change: method.Method
+) -> Iterator[dict]:
+    """`scoring.change_rows` with each score's RCI columns (`CHANGE_COLUMNS`)."""
+    for row in scoring.change_rows(summaries):
+        row.update(reliable_change.change_cells(row))
+        yield row
+
+
 def iter_change_rows(participant_id: str | None = None) -> Iterator[dict]:
-    """The change table: one row per follow-up study, `scoring.CHANGE_COLUMNS`."""
-    return scoring.change_rows(iter_summaries(participant_id))
+    """The change table: one row per follow-up study, `CHANGE_COLUMNS`.
+
+    The sample estimates always come from every participant, also for one participant's rows.
+    """
+    if participant_id is None:
+        # One read for the estimates and the rows: summarise_studies holds every score anyway.
+        scored = list(iter_summaries())
+        yield from change_rows_with_rci(scored, reliable_change_method(scored))
+    else:
+        reliable_change = reliable_change_method()
+        yield from change_rows_with_rci(iter_summaries(participant_id), reliable_change)
 
 
 # --- CSV files in the ZIP and as downloads ------------------------------------------------------
@@ -62,8 +95,16 @@ def summary_csv(participant_id: str | None = None) -> Iterator[bytes]:
 
 
 def change_csv(participant_id: str | None = None) -> Iterator[bytes]:
-    """change.csv: one row per follow-up with each score's change from the baseline."""
-    return _table_csv(scoring.CHANGE_COLUMNS, iter_change_rows(participant_id))
+    """change.csv: one row per follow-up with each score's change from the baseline and its RCI."""
+    return _table_csv(CHANGE_COLUMNS, iter_change_rows(participant_id))
+
+
+def reliable_change_csv(participant_id: str | None = None) -> Iterator[bytes]:
+    """reliable_change.csv: r, SD1, practice and their source per score and follow-up number.
+
+    The same for every participant: the method is the whole study's.
+    """
+    yield from _table_csv(method.PARAMETER_COLUMNS, reliable_change_method().parameter_rows())
 
 
 # Our units -> the export codebook's (type, unit, values).
@@ -80,6 +121,10 @@ _CODEBOOK_DETAILS = {
     "proportion 0–1": ("number", "proportion", "0 to 1"),
     "ms": ("number", "ms", ""),
     "days": ("number", "days", ""),
+    "number": ("number", "", ""),
+    "z": ("number", "z", ""),
+    "classification": ("text", "", " | ".join(formula.CLASSIFICATIONS)),
+    "source": ("text", "", " | ".join((*formula.SOURCES, *formula.REASONS))),
 }
 # Columns that always have a value; every other derived column is empty when it cannot be had.
 _ALWAYS_FILLED = {
@@ -92,19 +137,62 @@ _ALWAYS_FILLED = {
     "followup_study_id",
     "followup_number",
     *(f"{prefix}_submissions" for prefix in scoring.PREFIXES.values()),
+    *(f"{column}_rci_source" for column in scoring.ALL_SCORE_COLUMNS),
+}
+_PARAMETERS_ALWAYS_FILLED = {
+    "score",
+    "source",
+    "pairs",
+    "decline_is",
+    "confidence_level",
+    "critical_z",
+    "explanation",
 }
 
 
+def change_codebook(reliable_change: method.Method) -> list[scoring.CodebookEntry]:
+    """change.csv's columns, in order: `scoring.change_codebook` with each score's RCI columns."""
+    entries = []
+    for entry in scoring.change_codebook(quality_rules()):
+        entries.append(entry)
+        if entry.column.endswith("_change"):
+            entries += reliable_change.codebook(entry.column.removesuffix("_change"))
+    return entries
+
+
+# reliable_change.csv's columns: (column, unit, description), in `method.PARAMETER_COLUMNS` order.
+_PARAMETER_ENTRIES = tuple(
+    scoring.CodebookEntry(column, "", unit, description)
+    for column, unit, description in (
+        ("score", "text", "the score column of summary.csv and change.csv"),
+        ("followup_number", "count", "the follow-up the values apply to; empty: every follow-up"),
+        ("source", "source", "where the values came from, or why there are none"),
+        ("citation", "text", "publication or normative sample (reference and researcher values)"),
+        ("pairs", "count", "participants with a baseline and a follow-up value (sample)"),
+        ("r", "number", "test–retest reliability (sample: Pearson r of baseline and follow-up)"),
+        ("sd_baseline", "number", "SD1: standard deviation at baseline (n − 1), score's unit"),
+        ("practice", "number", "mean change (follow-up − baseline), in the score's unit"),
+        ("sem", "number", "standard error of measurement: SD1 · √(1 − r), in the score's unit"),
+        ("se_diff", "number", "standard error of the difference: √2 · SEM, in the score's unit"),
+        ("decline_is", "text", "increase (reaction times, attempts) or decrease (other scores)"),
+        ("confidence_level", "number", "two-sided level of the classification (0.9 is 90 %)"),
+        ("critical_z", "number", "an |RCI| above this is a reliable change"),
+        ("explanation", "text", "where the values came from, or why there are none, in words"),
+    )
+)
+
+
 def describe_files(codebook: exports.Codebook) -> None:
-    """Add summary.csv's and change.csv's columns to the export codebook."""
+    """Add summary.csv's, change.csv's and reliable_change.csv's columns to the codebook."""
     rules = quality_rules()
-    for file_name, entries in (
-        (SUMMARY_FILE, scoring.summary_codebook(rules)),
-        (CHANGE_FILE, scoring.change_codebook(rules)),
+    for file_name, entries, always_filled in (
+        (SUMMARY_FILE, scoring.summary_codebook(rules), _ALWAYS_FILLED),
+        (CHANGE_FILE, change_codebook(reliable_change_method()), _ALWAYS_FILLED),
+        (RELIABLE_CHANGE_FILE, _PARAMETER_ENTRIES, _PARAMETERS_ALWAYS_FILLED),
     ):
         for entry in entries:
             value_type, unit, values = _CODEBOOK_DETAILS[entry.unit]
-            if entry.column not in _ALWAYS_FILLED:
+            if entry.column not in always_filled:
                 value_type += " or empty"
             description = entry.formula
             if entry.test_type:
@@ -122,6 +210,9 @@ def describe_files(codebook: exports.Codebook) -> None:
 exports.register_archive_file(exports.ArchiveFile(SUMMARY_FILE, summary_csv, describe_files))
 # Its columns are described with summary.csv's, by describe_files.
 exports.register_archive_file(exports.ArchiveFile(CHANGE_FILE, change_csv, lambda codebook: None))
+exports.register_archive_file(
+    exports.ArchiveFile(RELIABLE_CHANGE_FILE, reliable_change_csv, lambda codebook: None)
+)
 
 
 # --- Workbook -------------------------------------------------------------------------------
@@ -143,7 +234,9 @@ def workbook_sheets(participant_id: str | None = None) -> Iterator[Sheet]:
     # Scored once for both sheets: summarise_studies holds every TestScore anyway.
     scored = list(iter_summaries(participant_id))
     yield Sheet("summary", scoring.SUMMARY_COLUMNS, map(scoring.summary_row, scored))
-    yield Sheet("change", scoring.CHANGE_COLUMNS, scoring.change_rows(scored))
+    reliable_change = reliable_change_method(scored)
+    yield Sheet("change", CHANGE_COLUMNS, change_rows_with_rci(scored, reliable_change))
+    yield Sheet("reliable_change", method.PARAMETER_COLUMNS, reliable_change.parameter_rows())
     codebook = exports.build_codebook(layouts)
     entries = (
         [e.file, e.column, e.value_type, e.unit, e.values, e.description] for e in codebook.entries
@@ -193,6 +286,8 @@ class ScoreLine:
     values: list  # one per `ParticipantOverview.studies`
     flags: list[tuple[str, ...]]  # flags of the test each value comes from
     changes: list  # one per follow-up
+    reliable: list[method.Assessment]  # one per follow-up: RCI, classification, source
+    reliable_notes: list[str]  # one per follow-up: where r, SD1 and practice came from, or why none
 
 
 @dataclass
@@ -205,6 +300,7 @@ class ParticipantOverview:
     other_studies: list[scoring.StudySummary]  # further baselines, not the reference
     changes: list[dict]  # `scoring.CHANGE_COLUMNS` rows, one per follow-up
     lines: list[ScoreLine]
+    reliable_change: method.Method
 
     @property
     def studies(self) -> list[scoring.StudySummary]:
@@ -228,10 +324,13 @@ def participant_overview(participant_id: str) -> ParticipantOverview:
     compared = ([baseline] if baseline else []) + followups
     others = [study for study in studies if study not in compared]
     changes = list(scoring.participant_change_rows(studies))
+    reliable_change = reliable_change_method()
     lines = []
     for column in scoring.ALL_SCORE_COLUMNS:
         test_type = scoring.score_test_type(column)
         tests = [study.scored.get(test_type) for study in compared]
+        numbered = [(row["followup_number"], row[f"{column}_change"]) for row in changes]
+        reliable = [reliable_change.assess(column, number, change) for number, change in numbered]
         lines.append(
             ScoreLine(
                 column=column,
@@ -242,9 +341,62 @@ def participant_overview(participant_id: str) -> ParticipantOverview:
                 values=[study.score(column) for study in compared],
                 flags=[test.raised_flags if test else () for test in tests],
                 changes=[row[f"{column}_change"] for row in changes],
+                reliable=reliable,
+                reliable_notes=[
+                    method.describe_basis(found.basis, number, reliable_change.min_pairs)
+                    for found, (number, _) in zip(reliable, numbered, strict=True)
+                ],
             )
         )
-    return ParticipantOverview(participant_id, baseline, followups, others, changes, lines)
+    return ParticipantOverview(
+        participant_id, baseline, followups, others, changes, lines, reliable_change
+    )
+
+
+@dataclass
+class ReliableDecline:
+    """A participant whose latest follow-up shows a reliable decline on at least one score."""
+
+    participant_id: str
+    followup: scoring.StudySummary
+    followup_number: int
+    days_since_baseline: float | None
+    # (score column, its label, unit, change, RCI), in score order
+    declines: list[tuple[str, str, str, float, float]]
+
+
+def reliable_declines(column: str | None = None) -> tuple[list[ReliableDecline], method.Method]:
+    """Participants with a reliable decline (on `column`, or any score) at their latest follow-up.
+
+    The latest follow-up is the highest-numbered one with a scored test. Participants in id order;
+    the method is returned too, so a page can say how the declines were decided.
+    """
+    scored = list(iter_summaries())
+    reliable_change = reliable_change_method(scored)
+    columns = scoring.ALL_SCORE_COLUMNS if column is None else (column,)
+    found = []
+    for studies in scoring.by_participant(scored):
+        taken = [pair for pair in scoring.numbered_followups(studies) if pair[1].scored]
+        if not taken:
+            continue
+        number, followup = max(taken, key=lambda pair: pair[0])
+        row = next(
+            r for r in scoring.participant_change_rows(studies) if r["followup_number"] == number
+        )
+        declines = []
+        for score in columns:
+            change = row[f"{score}_change"]
+            assessed = reliable_change.assess(score, number, change)
+            if assessed.classification == formula.DECLINE:
+                label, unit = scoring.score_label(score), scoring.score_unit(score)
+                declines.append((score, label, unit, change, assessed.rci))
+        if declines:
+            found.append(
+                ReliableDecline(
+                    row["participant_id"], followup, number, row["days_since_baseline"], declines
+                )
+            )
+    return found, reliable_change
 
 
 @dataclass
