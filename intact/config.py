@@ -12,9 +12,13 @@ from pathlib import Path
 
 import limits
 
+from intact import db
+
 # Placeholder password of the original backend: never accepted outside local mode.
 INSECURE_PASSWORDS = frozenset({"", "password"})
 LOCAL_SECRETS_FILE = "local-secrets.json"
+# The front-end's development server (Vite), allowed by CORS in local mode unless set otherwise.
+LOCAL_FRONTEND_ORIGIN = "http://localhost:5173"
 
 
 class ConfigError(Exception):
@@ -96,7 +100,8 @@ _SETTINGS = {
     "SECRET_KEY": (lambda n, v, d: _text(v, d), ""),
     "STUDY_URL_PREFIX": (lambda n, v, d: _text(v, d) or d, "http://localhost:5173"),
     "CORS_FRONTEND_ORIGIN": (lambda n, v, d: _text(v, d), "https://intact.sail.codes"),
-    "CORS_LOCALHOST_ORIGIN": (lambda n, v, d: _text(v, d), "http://localhost:5173"),
+    # Unset: the front-end's development server in local mode, nothing in a deployment.
+    "CORS_LOCALHOST_ORIGIN": (lambda n, v, d: _text(v, d), ""),
     "HOST": (lambda n, v, d: _text(v, d) or d, "127.0.0.1"),
     "PORT": (lambda n, v, d: _integer(n, v, d, minimum=1), 8000),
     "LOG_LEVEL": (lambda n, v, d: (_text(v, d) or d).upper(), "INFO"),
@@ -135,10 +140,16 @@ def from_environ(environ: Mapping) -> dict:
         name: parse(name, environ.get(name), default)
         for name, (parse, default) in _SETTINGS.items()
     }
+    if environ.get("CORS_LOCALHOST_ORIGIN") is None and settings["LOCAL_MODE"]:
+        settings["CORS_LOCALHOST_ORIGIN"] = LOCAL_FRONTEND_ORIGIN
     if settings["LOG_LEVEL"] not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise ConfigError(
             f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {settings['LOG_LEVEL']!r}"
         )
+    try:
+        db.store_kind(settings)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     if settings["RT_MIN_MS"] >= settings["RT_MAX_MS"]:
         raise ConfigError(
             f"RT_MIN_MS ({settings['RT_MIN_MS']}) must be below RT_MAX_MS ({settings['RT_MAX_MS']})"
@@ -199,8 +210,3 @@ def load(environ: Mapping) -> dict:
         settings = fill_local_secrets(settings)
     require_secrets(settings)
     return settings
-
-
-def uses_embedded_store(settings: dict) -> bool:
-    """True when no MongoDB server is configured and the file-backed store is used."""
-    return not settings["DB_CONNECTION_STR"]

@@ -6,11 +6,11 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from conftest import TEST_PASSWORD
 from flask import Blueprint
 from pymongo.errors import ServerSelectionTimeoutError
 
 from intact import audit, auth, create_app, db
-from tests.conftest import TEST_PASSWORD
 
 probe = Blueprint("audit_probe", __name__)
 
@@ -224,15 +224,6 @@ def test_a_download_the_client_abandons_is_recorded_as_not_completed(app, client
 
 
 # --- the dashboard page ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def admin(client):
-    """A test client logged in to the dashboard."""
-    from test_dashboard import log_in
-
-    assert log_in(client).status_code == 303
-    return client
 
 
 def test_the_audit_page_lists_entries_newest_first(app, admin):

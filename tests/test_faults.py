@@ -8,48 +8,14 @@ these tests (pymongo reconnects by itself; the app keeps no state about the outa
 pending-index flag, which is tested).
 """
 
-import subprocess
-import sys
 import time
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
-from conftest import load_sample
-from test_dashboard import csrf_from, log_in
+from conftest import csrf_from, load_sample, log_in, store_locked_by_another_process
 
 from intact import create_app, db
 
 ANSWER_WITHIN_SECONDS = 5
-
-LOCK_HOLDER = """
-import sqlite3, sys, time
-connections = []
-for path in sys.argv[1:]:
-    connection = sqlite3.connect(path, isolation_level=None)
-    connection.execute("BEGIN EXCLUSIVE")
-    connections.append(connection)
-print("locked", flush=True)
-sys.stdin.read()
-"""
-
-
-@contextmanager
-def store_locked_by_another_process(data_dir, collections=("tests", "studies")):
-    """Hold the write lock of the embedded store's files in another process during the block."""
-    files = [str(Path(data_dir) / db.EMBEDDED_DIR / "intact" / name) for name in collections]
-    holder = subprocess.Popen(
-        [sys.executable, "-c", LOCK_HOLDER, *files],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "locked"
-        yield
-    finally:
-        holder.stdin.close()
-        holder.wait(timeout=10)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import uuid
 import mongomock
 import pymongo
 import pytest
+from conftest import TEST_PASSWORD
 from flask import Blueprint, abort, request
 from flask.views import MethodView
 from flask_smorest import Blueprint as ApiBlueprint
@@ -15,8 +16,7 @@ from limits.storage import MemoryStorage, MongoDBStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from marshmallow import Schema, fields
 
-from intact import auth, config, create_app, ratelimit
-from tests.conftest import TEST_PASSWORD
+from intact import auth, config, create_app, db, ratelimit
 
 KNOWN_STUDY = "abcdefgh"
 
@@ -274,7 +274,7 @@ def test_an_app_on_mongodb_counts_in_its_database(app_config):
     app = create_app(app_config)
     storage = app.extensions[ratelimit.PerAppLimiter.STATE]["storage"]
     assert isinstance(storage, ratelimit.AppDatabaseCounters)
-    assert storage._app_client is app.extensions["intact_db_client"]
+    assert storage._app_client is db.client_of(app)
 
 
 @pytest.mark.mongo
@@ -286,17 +286,28 @@ def test_two_workers_share_counters_on_mongodb():
     settings = config.from_environ({"DB_CONNECTION_STR": uri, "DB_NAME": name})
     # Two workers: two clients, as two gunicorn processes would have.
     clients = [pymongo.MongoClient(uri, tz_aware=True) for _ in range(2)]
-    worker_a, worker_b = (
-        FixedWindowRateLimiter(storage_from_string(*ratelimit.storage_for(settings, client)))
-        for client in clients
-    )
+    workers = []
+    for client in clients:
+        storage_uri, options = ratelimit.storage_for(settings, client)
+        storage = storage_from_string(storage_uri, **options)
+        assert isinstance(storage, ratelimit.AppDatabaseCounters)
+        workers.append(FixedWindowRateLimiter(storage))
+    worker_a, worker_b = workers
     limit = parse("3 per minute")
     try:
         for _ in range(3):
             assert worker_a.hit(limit, "10.0.0.1", "misses")
+        # The fourth miss reaches the other worker, which sees the first three: refused.
         assert not worker_b.hit(limit, "10.0.0.1", "misses")
+        assert worker_a.get_window_stats(limit, "10.0.0.1", "misses").remaining == 0
+        # Another address has its own counter.
+        assert worker_b.hit(limit, "10.0.0.2", "misses")
+        # The counters live in the app's own database, one per address and window.
+        assert clients[1][name]["ratelimit_counters"].count_documents({}) == 2
     finally:
         clients[0].drop_database(name)
+        for client in clients:
+            client.close()
 
 
 def test_unreachable_counter_database_answers_503_quickly(app_config):

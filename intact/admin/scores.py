@@ -100,7 +100,7 @@ def _overview_or_404(participant_id: str):
         abort(404, description=f"No study belongs to a participant with the id {participant_id}.")
 
 
-@bp.get("/participants/<participant_id>/scores")
+@bp.get("/participants/<participant:participant_id>/scores")
 def participant_scores(participant_id):
     """One participant's baseline and follow-ups side by side, with the change in each score."""
     return render_template(
@@ -110,7 +110,7 @@ def participant_scores(participant_id):
     )
 
 
-@bp.get("/participants/<participant_id>/report")
+@bp.get("/participants/<participant:participant_id>/report")
 def participant_report(participant_id):
     """A page that prints cleanly to PDF: the participant's scores over time."""
     return render_template(
