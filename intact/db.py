@@ -275,7 +275,7 @@ def version(name: str) -> tuple:
     `find().sort()` would copy every document first).
     """
     target = collection(name)
-    if current_app.extensions["intact_db_kind"] == EMBEDDED:
+    if _current_kind() == EMBEDDED:
         connection = target._store._connection  # noqa: SLF001 - litemongo layout, as in stream()
         return tuple(connection.execute("SELECT COUNT(*), MAX(_id) FROM documents").fetchone())
     newest = target.find_one({}, {"_id": 1}, sort=[("_id", pymongo.DESCENDING)])
