@@ -313,6 +313,17 @@ class ParticipantOverview:
         every = self.studies + self.other_studies
         return [test for study in every for test in study.flagged_tests]
 
+    @property
+    def reliable_change_notes(self) -> list[tuple[int, list[tuple[str, list[str]]]]]:
+        """Per follow-up number: each distinct 'where the values came from' and its score labels."""
+        notes = []
+        for position, row in enumerate(self.changes):
+            grouped: dict[str, list[str]] = {}
+            for line in self.lines:
+                grouped.setdefault(line.reliable_notes[position], []).append(line.label)
+            notes.append((row["followup_number"], list(grouped.items())))
+        return notes
+
 
 def participant_overview(participant_id: str) -> ParticipantOverview:
     """Scores of one participant over time; raise ParticipantNotFound if they have no study."""

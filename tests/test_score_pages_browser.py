@@ -48,7 +48,8 @@ def test_researcher_reads_scores_flags_and_prints_a_report(seeded_server, page_a
     shoot(page, "laptop-11-flagged")
 
     page.goto(f"{seeded_server}/admin/participants/P001/scores")
-    assert page.locator("table.score-table thead th").count() == 4  # score, baseline, FU, change
+    # score, baseline, follow-up, change, RCI
+    assert page.locator("table.score-table thead th").count() == 5
     shoot(page, "laptop-12-participant-scores")
 
     page.click("text=Printable report")

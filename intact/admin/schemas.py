@@ -2,6 +2,7 @@
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from intact import scoring
 from intact.identifiers import StudyIdField
 from intact.progress import PER_PAGE_CHOICES, SORTS, STUDY_STATES, GridQuery
 from intact.studies import STUDY_TYPES
@@ -109,3 +110,30 @@ class CreateStudiesFormSchema(Schema):
 def field_errors(error: ValidationError) -> dict[str, str]:
     """marshmallow's errors as one sentence per form field, to show next to that field."""
     return {name: " ".join(problems) for name, problems in error.messages.items()}
+
+
+class ReliableDeclinesQueryArgsSchema(Schema):
+    """Which reliable declines to list: on one score (or any), and which page."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    score = fields.String(
+        load_default="", validate=_one_of(("", *scoring.ALL_SCORE_COLUMNS), "score")
+    )
+    page = fields.Integer(
+        load_default=1, validate=validate.Range(min=1, error="The page number starts at 1.")
+    )
+
+
+class ReliableChangeValuesFormSchema(Schema):
+    """A researcher's r, SD1, practice and source of one score, as typed (read by
+    intact.reliable_change.reference.read_values, like the reference file)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    r = fields.String(load_default="", validate=validate.Length(max=40))
+    sd_baseline = fields.String(load_default="", validate=validate.Length(max=40))
+    practice = fields.String(load_default="", validate=validate.Length(max=40))
+    source = fields.String(load_default="")
