@@ -187,7 +187,8 @@ def describe_files(codebook: exports.Codebook) -> None:
     rules = quality_rules()
     for file_name, entries, always_filled in (
         (SUMMARY_FILE, scoring.summary_codebook(rules), _ALWAYS_FILLED),
-        (CHANGE_FILE, change_codebook(reliable_change_method()), _ALWAYS_FILLED),
+        # The codebook names each score's source, which needs no estimate: no pass over the data.
+        (CHANGE_FILE, change_codebook(sources.current_method(None)), _ALWAYS_FILLED),
         (RELIABLE_CHANGE_FILE, _PARAMETER_ENTRIES, _PARAMETERS_ALWAYS_FILLED),
     ):
         for entry in entries:

@@ -5,7 +5,7 @@ from marshmallow import ValidationError
 
 from intact import scoring, summaries
 from intact.admin import add_to_menu, bp, errors, pages, schemas
-from intact.admin import views as _dashboard_views  # noqa: F401 - its menu entries come first
+from intact.admin import scores as _score_pages  # noqa: F401 - its menu entries come first
 from intact.reliable_change import method, reference, sources
 from intact.testtypes import TEST_TYPES
 

@@ -118,14 +118,15 @@ class Method:
     """Level, minimum pairs and the parameters of every score at every follow-up number.
 
     `level` is a fraction (0.90); `researcher` and `reference` map a score column to its values;
-    `sample` maps (score column, follow-up number) to estimates or why there are none.
+    `sample` maps (score column, follow-up number) to estimates or why there are none; None when
+    they were not estimated (enough to describe the method, as the codebook does, not to use it).
     """
 
     level: float = DEFAULT_LEVEL_PERCENT / 100
     min_pairs: int = DEFAULT_MIN_PAIRS
     researcher: Mapping[str, Parameters] = field(default_factory=dict)
     reference: Mapping[str, Parameters] = field(default_factory=dict)
-    sample: Mapping[tuple[str, int], Parameters | Unavailable] = field(default_factory=dict)
+    sample: Mapping[tuple[str, int], Parameters | Unavailable] | None = field(default_factory=dict)
 
     @property
     def critical(self) -> float:
@@ -137,7 +138,12 @@ class Method:
         chosen = self.researcher.get(column) or self.reference.get(column)
         if chosen is not None:
             return chosen
-        return self.sample.get((column, followup_number), Unavailable(TOO_FEW_PAIRS, 0))
+        return self._estimates().get((column, followup_number), Unavailable(TOO_FEW_PAIRS, 0))
+
+    def _estimates(self) -> Mapping[tuple[str, int], Parameters | Unavailable]:
+        if self.sample is None:
+            raise RuntimeError("this method was built without sample estimates")
+        return self.sample
 
     def assess(self, column: str, followup_number: int, change) -> Assessment:
         """The RCI and classification of one change (follow-up − baseline; None if missing)."""
@@ -154,7 +160,9 @@ class Method:
         if chosen is not None:
             return [(None, chosen)]
         found = sorted(
-            (number, basis) for (score, number), basis in self.sample.items() if score == column
+            (number, basis)
+            for (score, number), basis in self._estimates().items()
+            if score == column
         )
         return found or [(None, Unavailable(TOO_FEW_PAIRS, 0))]
 

@@ -122,19 +122,24 @@ def _audited(values: Parameters) -> dict:
 
 
 def current_method(
-    read_participants: Callable[[], Iterable[list[scoring.StudySummary]]],
+    read_participants: Callable[[], Iterable[list[scoring.StudySummary]]] | None,
 ) -> method.Method:
     """The method in force: settings, researcher and reference values, sample estimates.
 
-    `read_participants()` yields every participant's summaries; it is called (one pass) only when
-    some score has neither researcher nor reference values.
+    `read_participants()` yields every participant's summaries (all of them: the estimates are
+    kept for the data as it is now); it is called, for one pass, only when some score has neither
+    researcher nor reference values and nothing is kept for the data as it is now. None: no
+    estimates, a method that can describe itself (the codebook) but not compute an RCI.
     """
     config = current_app.config
     researcher = researcher_values()
     known = reference_values()
     missing = method.columns_without_values(researcher, known)
     min_pairs = config["RCI_MIN_PAIRS"]
-    sample = _sample_estimates(missing, min_pairs, read_participants) if missing else {}
+    if read_participants is None:
+        sample = None
+    else:
+        sample = _sample_estimates(missing, min_pairs, read_participants) if missing else {}
     return method.Method(
         level=config["RCI_CONFIDENCE_LEVEL"] / 100,
         min_pairs=min_pairs,
