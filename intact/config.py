@@ -150,6 +150,15 @@ def from_environ(environ: Mapping) -> dict:
         db.store_kind(settings)
     except ValueError as error:
         raise ConfigError(str(error)) from None
+    if (
+        db.store_kind(settings) == db.MONGODB
+        and settings["DB_TIMEOUT_MS"] < db.MONGODB_MIN_TIMEOUT_MS
+    ):
+        raise ConfigError(
+            f"DB_TIMEOUT_MS must be at least {db.MONGODB_MIN_TIMEOUT_MS} with MongoDB (the driver "
+            f"looks for a returning server every {db.MONGODB_RECHECK_MS} ms), "
+            f"got {settings['DB_TIMEOUT_MS']}"
+        )
     if settings["RT_MIN_MS"] >= settings["RT_MAX_MS"]:
         raise ConfigError(
             f"RT_MIN_MS ({settings['RT_MIN_MS']}) must be below RT_MAX_MS ({settings['RT_MAX_MS']})"

@@ -20,7 +20,7 @@ import mongomock
 import pymongo
 from bson.codec_options import CodecOptions
 from flask import current_app
-from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,11 @@ EMBEDDED_DIR = "db"
 EMBEDDED, MONGODB, MOCK = "embedded", "mongodb", "mock"
 MONGODB_SCHEMES = ("mongodb://", "mongodb+srv://")
 MOCK_SCHEME = "mongomock://"
+# pymongo looks for a server that went away every 500 ms (pymongo.common.MIN_HEARTBEAT_INTERVAL)
+# and may overrun its own timeout by that much: connect() gives it that much less than
+# DB_TIMEOUT_MS, which must therefore be at least twice as long with MongoDB (config checks).
+MONGODB_RECHECK_MS = 500
+MONGODB_MIN_TIMEOUT_MS = 2 * MONGODB_RECHECK_MS
 _EMBEDDED_CODEC = CodecOptions(tz_aware=True, tzinfo=UTC)
 
 # Indexes the code relies on; create_index is idempotent, so this runs at every start.
@@ -65,9 +70,16 @@ class DatabaseUnavailable(Exception):
 
 
 # Errors that mean "the store cannot be reached or written right now" rather than a bug: the app
-# answers 503 and recovers when they stop. sqlite3.OperationalError is the embedded store's: its
-# file is locked by another process, read-only, on a full disk, or cannot be opened.
-UNAVAILABLE_ERRORS = (DatabaseUnavailable, ConnectionFailure, sqlite3.OperationalError)
+# answers 503 and recovers when they stop. ExecutionTimeout: the server gave up on the operation
+# when DB_TIMEOUT_MS ran out (pymongo sends the time left as maxTimeMS). sqlite3.OperationalError
+# is the embedded store's: its file is locked by another process, read-only, on a full disk, or
+# cannot be opened.
+UNAVAILABLE_ERRORS = (
+    DatabaseUnavailable,
+    ConnectionFailure,
+    ExecutionTimeout,
+    sqlite3.OperationalError,
+)
 
 
 def store_kind(settings: dict) -> str:
@@ -106,13 +118,20 @@ def connect(settings: dict):
     if kind == MOCK:
         return mongomock.MongoClient(tz_aware=True)
     uri = settings["DB_CONNECTION_STR"]
-    timeout = settings["DB_TIMEOUT_MS"]
+    # timeoutMS bounds each operation as a whole (server selection, waiting for a pooled
+    # connection, every round trip, pymongo's one automatic retry), so a server that accepts
+    # connections and never answers costs a request no more than a stopped one. pymongo looks
+    # for a returning server in steps of MONGODB_RECHECK_MS and checks its deadline only between
+    # steps, so it is given that much less: the answer comes within DB_TIMEOUT_MS (measured in
+    # tests/test_faults_mongodb.py). A cursor's batches are separate operations: a long export is
+    # not cut off.
+    timeout = settings["DB_TIMEOUT_MS"] - MONGODB_RECHECK_MS
     return pymongo.MongoClient(
         uri,
         tz_aware=True,
+        timeoutMS=timeout,
         serverSelectionTimeoutMS=timeout,
         connectTimeoutMS=timeout,
-        socketTimeoutMS=max(timeout, 10_000),
         appname="intact-backend",
     )
 

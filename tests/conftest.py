@@ -4,7 +4,8 @@ Test modules import the plain helpers from here (`from conftest import log_in`),
 another test module. The sections, in order:
 
 - apps: settings, an app on a fresh in-memory database, its client and CLI runner;
-- stores: the same test on every store, an embedded store locked by another process;
+- stores: the same test on every store, a MongoDB-compatible server, an embedded store locked by
+  another process;
 - contract samples and stored documents: what the front-end posts, what the database holds;
 - the dashboard through the test client: the login form, htmx requests, a logged-in `admin`;
 - live servers: the app served from a thread, gunicorn as `make run` starts it;
@@ -16,10 +17,12 @@ import itertools
 import json
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -27,6 +30,7 @@ import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from werkzeug.serving import make_server
@@ -70,6 +74,94 @@ def runner(app):
 
 # --- stores --------------------------------------------------------------------------------
 
+MONGO_SERVER_SCRIPT = Path(__file__).with_name("mongo_compatible_server.py")
+# `make test` creates this venv wherever Python 3.13 exists (requirements-mongo.txt).
+MONGOECO_PYTHON = Path(
+    os.environ.get("MONGOECO_PYTHON") or PROJECT_ROOT / ".venv-mongo" / "bin" / "python"
+)
+NO_MONGO_SERVER = (
+    f"no MongoDB-compatible server: {MONGOECO_PYTHON} is missing (`make test` creates it with "
+    "mongoeco where Python 3.13 is installed) and TEST_MONGO_URI is not set"
+)
+
+
+class MongoCompatibleServer:
+    """mongoeco's wire-protocol server (not MongoDB) in its own process on a free loopback port.
+
+    Stopped by its pid. With `sqlite_file` the data survives stop() and start(), which reuses the
+    port, as a real server's restart would. Use as a context manager, or start() / stop().
+    """
+
+    START_SECONDS = 30
+
+    def __init__(self, sqlite_file: Path | None = None):
+        self.sqlite_file = sqlite_file
+        self.port = 0
+        self.process = None
+        self.uri = None
+        self._log = None
+
+    def start(self) -> str:
+        """Start the server and return its connection string (skips the test without mongoeco)."""
+        if not MONGOECO_PYTHON.exists():
+            pytest.skip(NO_MONGO_SERVER)
+        command = [str(MONGOECO_PYTHON), str(MONGO_SERVER_SCRIPT), "--port", str(self.port)]
+        if self.sqlite_file:
+            command += ["--sqlite", str(self.sqlite_file)]
+        # Kept open for log() after a failure; the file goes when the object does.
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=self._log, text=True
+        )
+        # The server prints its connection string once it accepts connections.
+        ready, _, _ = select.select([self.process.stdout], [], [], self.START_SECONDS)
+        line = self.process.stdout.readline() if ready else ""
+        if not line.startswith("mongodb://"):
+            self.stop()
+            pytest.fail(f"the MongoDB-compatible server did not start: {self.log()}")
+        self.uri = line.strip()
+        self.port = urlsplit(self.uri).port
+        return self.uri
+
+    def stop(self) -> None:
+        """Stop the server by its pid (SIGTERM, then SIGKILL after 10 s)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.kill(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.process.stdout.close()
+
+    def log(self) -> str:
+        """What the server wrote to stderr so far."""
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+@pytest.fixture(scope="session")
+def mongo_uri():
+    """The MongoDB server of the `mongo` tests: TEST_MONGO_URI, else mongoeco for the session.
+
+    Each test names its own database on it (see store_config) and drops it afterwards.
+    """
+    uri = os.environ.get("TEST_MONGO_URI")
+    if uri:
+        yield uri
+        return
+    with MongoCompatibleServer() as server:
+        yield server.uri
+
+
 STORES = [
     "mongomock",
     "embedded",
@@ -79,24 +171,23 @@ STORES = [
 
 @pytest.fixture(params=STORES)
 def store_config(request, app_config, tmp_path):
-    """The test environment on each store the app supports: mock, embedded file store, real MongoDB.
+    """The test environment on each store the app supports: mock, embedded file store, MongoDB.
 
-    The real server is used only when TEST_MONGO_URI is set; each test gets its own database.
+    MongoDB is TEST_MONGO_URI's server, or the MongoDB-compatible server the session starts; each
+    test gets its own database.
     """
     store = request.param
     if store == "embedded":
         app_config["DB_CONNECTION_STR"] = ""
     elif store == "mongodb":
-        uri = os.environ.get("TEST_MONGO_URI")
-        if not uri:
-            pytest.skip("TEST_MONGO_URI is not set")
-        app_config["DB_CONNECTION_STR"] = uri
+        app_config["DB_CONNECTION_STR"] = request.getfixturevalue("mongo_uri")
         app_config["DB_NAME"] = f"intact_test_{uuid.uuid4().hex[:12]}"
     yield app_config
     if store == "mongodb":
         import pymongo
 
-        pymongo.MongoClient(app_config["DB_CONNECTION_STR"]).drop_database(app_config["DB_NAME"])
+        with pymongo.MongoClient(app_config["DB_CONNECTION_STR"]) as client:
+            client.drop_database(app_config["DB_NAME"])
 
 
 # Holds an exclusive SQLite transaction on each file named until its stdin closes.
@@ -277,13 +368,13 @@ def serving(app):
         thread.join(timeout=10)
 
 
-def http_json(url, payload=None):
+def http_json(url, payload=None, timeout=10):
     """GET (or POST `payload` as JSON) as the front-end does; (status, JSON body, headers)."""
     data = None if payload is None else json.dumps(payload).encode()
     headers = {"Content-Type": "application/json", "Origin": "https://intact.sail.codes"}
     try:
         with urllib.request.urlopen(
-            urllib.request.Request(url, data=data, headers=headers), timeout=10
+            urllib.request.Request(url, data=data, headers=headers), timeout=timeout
         ) as answer:
             return answer.status, json.loads(answer.read()), answer.headers
     except urllib.error.HTTPError as error:
@@ -294,11 +385,17 @@ GUNICORN = Path(sys.executable).with_name("gunicorn")
 
 
 class Gunicorn:
-    """gunicorn started as `make run` starts it (gunicorn.conf.py, wsgi:app, LOCAL_MODE=1)."""
+    """gunicorn started as `make run` starts it (gunicorn.conf.py, wsgi:app, LOCAL_MODE=1).
 
-    def __init__(self, environment):
+    `environment`: see make_run_environment. Ready when /healthz answers `ready_status` (503 for a
+    database that is down on purpose). Stopped with SIGTERM on exit.
+    """
+
+    def __init__(self, environment, ready_status: int = 200):
         self.environment = environment
-        self.url = f"http://127.0.0.1:{environment['PORT']}"
+        self.ready_status = ready_status
+        self.port = int(environment["PORT"])
+        self.url = f"http://127.0.0.1:{self.port}"
         self.process = None
 
     def __enter__(self):
@@ -315,12 +412,18 @@ class Gunicorn:
             if self.process.poll() is not None:
                 pytest.fail(f"gunicorn exited: {self.process.stdout.read()}")
             try:
-                if http_json(f"{self.url}/healthz")[0] == 200:
+                if http_json(f"{self.url}/healthz")[0] == self.ready_status:
                     return self
             except OSError:
-                time.sleep(0.2)
+                time.sleep(0.1)
         self.__exit__()
         pytest.fail("gunicorn did not answer within 30 s")
+
+    def worker_pids(self) -> list[int]:
+        """gunicorn's workers: the master's child processes (Linux /proc)."""
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return [int(child) for child in children]
 
     def __exit__(self, *exc):
         self.process.send_signal(signal.SIGTERM)
@@ -330,6 +433,23 @@ class Gunicorn:
             self.process.kill()
             self.process.wait()
         self.process.stdout.close()
+
+
+def make_run_environment(settings: dict, **overrides) -> dict:
+    """The environment `make run` gives gunicorn, with these settings, on a free loopback port."""
+    inherited = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DB_CONNECTION_STR", "DB_NAME", "HOST", "PORT", "DATA_DIR"}
+    }
+    return {
+        **inherited,
+        **settings,
+        "LOCAL_MODE": "1",
+        "HOST": "127.0.0.1",
+        "PORT": str(free_port()),
+        **overrides,
+    }
 
 
 GUNICORN_STUDY = "abcdefgh"
@@ -356,13 +476,7 @@ def gunicorn_environment(tmp_path):
         db.studies().insert_one(
             {"study_id": GUNICORN_STUDY, "participant_id": "P001", "study_type": "baseline"}
         )
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DB_CONNECTION_STR", "DB_NAME", "HOST", "PORT", "DATA_DIR"}
-    }
-    env.update(settings, LOCAL_MODE="1", HOST="127.0.0.1", PORT=str(free_port()))
-    return env
+    return make_run_environment(settings)
 
 
 # --- the browser ---------------------------------------------------------------------------

@@ -287,7 +287,7 @@ def test_an_empty_participant_filter_means_everyone(client, make_study):
 
 
 def test_an_unreachable_database_is_a_503_not_a_broken_download(app_config):
-    app_config.update(DB_CONNECTION_STR="mongodb://127.0.0.1:9/", DB_TIMEOUT_MS="300")
+    app_config.update(DB_CONNECTION_STR="mongodb://127.0.0.1:9/", DB_TIMEOUT_MS="1000")
     client = create_app(app_config).test_client()
     response = client.post("/tests/zip-archive/download-file", data={"password": TEST_PASSWORD})
     assert response.status_code == 503

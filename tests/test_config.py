@@ -37,6 +37,16 @@ def test_invalid_settings_are_named(name, value, complaint):
         config.from_environ({name: value})
 
 
+@pytest.mark.parametrize("uri", ["mongodb://db.example/", "mongodb+srv://cluster.example/"])
+def test_mongodb_needs_a_timeout_its_driver_can_keep(uri):
+    # pymongo looks for a returning server every 500 ms and can overrun its timeout by that much.
+    with pytest.raises(config.ConfigError, match="DB_TIMEOUT_MS must be at least 1000"):
+        config.from_environ({"DB_CONNECTION_STR": uri, "DB_TIMEOUT_MS": "999"})
+    assert config.from_environ({"DB_CONNECTION_STR": uri, "DB_TIMEOUT_MS": "1000"})
+    # The embedded store only waits for a file lock: a short wait is fine there.
+    assert config.from_environ({"DB_TIMEOUT_MS": "100"})["DB_TIMEOUT_MS"] == 100
+
+
 def test_a_connection_string_of_no_known_store_is_refused_without_its_password():
     with pytest.raises(config.ConfigError, match="DB_CONNECTION_STR must be") as refused:
         config.from_environ({"DB_CONNECTION_STR": "mongo://admin:hunter2@db.example:27017/"})

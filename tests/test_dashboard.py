@@ -366,7 +366,7 @@ def test_an_unexpected_error_is_an_html_500_page(admin, monkeypatch):
 
 def test_database_down_is_a_503_page(app_config):
     app_config["DB_CONNECTION_STR"] = f"mongodb://127.0.0.1:{free_port()}/"
-    app_config["DB_TIMEOUT_MS"] = "100"
+    app_config["DB_TIMEOUT_MS"] = "1000"
     client = create_app(app_config).test_client()
     # Logging in needs the database too (the login rate-limit counters live there): the form
     # shows, posting it says the database is down. Start from a session made directly.

@@ -76,7 +76,7 @@ def test_mongomock_gives_each_app_a_fresh_database(app_config):
 
 def test_unreachable_server_fails_fast_not_hangs(app_config):
     # Port 9 on loopback: nothing listens, so the connection is refused at once.
-    app_config.update(DB_CONNECTION_STR="mongodb://127.0.0.1:9/", DB_TIMEOUT_MS="500")
+    app_config.update(DB_CONNECTION_STR="mongodb://127.0.0.1:9/", DB_TIMEOUT_MS="1000")
     started = time.monotonic()
     app = create_app(app_config)
     response = app.test_client().get("/healthz")

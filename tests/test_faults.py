@@ -2,10 +2,8 @@
 
 Embedded store: another process takes the write lock of the SQLite files (as a stuck writer, a
 backup tool or an open `sqlite3` shell would), then releases it. MongoDB: nothing listens on the
-configured address, which is what an unreachable server looks like to the driver. No MongoDB
-server can be installed here, so recovery of the MongoDB client after an outage is not shown by
-these tests (pymongo reconnects by itself; the app keeps no state about the outage but the
-pending-index flag, which is tested).
+configured address, which is what an unreachable server looks like to the driver. A stopped,
+restarted or hung MongoDB-compatible server, through gunicorn: tests/test_faults_mongodb.py.
 """
 
 import time

@@ -30,12 +30,6 @@ def environment(gunicorn_environment, tmp_path):
     return gunicorn_environment
 
 
-def worker_pids(master_pid: int) -> list[int]:
-    """gunicorn's workers: the master's child processes."""
-    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
-    return [int(pid) for pid in children]
-
-
 class Submitter(threading.Thread):
     """A front-end posting new submissions back to back; remembers what was acknowledged."""
 
@@ -75,7 +69,7 @@ def test_a_killed_worker_loses_no_acknowledged_submission(environment):
         # Kill until at least two requests were cut off mid-way (each kill usually cuts several).
         while kills < 6 and time.monotonic() < deadline:
             time.sleep(1.5)
-            for pid in worker_pids(server.process.pid):
+            for pid in server.worker_pids():
                 os.kill(pid, signal.SIGKILL)
                 kills += 1
             if kills >= 3 and sum(s.interrupted for s in submitters) >= 2:

@@ -1,6 +1,5 @@
 """Rate limits that count failures only, per client address, with a JSON 429."""
 
-import os
 import time
 import uuid
 
@@ -270,7 +269,7 @@ def test_counters_live_in_the_apps_mongodb_database(uri):
 
 
 def test_an_app_on_mongodb_counts_in_its_database(app_config):
-    app_config.update(DB_CONNECTION_STR="mongodb://127.0.0.1:9/", DB_TIMEOUT_MS="100")
+    app_config.update(DB_CONNECTION_STR="mongodb://127.0.0.1:9/", DB_TIMEOUT_MS="1000")
     app = create_app(app_config)
     storage = app.extensions[ratelimit.PerAppLimiter.STATE]["storage"]
     assert isinstance(storage, ratelimit.AppDatabaseCounters)
@@ -278,14 +277,11 @@ def test_an_app_on_mongodb_counts_in_its_database(app_config):
 
 
 @pytest.mark.mongo
-def test_two_workers_share_counters_on_mongodb():
-    uri = os.environ.get("TEST_MONGO_URI")
-    if not uri:
-        pytest.skip("TEST_MONGO_URI is not set")
+def test_two_workers_share_counters_on_mongodb(mongo_uri):
     name = f"intact_test_{uuid.uuid4().hex[:12]}"
-    settings = config.from_environ({"DB_CONNECTION_STR": uri, "DB_NAME": name})
+    settings = config.from_environ({"DB_CONNECTION_STR": mongo_uri, "DB_NAME": name})
     # Two workers: two clients, as two gunicorn processes would have.
-    clients = [pymongo.MongoClient(uri, tz_aware=True) for _ in range(2)]
+    clients = [pymongo.MongoClient(mongo_uri, tz_aware=True) for _ in range(2)]
     workers = []
     for client in clients:
         storage_uri, options = ratelimit.storage_for(settings, client)
@@ -312,7 +308,7 @@ def test_two_workers_share_counters_on_mongodb():
 
 def test_unreachable_counter_database_answers_503_quickly(app_config):
     # Port 9 (discard) on loopback: nothing listens, so MongoDB is unreachable.
-    app_config.update(DB_CONNECTION_STR="mongodb://127.0.0.1:9/", DB_TIMEOUT_MS="300")
+    app_config.update(DB_CONNECTION_STR="mongodb://127.0.0.1:9/", DB_TIMEOUT_MS="1000")
     app = create_app(app_config)
     app.register_blueprint(probe)
     started = time.perf_counter()
