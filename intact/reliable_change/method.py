@@ -14,6 +14,7 @@ Pure: the caller hands in the summaries (intact/summaries.py reads them from the
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from intact import scoring
 from intact.reliable_change.formula import (
@@ -128,7 +129,7 @@ class Method:
     reference: Mapping[str, Parameters] = field(default_factory=dict)
     sample: Mapping[tuple[str, int], Parameters | Unavailable] | None = field(default_factory=dict)
 
-    @property
+    @cached_property
     def critical(self) -> float:
         """The critical |z| of the two-sided level (0.90 → 1.6449)."""
         return critical_z(self.level)
