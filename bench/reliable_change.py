@@ -27,9 +27,9 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH_DIR.parent), str(BENCH_DIR)]
 
-from summaries import fill  # noqa: E402 - bench/summaries.py: the same battery, same documents
+from summaries import embedded_app, fill  # noqa: E402 - bench/summaries.py: same documents
 
-from intact import create_app, db, scoring, summaries  # noqa: E402
+from intact import db, scoring, summaries  # noqa: E402
 from intact.reliable_change import method, sources  # noqa: E402
 
 
@@ -57,15 +57,7 @@ def forget_estimates(app) -> None:
 
 def measure(participants: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        app = create_app(
-            {
-                "DB_CONNECTION_STR": "",
-                "DATA_DIR": folder,
-                "ADMIN_PASSWORD": "bench-password",
-                "SECRET_KEY": "bench",
-                "LOG_LEVEL": "WARNING",
-            }
-        )
+        app = embedded_app(folder)
         tests = fill(app, participants)
         print(f"{participants:,} participants, {tests:,} tests (embedded store)")
         with app.test_request_context():

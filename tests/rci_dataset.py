@@ -58,7 +58,7 @@ from datetime import UTC, datetime, timedelta
 
 from conftest import stored_test
 
-from intact import db
+from intact import create_app, db
 
 BASELINE_DAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MIN_PAIRS = 5
@@ -99,11 +99,18 @@ SPATIAL_MEMORY_AT_FOLLOWUP = {"P1", "P2", "P3", "P4"}
 SECOND_FOLLOWUP = {"dr_score": 1, "rt": 700}
 
 
-def settings(tmp_path) -> dict:
-    """What the app is configured with: the minimum pairs and the reference file."""
-    path = tmp_path / "reference.csv"
+def settings(folder) -> dict:
+    """What the app is configured with: the minimum pairs and the reference file (in `folder`)."""
+    path = folder / "reference.csv"
     path.write_text(REFERENCE_CSV, encoding="utf-8")
     return {"RCI_MIN_PAIRS": str(MIN_PAIRS), "RCI_REFERENCE_FILE": str(path)}
+
+
+def app_with_data(config: dict, folder, **changes):
+    """An app built from a test's `config` plus these settings (and `changes`), data stored."""
+    app = create_app({**config, **settings(folder), **changes})
+    seed(app)
+    return app
 
 
 def _study(app, participant_id, study_type, study_id, created):

@@ -209,10 +209,7 @@ def test_rci_settings_defaults():
 
 @pytest.fixture
 def rci_app(app_config, tmp_path):
-    app_config.update(rci_dataset.settings(tmp_path))
-    app = create_app(app_config)
-    rci_dataset.seed(app)
-    return app
+    return rci_dataset.app_with_data(app_config, tmp_path)
 
 
 def _rows(app) -> dict[tuple[str, int], dict]:
@@ -287,10 +284,7 @@ def test_every_other_score_has_no_rci_and_says_why(rci_app):
 
 
 def test_a_stricter_level_classifies_fewer_changes_as_reliable(app_config, tmp_path):
-    app_config.update(rci_dataset.settings(tmp_path), RCI_CONFIDENCE_LEVEL="95")
-    app = create_app(app_config)
-    rci_dataset.seed(app)
-    rows = _rows(app)
+    rows = _rows(rci_dataset.app_with_data(app_config, tmp_path, RCI_CONFIDENCE_LEVEL="95"))
     # Critical z 1.96: +1.697 (P4) and −1.838 (P2) are no longer reliable; ±2.309 still are.
     assert _rci(rows["P4", 1], "crt_rt_median_correct") == (1.697, NO_CHANGE, REFERENCE)
     assert _rci(rows["P2", 1], "crt_rt_median_correct") == (-1.838, NO_CHANGE, REFERENCE)

@@ -8,9 +8,7 @@ import re
 
 import pytest
 import rci_dataset
-from conftest import LAPTOP, PHONE, TEST_PASSWORD, serving, shoot, submit_login
-
-from intact import create_app
+from conftest import LAPTOP, PHONE, TEST_PASSWORD, logged_in_page, serving, shoot
 
 pytestmark = pytest.mark.browser
 
@@ -19,30 +17,18 @@ pytestmark = pytest.mark.browser
 def rci_server(tmp_path_factory):
     """The app holding the hand-computed data set, on a free loopback port."""
     folder = tmp_path_factory.mktemp("rci")
-    app = create_app(
-        {
-            "DB_CONNECTION_STR": "mongomock://",
-            "ADMIN_PASSWORD": TEST_PASSWORD,
-            "SECRET_KEY": "browser-test-secret",
-            "DATA_DIR": str(folder / "data"),
-            **rci_dataset.settings(folder),
-        }
-    )
-    rci_dataset.seed(app)
-    with serving(app) as url:
+    config = {
+        "DB_CONNECTION_STR": "mongomock://",
+        "ADMIN_PASSWORD": TEST_PASSWORD,
+        "SECRET_KEY": "browser-test-secret",
+        "DATA_DIR": str(folder / "data"),
+    }
+    with serving(rci_dataset.app_with_data(config, folder)) as url:
         yield url
 
 
-def _logged_in(page_at, server, viewport):
-    page = page_at(viewport)
-    page.goto(f"{server}/admin/login")
-    submit_login(page)
-    page.wait_for_url(re.compile(r"/admin/$"))
-    return page
-
-
 def test_researcher_finds_reliable_declines_and_opens_a_participant(rci_server, page_at):
-    page = _logged_in(page_at, rci_server, LAPTOP)
+    page = logged_in_page(page_at, rci_server, LAPTOP)
     page.click("nav >> text=Reliable change")
     page.wait_for_url(re.compile(r"/admin/reliable-change$"))
     rows = page.locator("table.declines tbody tr")
@@ -75,7 +61,7 @@ def test_researcher_finds_reliable_declines_and_opens_a_participant(rci_server, 
 
 
 def test_researcher_enters_published_values_for_a_score(rci_server, page_at):
-    page = _logged_in(page_at, rci_server, PHONE)
+    page = logged_in_page(page_at, rci_server, PHONE)
     page.goto(f"{rci_server}/admin/reliable-change/method")
     page.click("a[href$='/reliable-change/method/dr_score']")
     page.wait_for_url(re.compile(r"/method/dr_score$"))

@@ -7,7 +7,7 @@ import pytest
 import rci_dataset
 from conftest import HTMX, csrf_from, is_fragment, log_in
 
-from intact import audit, create_app, summaries
+from intact import audit, summaries
 
 
 def _words(response) -> str:
@@ -17,10 +17,7 @@ def _words(response) -> str:
 
 @pytest.fixture
 def rci_app(app_config, tmp_path):
-    app_config.update(rci_dataset.settings(tmp_path))
-    app = create_app(app_config)
-    rci_dataset.seed(app)
-    return app
+    return rci_dataset.app_with_data(app_config, tmp_path)
 
 
 @pytest.fixture
