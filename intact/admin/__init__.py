@@ -23,6 +23,7 @@ def init_app(app) -> None:
     # Imported here, not at the top: the views module registers its routes on `bp` above.
     from intact.admin import (  # noqa: F401, PLC0415
         audit_log,
+        download_views,
         formatting,
         reliable_change,
         scores,
