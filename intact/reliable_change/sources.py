@@ -108,7 +108,7 @@ def clear_values(column: str) -> bool:
     if before is None:
         return False
     db.collection(COLLECTION).delete_one({"score": column})
-    audit.record(audit.RCI_VALUES_CLEARED, count=1, score=column, removed=_audited(before))
+    audit.record(audit.RCI_VALUES_CLEARED, score=column, removed=_audited(before))
     return True
 
 
