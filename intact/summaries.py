@@ -1,29 +1,27 @@
-"""Scores of the stored studies: summary and change rows read from the database, summary.csv, .xlsx.
+"""Scores of the stored studies: summary and change tables read from the database, dashboard data.
 
 The numbers come from intact/scoring.py; this module reads the collections (with `db.stream`,
-which holds one raw document at a time) and writes the tables.
+which holds one raw document at a time). Its tables go into the ZIP and the workbook
+(intact/archive.py); summary.csv is also a download of its own.
 """
 
 import statistics
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from flask import current_app
 
-from intact import charts, db, exports, scoring
+from intact import charts, db, exports, paging, scoring
+from intact.participants import followups
 from intact.reliable_change import formula, method, sources
 from intact.testtypes import TEST_TYPES
-from intact.workbook import Sheet, write_workbook
 
-SUMMARY_FILE = "summary.csv"
-CHANGE_FILE = "change.csv"
-RELIABLE_CHANGE_FILE = "reliable_change.csv"
-# change.csv: the ids, then each score's change followed by its RCI, classification and source.
+SUMMARY = "summary"
+SUMMARY_FILE = f"{SUMMARY}.csv"
+CHANGE = "change"
+RELIABLE_CHANGE = "reliable_change"
+# change's columns: the ids, then each score's change followed by its RCI, classification, source.
 CHANGE_COLUMNS = method.with_rci_columns(scoring.CHANGE_COLUMNS)
-XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-FILE_CHUNK_BYTES = 64 * 1024
 # Scores in these units take few whole-number values: charted as bars, not box plots.
 DISCRETE_UNITS = ("count", "points")
 
@@ -81,73 +79,37 @@ def iter_change_rows(participant_id: str | None = None) -> Iterator[dict]:
         yield from change_rows_with_rci(iter_summaries(participant_id), reliable_change)
 
 
-# --- CSV files in the ZIP and as downloads ------------------------------------------------------
+# --- Tables of the ZIP and the workbook; summary.csv as a download ---------------------------
 
 
-def _table_csv(columns: Sequence[str], rows: Iterable[Mapping]) -> Iterator[bytes]:
-    cells = ([exports.cell(row.get(column)) for column in columns] for row in rows)
-    return exports.csv_chunks(columns, cells)
+def summary_table(participant_id: str | None = None) -> exports.Table:
+    """summary: one row per study with every test's scores and flags."""
+    columns = _columns(SUMMARY, scoring.summary_codebook(quality_rules()))
+    return exports.Table(
+        SUMMARY, columns, lambda: _values(columns, iter_summary_rows(participant_id))
+    )
 
 
-def summary_csv(participant_id: str | None = None) -> Iterator[bytes]:
-    """summary.csv: one row per study with every test's scores and flags."""
-    return _table_csv(scoring.SUMMARY_COLUMNS, iter_summary_rows(participant_id))
+def change_table(participant_id: str | None = None) -> exports.Table:
+    """change: one row per follow-up with each score's change from the baseline and its RCI."""
+    # The codebook names each score's source, which needs no estimate: no pass over the data.
+    columns = _columns(CHANGE, change_codebook(sources.current_method(None)))
+    return exports.Table(
+        CHANGE, columns, lambda: _values(columns, iter_change_rows(participant_id))
+    )
 
 
-def change_csv(participant_id: str | None = None) -> Iterator[bytes]:
-    """change.csv: one row per follow-up with each score's change from the baseline and its RCI."""
-    return _table_csv(CHANGE_COLUMNS, iter_change_rows(participant_id))
+def reliable_change_table(participant_id: str | None = None) -> exports.Table:
+    """reliable_change: r, SD1, practice and their source per score and follow-up number.
 
-
-def reliable_change_csv(participant_id: str | None = None) -> Iterator[bytes]:
-    """reliable_change.csv: r, SD1, practice and their source per score and follow-up number.
-
-    The same for every participant: the method is the whole study's.
+    The same for every participant (`participant_id` is not used): the method is the study's.
     """
-    yield from _table_csv(method.PARAMETER_COLUMNS, reliable_change_method().parameter_rows())
-
-
-# Our units -> the export codebook's (type, unit, values).
-_CODEBOOK_DETAILS = {
-    "text": ("text", "", ""),
-    "UTC date-time": ("timestamp", "UTC", ""),
-    "true/false": ("boolean", "", "true | false"),
-    "count": ("integer", "", ""),
-    "count 1–2": ("integer", "", "1 to 2"),
-    "count 0–5": ("integer", "", "0 to 5"),
-    "points": ("integer", "points", ""),
-    "points 0–2": ("integer", "points", "0 to 2"),
-    "proportion": ("number", "proportion", ""),
-    "proportion 0–1": ("number", "proportion", "0 to 1"),
-    "ms": ("number", "ms", ""),
-    "days": ("number", "days", ""),
-    "number": ("number", "", ""),
-    "z": ("number", "z", ""),
-    "classification": ("text", "", " | ".join(formula.CLASSIFICATIONS)),
-    "source": ("text", "", " | ".join((*formula.SOURCES, *formula.REASONS))),
-}
-# Columns that always have a value; every other derived column is empty when it cannot be had.
-_ALWAYS_FILLED = {
-    "study_id",
-    "participant_id",
-    "study_type",
-    "tests_submitted",
-    "unclassified_submissions",
-    "flagged_tests",
-    "followup_study_id",
-    "followup_number",
-    *(f"{prefix}_submissions" for prefix in scoring.PREFIXES.values()),
-    *(f"{column}_rci_source" for column in scoring.ALL_SCORE_COLUMNS),
-}
-_PARAMETERS_ALWAYS_FILLED = {
-    "score",
-    "source",
-    "pairs",
-    "decline_is",
-    "confidence_level",
-    "critical_z",
-    "explanation",
-}
+    columns = _columns(RELIABLE_CHANGE, _PARAMETER_ENTRIES)
+    return exports.Table(
+        RELIABLE_CHANGE,
+        columns,
+        lambda: _values(columns, reliable_change_method().parameter_rows()),
+    )
 
 
 def change_codebook(reliable_change: method.Method) -> list[scoring.CodebookEntry]:
@@ -182,90 +144,71 @@ _PARAMETER_ENTRIES = tuple(
 )
 
 
-def describe_files(codebook: exports.Codebook) -> None:
-    """Add summary.csv's, change.csv's and reliable_change.csv's columns to the codebook."""
-    rules = quality_rules()
-    for file_name, entries, always_filled in (
-        (SUMMARY_FILE, scoring.summary_codebook(rules), _ALWAYS_FILLED),
-        # The codebook names each score's source, which needs no estimate: no pass over the data.
-        (CHANGE_FILE, change_codebook(sources.current_method(None)), _ALWAYS_FILLED),
-        (RELIABLE_CHANGE_FILE, _PARAMETER_ENTRIES, _PARAMETERS_ALWAYS_FILLED),
-    ):
-        for entry in entries:
-            value_type, unit, values = _CODEBOOK_DETAILS[entry.unit]
-            if entry.column not in always_filled:
-                value_type += " or empty"
-            description = entry.formula
-            if entry.test_type:
-                description = f"{TEST_TYPES[entry.test_type].label}: {description}"
-            codebook.add(
-                file_name,
-                entry.column,
-                description,
-                value_type=value_type,
-                unit=unit,
-                values=values,
-            )
+def summary_csv(participant_id: str | None = None) -> Iterator[bytes]:
+    """summary.csv: one row per study with every test's scores and flags."""
+    return summary_table(participant_id).csv()
 
 
-exports.register_archive_file(exports.ArchiveFile(SUMMARY_FILE, summary_csv, describe_files))
-# Its columns are described with summary.csv's, by describe_files.
-exports.register_archive_file(exports.ArchiveFile(CHANGE_FILE, change_csv, lambda codebook: None))
-exports.register_archive_file(
-    exports.ArchiveFile(RELIABLE_CHANGE_FILE, reliable_change_csv, lambda codebook: None)
-)
+def _values(columns: Sequence[exports.Column], rows: Iterable[Mapping]) -> Iterator[list]:
+    names = [column.name for column in columns]
+    return ([row.get(name) for name in names] for row in rows)
 
 
-# --- Workbook -------------------------------------------------------------------------------
+# Our units -> the export codebook's (type, unit, values).
+_CODEBOOK_DETAILS = {
+    "text": ("text", "", ""),
+    "UTC date-time": ("timestamp", "UTC", ""),
+    "true/false": ("boolean", "", "true | false"),
+    "count": ("integer", "", ""),
+    "count 1–2": ("integer", "", "1 to 2"),
+    "count 0–5": ("integer", "", "0 to 5"),
+    "points": ("integer", "points", ""),
+    "points 0–2": ("integer", "points", "0 to 2"),
+    "proportion": ("number", "proportion", ""),
+    "proportion 0–1": ("number", "proportion", "0 to 1"),
+    "ms": ("number", "ms", ""),
+    "days": ("number", "days", ""),
+    "number": ("number", "", ""),
+    "z": ("number", "z", ""),
+    "classification": ("text", "", " | ".join(formula.CLASSIFICATIONS)),
+    "source": ("text", "", " | ".join((*formula.SOURCES, *formula.REASONS))),
+}
+# Columns that always have a value; every other derived column is empty when it cannot be had.
+_ALWAYS_FILLED = {
+    "study_id",
+    "participant_id",
+    "study_type",
+    "tests_submitted",
+    "unclassified_submissions",
+    "flagged_tests",
+    "followup_study_id",
+    *(f"{prefix}_submissions" for prefix in scoring.PREFIXES.values()),
+    *(f"{column}_rci_source" for column in scoring.ALL_SCORE_COLUMNS),
+}
 
 
-def workbook_sheets(participant_id: str | None = None) -> Iterator[Sheet]:
-    """Raw sheets like the CSV exports (studies, one per test type), summary, change, codebook."""
-    query = {} if participant_id is None else {"participant_id": participant_id}
-    studies = db.stream("studies", query)
-    study_rows = ([exports.cell(s.get(c)) for c in exports.STUDY_COLUMNS] for s in studies)
-    yield Sheet("studies", exports.STUDY_COLUMNS, study_rows)
-    seen = exports.scan_fields(participant_id)
-    layouts = []
-    for test_type in exports.EXPORTABLE_TEST_TYPES:
-        layout, tests_query = exports.result_layout_and_query(test_type, participant_id, seen)
-        layouts.append(layout)
-        rows = exports.result_rows(layout, db.stream("tests", tests_query))
-        yield Sheet(test_type, layout.header, rows)
-    # Scored once for both sheets: summarise_studies holds every TestScore anyway.
-    scored = list(iter_summaries(participant_id))
-    yield Sheet("summary", scoring.SUMMARY_COLUMNS, map(scoring.summary_row, scored))
-    reliable_change = reliable_change_method(scored)
-    yield Sheet("change", CHANGE_COLUMNS, change_rows_with_rci(scored, reliable_change))
-    yield Sheet("reliable_change", method.PARAMETER_COLUMNS, reliable_change.parameter_rows())
-    codebook = exports.build_codebook(layouts)
-    entries = (
-        [e.file, e.column, e.value_type, e.unit, e.values, e.description] for e in codebook.entries
-    )
-    yield Sheet("codebook", exports.Codebook.HEADER, entries)
+# Filled in one table only: every change row is a follow-up (summary has baselines too); in
+# reliable_change an empty followup_number means "every follow-up".
+_FILLED_IN = {
+    CHANGE: {"followup_number"},
+    RELIABLE_CHANGE: {"score", "source", "pairs", "decline_is", "confidence_level", "critical_z"}
+    | {"explanation"},
+}
 
 
-def write_summary_workbook(output, participant_id: str | None = None) -> None:
-    """Write the researchers' workbook to a path or binary file."""
-    write_workbook(output, workbook_sheets(participant_id))
-
-
-def workbook_chunks(participant_id: str | None = None) -> Iterator[bytes]:
-    """The workbook's bytes in pieces: an .xlsx is a ZIP finished last, so it is written to an
-    anonymous temporary file first (xlsxwriter keeps each sheet's rows on disk, not in memory).
-    """
-    with tempfile.TemporaryFile() as handle:
-        write_summary_workbook(handle, participant_id)
-        handle.seek(0)
-        while piece := handle.read(FILE_CHUNK_BYTES):
-            yield piece
-
-
-def workbook_file_name(participant_id: str | None = None, now: datetime | None = None) -> str:
-    """intact-scores[-<participant>]-<UTC time>.xlsx: downloads do not overwrite each other."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    who = f"-{participant_id}" if participant_id else ""
-    return f"intact-scores{who}-{stamp}.xlsx"
+def _columns(table: str, entries: Iterable[scoring.CodebookEntry]) -> tuple[exports.Column, ...]:
+    """Scoring's description of a table's derived columns, in the export codebook's terms."""
+    filled = _ALWAYS_FILLED | _FILLED_IN.get(table, set())
+    columns = []
+    for entry in entries:
+        value_type, unit, values = _CODEBOOK_DETAILS[entry.unit]
+        if entry.column not in filled:
+            value_type += " or empty"
+        description = entry.formula
+        if entry.test_type:
+            description = f"{TEST_TYPES[entry.test_type].label}: {description}"
+        columns.append(exports.Column(entry.column, description, value_type, unit, values))
+    return tuple(columns)
 
 
 # --- Dashboard ------------------------------------------------------------------------------
@@ -377,24 +320,29 @@ class ReliableDecline:
     declines: list[tuple[str, str, str, float, float]]
 
 
-def reliable_declines(column: str | None = None) -> tuple[list[ReliableDecline], method.Method]:
-    """Participants with a reliable decline (on `column`, or any score) at their latest follow-up.
+def reliable_declines(
+    column: str | None = None, *, page: int = 1, per_page: int = paging.DEFAULT_PER_PAGE
+) -> tuple[paging.Page, method.Method]:
+    """One page of the participants with a reliable decline (on `column`, or on any score) at
+    their latest follow-up, in participant order; and the method that decided it.
 
-    The latest follow-up is the highest-numbered one with a scored test. Participants in id order;
-    the method is returned too, so a page can say how the declines were decided.
+    The latest follow-up is the highest-numbered one with a scored test. Every participant is
+    read and scored.
     """
     scored = list(iter_summaries())
     reliable_change = reliable_change_method(scored)
     columns = scoring.ALL_SCORE_COLUMNS if column is None else (column,)
     found = []
     for studies in scoring.by_participant(scored):
-        taken = [pair for pair in scoring.numbered_followups(studies) if pair[1].scored]
+        # One change row per follow-up, in the order of followups_of: by number.
+        pairs = zip(
+            scoring.participant_change_rows(studies), scoring.followups_of(studies), strict=True
+        )
+        taken = [(row, followup) for row, followup in pairs if followup.scored]
         if not taken:
             continue
-        number, followup = max(taken, key=lambda pair: pair[0])
-        row = next(
-            r for r in scoring.participant_change_rows(studies) if r["followup_number"] == number
-        )
+        row, followup = taken[-1]
+        number = row["followup_number"]
         declines = []
         for score in columns:
             change = row[f"{score}_change"]
@@ -408,47 +356,74 @@ def reliable_declines(column: str | None = None) -> tuple[list[ReliableDecline],
                     row["participant_id"], followup, number, row["days_since_baseline"], declines
                 )
             )
-    return found, reliable_change
+    return paging.page_of(found, page, per_page), reliable_change
 
 
 @dataclass
 class ScoreDistribution:
-    """One score across all studies: baseline vs follow-up values and the change per follow-up."""
+    """One score across all studies: its values at baseline and at each follow-up (by number),
+    and the change from the baseline at each follow-up. Follow-up 1 and 2 are never pooled."""
 
     column: str
     test_type: str
     label: str
     unit: str
     baseline: list[float]
-    followup: list[float]
-    change: list[float]
+    # follow-up number -> values (and changes) of the studies with that number
+    followups: dict[int, list[float]]
+    changes: dict[int, list[float]]
+
+    def followup(self, number: int) -> list[float]:
+        """The values at Follow-up `number` (empty when there are none)."""
+        return self.followups.get(number, [])
+
+    def change(self, number: int) -> list[float]:
+        """The changes from baseline to Follow-up `number`."""
+        return self.changes.get(number, [])
 
     @property
-    def medians(self) -> tuple[float | None, float | None, float | None]:
-        """Median at baseline, at follow-up, and median change."""
-        return tuple(
-            statistics.median(values) if values else None
-            for values in (self.baseline, self.followup, self.change)
-        )
+    def numbers(self) -> list[int]:
+        """The follow-up numbers that have a value or a change, in order."""
+        return sorted(self.followups.keys() | self.changes.keys())
+
+    @property
+    def rows(self) -> list[tuple[str, str, list[float]]]:
+        """(label, kind, values) for the numbers table: baseline, then each follow-up and its
+        change; kind is "score" or "change"."""
+        found = [("Baseline", "score", self.baseline)]
+        for number in self.numbers:
+            name = followups.label("followup", number)
+            found.append((name, "score", self.followup(number)))
+            found.append((f"Change to {name.lower()}", "change", self.change(number)))
+        return found
+
+    @staticmethod
+    def median(values: list[float]) -> float | None:
+        """The median, None for no values."""
+        return statistics.median(values) if values else None
 
     @property
     def chart(self) -> charts.Chart:
-        """Baseline vs follow-up distribution, ready for templates/admin/partials/_chart.html."""
+        """Baseline vs each follow-up, ready for templates/admin/partials/_chart.html."""
+        groups = [charts.Group("Baseline", "baseline", self.baseline)]
+        groups += [
+            charts.Group(
+                followups.label("followup", number),
+                f"followup followup-{min(number, charts.NUMBERED_FOLLOWUP_CLASSES)}",
+                self.followup(number),
+            )
+            for number in self.numbers
+        ]
         return charts.distribution_chart(
-            self.label,
-            self.unit,
-            [
-                charts.Group("Baseline", "baseline", self.baseline),
-                charts.Group("Follow-up", "followup", self.followup),
-            ],
-            discrete=self.unit.split(" ")[0] in DISCRETE_UNITS,
+            self.label, self.unit, groups, discrete=self.unit.split(" ")[0] in DISCRETE_UNITS
         )
 
 
 def score_distributions(exclude_flagged: bool = False) -> list[ScoreDistribution]:
-    """Every score's values at baseline and at follow-up over all studies, and their changes.
+    """Every score's values at baseline and at each follow-up number, and their changes.
 
-    With `exclude_flagged`, a test with any data-quality flag contributes no value.
+    With `exclude_flagged`, a test with any data-quality flag contributes no value. A follow-up
+    without a number (hand-made data only) counts as Follow-up 0.
     """
     found = {
         column: ScoreDistribution(
@@ -457,20 +432,24 @@ def score_distributions(exclude_flagged: bool = False) -> list[ScoreDistribution
             scoring.score_label(column),
             scoring.score_unit(column),
             [],
-            [],
-            [],
+            {},
+            {},
         )
         for column in scoring.ALL_SCORE_COLUMNS
     }
     for studies in scoring.by_participant(iter_summaries()):
         for study in studies:
-            side = "baseline" if study.study_type == "baseline" else "followup"
+            number = study.followup_number or 0
             for test in study.scored.values():
                 if exclude_flagged and test.flagged:
                     continue
                 for column, value in test.scores.items():
-                    if value is not None:
-                        getattr(found[column], side).append(value)
+                    if value is None:
+                        continue
+                    if study.study_type == "baseline":
+                        found[column].baseline.append(value)
+                    else:
+                        found[column].followups.setdefault(number, []).append(value)
         baseline = scoring.baseline_of(studies)
         for followup in scoring.followups_of(studies):
             for column, distribution in found.items():
@@ -480,7 +459,8 @@ def score_distributions(exclude_flagged: bool = False) -> list[ScoreDistribution
                     continue
                 change = scoring.score_change(column, baseline, followup)
                 if change is not None:
-                    distribution.change.append(change)
+                    number = followup.followup_number or 0
+                    distribution.changes.setdefault(number, []).append(change)
     return list(found.values())
 
 
@@ -489,11 +469,15 @@ def _is_flagged(study: scoring.StudySummary | None, column: str) -> bool:
     return bool(test and test.flagged)
 
 
-def flagged_tests(flag: str | None = None) -> list[scoring.TestScore]:
-    """Every submission with a data-quality flag (or with this flag), by participant and study."""
-    return [
+def flagged_tests(
+    flag: str | None = None, *, page: int = 1, per_page: int = paging.DEFAULT_PER_PAGE
+) -> paging.Page:
+    """One page of the submissions with a data-quality flag (or with this flag), by participant
+    and study; every study is scored to find them."""
+    flagged = [
         test
         for study in iter_summaries()
         for test in study.flagged_tests
         if flag is None or flag in test.raised_flags
     ]
+    return paging.page_of(flagged, page, per_page)

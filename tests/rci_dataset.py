@@ -113,16 +113,19 @@ def app_with_data(config: dict, folder, **changes):
     return app
 
 
-def _study(app, participant_id, study_type, study_id, created):
+def _study(app, participant_id, study_id, followup_number=None):
     prefix = app.config["STUDY_URL_PREFIX"].rstrip("/")
-    return {
+    study = {
         "study_id": study_id,
         "participant_id": participant_id,
-        "study_type": study_type,
+        "study_type": "baseline" if followup_number is None else "followup",
         "url": f"{prefix}/{study_id}",
-        "created_at": created,
+        "created_at": BASELINE_DAY,
         "batch_id": "rci",
     }
+    if followup_number is not None:
+        study["followup_number"] = followup_number
+    return study
 
 
 def _crt(rt: int) -> list[dict]:
@@ -148,8 +151,8 @@ def seed(app) -> None:
         )
 
     for number, participant in enumerate(sorted(DELAYED_RECALL), start=1):
-        baseline = _study(app, participant, "baseline", f"rcibase{chr(96 + number)}", BASELINE_DAY)
-        followup = _study(app, participant, "followup", f"rcifoll{chr(96 + number)}", BASELINE_DAY)
+        baseline = _study(app, participant, f"rcibase{chr(96 + number)}")
+        followup = _study(app, participant, f"rcifoll{chr(96 + number)}", followup_number=1)
         studies += [baseline, followup]
         (dr_before, dr_after) = DELAYED_RECALL[participant]
         (rt_before, rt_after) = REACTION_TIME[participant]
@@ -164,7 +167,7 @@ def seed(app) -> None:
             took(followup, 180, "spatial_memory", _spatial_memory())
         if dr_after is not None:
             took(followup, 180, "delayed_recall", {"dr_rt": 9000, "dr_score": dr_after})
-    second = _study(app, "P1", "followup", "rcisecnd", BASELINE_DAY)
+    second = _study(app, "P1", "rcisecnd", followup_number=2)
     studies.append(second)
     took(second, 365, "choice_reaction_time", _crt(SECOND_FOLLOWUP["rt"]))
     took(second, 365, "delayed_recall", {"dr_rt": 9000, "dr_score": SECOND_FOLLOWUP["dr_score"]})

@@ -17,6 +17,7 @@ FIXED = [
     "participant_id",
     "study_id",
     "study_type",
+    "followup_number",
     "test_id",
     "test_type",
     "time_started",
@@ -78,7 +79,7 @@ def study(make_study):
 def test_immediate_recall_is_one_row_per_test(client, study, store_result):
     first = store_result(study, load_sample("immediate_recall", study["study_id"]))
     second = store_result(study, load_sample("immediate_recall_first_try", study["study_id"]))
-    base = ["P001", "abcdefgh", "baseline"]
+    base = ["P001", "abcdefgh", "baseline", ""]
     assert rows_of_type(client, "immediate_recall") == [
         [*FIXED, "ir_rt_first", "ir_rt_second", "ir_score"],
         [
@@ -158,7 +159,17 @@ def test_empty_results_go_to_unclassified_with_the_result_as_json(client, study,
 
 
 def fixed_cells(test, test_type):
-    return ["P001", "abcdefgh", "baseline", test["test_id"], test_type, STARTED, ELAPSED, IPHONE]
+    return [
+        "P001",
+        "abcdefgh",
+        "baseline",
+        "",
+        test["test_id"],
+        test_type,
+        STARTED,
+        ELAPSED,
+        IPHONE,
+    ]
 
 
 def test_every_field_is_quoted_utf8_with_crlf(client, study, store_result):
@@ -222,7 +233,7 @@ def test_extra_fields_seen_are_appended_sorted(client, study, store_result):
         ['{"shown": [1, 2]}', "", "clash", "2.1", "timed out", "clash2"],
         ["", "arrow", "", "2.1", "timed out", "clash2"],
     ]
-    assert [row[3] for row in rows] == [plain["test_id"]] * 2 + [noted["test_id"]] * 2
+    assert [row[4] for row in rows] == [plain["test_id"]] * 2 + [noted["test_id"]] * 2
 
 
 def test_text_that_could_run_as_a_formula_is_neutralised(client, study, store_result):
@@ -295,7 +306,7 @@ def test_zip_holds_every_file_header_only_when_empty(client, study, store_result
         "studies.csv",
         *(f"{name}.csv" for name in TEST_TYPES),
         "unclassified.csv",
-        "summary.csv",  # derived scores (intact/summaries.py)
+        "summary.csv",  # derived scores (intact/summaries.py, listed by intact/archive.py)
         "change.csv",
         "reliable_change.csv",
     ]
@@ -332,6 +343,7 @@ def test_studies_csv_lists_every_study_with_its_run_state(client, make_study):
         "",
         "",
     )
+    assert (row["followup_number"], never["followup_number"]) == ("", "1")
     download = post_download(client, "/studies/download-file")
     assert download.data == archive.read("studies.csv")
 
@@ -364,23 +376,6 @@ def test_codebook_describes_every_column_of_every_file(client, study, store_resu
     assert by_key[("studies.csv", "created_at")][2:4] == ["timestamp", "UTC"]
     assert "not declare" in by_key[("choice_reaction_time.csv", "crt_stimulus")][5]
     assert all(entry[5] for entry in entries), "every column has a description"
-
-
-def test_other_modules_can_add_a_file_and_its_codebook_entries(client, monkeypatch):
-    def summary(participant_id):
-        yield from exports.csv_chunks(["participant_id", "score"], [[participant_id or "all", 3]])
-
-    def describe(codebook):
-        codebook.add("summary.csv", "participant_id", "Whose summary.")
-        codebook.add("summary.csv", "score", "A derived score.", value_type="integer")
-
-    monkeypatch.setattr(exports, "ARCHIVE_FILES", {})
-    exports.register_archive_file(exports.ArchiveFile("summary.csv", summary, describe))
-    archive = zip_archive(client, participant_id="P9")
-    assert archive.namelist()[-1] == "summary.csv"
-    assert csv_rows(archive, "summary.csv") == [["participant_id", "score"], ["P9", "3"]]
-    codebook = csv_rows(archive, "codebook.csv")
-    assert ["summary.csv", "score", "integer", "", "", "A derived score."] in codebook
 
 
 # --- streaming and concurrency -----------------------------------------------------------------

@@ -348,7 +348,7 @@ def test_researcher_values_come_before_the_reference_file_and_are_audited(rci_ap
         # P1: +150 / 100 = +1.5 → no change (was a decline with the reference values).
         assert _rci(rows["P1", 1], "crt_rt_median_correct") == (1.5, NO_CHANGE, formula.RESEARCHER)
         assert _rci(rows["P1", 1], "crt_rt_mean_correct") == (2.404, DECLINE, REFERENCE)
-        entries, _ = audit.find_entries(action=audit.RCI_VALUES_SET)
+        entries = audit.find_entries(action=audit.RCI_VALUES_SET).items
         assert entries[0]["details"]["score"] == "crt_rt_median_correct"
         assert entries[0]["details"]["values"]["citation"] == "Local norms 2025"
         assert sources.clear_values("crt_rt_median_correct") is True
@@ -357,7 +357,7 @@ def test_researcher_values_come_before_the_reference_file_and_are_audited(rci_ap
             (r["participant_id"], r["followup_number"]): r for r in summaries.iter_change_rows()
         }
         assert _rci(rows["P1", 1], "crt_rt_median_correct") == (2.404, DECLINE, REFERENCE)
-        (cleared,), _ = audit.find_entries(action=audit.RCI_VALUES_CLEARED)
+        (cleared,) = audit.find_entries(action=audit.RCI_VALUES_CLEARED).items
         assert cleared["details"]["removed"]["r"] == 0.5
 
 
@@ -387,13 +387,18 @@ def test_declines_at_the_latest_followup(rci_app):
     with rci_app.app_context():
         found, used = summaries.reliable_declines()
         assert used.critical == pytest.approx(1.6449, abs=1e-4)
-        assert [(d.participant_id, d.followup_number) for d in found] == [("P1", 2), ("P4", 1)]
-        assert [(column, round(rci, 3)) for column, _, _, _, rci in found[0].declines] == [
+        assert [(d.participant_id, d.followup_number) for d in found.items] == [
+            ("P1", 2),
+            ("P4", 1),
+        ]
+        assert [(column, round(rci, 3)) for column, _, _, _, rci in found.items[0].declines] == [
             ("crt_rt_mean_correct", 3.111),
             ("crt_rt_median_correct", 3.111),
         ]
         only_dr, _ = summaries.reliable_declines("dr_score")
-        assert only_dr == []  # P1's decline is at follow-up 1, not the latest
+        assert only_dr.items == []  # P1's decline is at follow-up 1, not the latest
+        second_page, _ = summaries.reliable_declines(page=2, per_page=1)
+        assert [d.participant_id for d in second_page.items] == ["P4"]
 
 
 def test_change_codebook_gives_formula_level_and_source(rci_app):

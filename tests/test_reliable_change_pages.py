@@ -172,7 +172,7 @@ def test_a_researcher_enters_values_fixes_a_typo_and_removes_them(researcher, rc
         (row, _) = [r for r in summaries.iter_change_rows("P1")]
         # SEM = 1.2 · √0.2 = 0.536656, SEdiff = 0.758947; P1: (−1 − (−0.5)) / 0.758947 = −0.659
         assert (row["dr_score_rci"], row["dr_score_rci_source"]) == (-0.659, "researcher")
-        (entry,), _ = audit.find_entries(action=audit.RCI_VALUES_SET)
+        (entry,) = audit.find_entries(action=audit.RCI_VALUES_SET).items
         assert entry["details"]["values"] == {
             "r": 0.8,
             "sd_baseline": 1.2,

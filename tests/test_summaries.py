@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 from conftest import load_sample
 
-from intact import create_app, db, exports, scoring, summaries
+from intact import archive, create_app, db, exports, scoring, summaries
 
 START = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 _ids = itertools.count()
@@ -174,7 +174,7 @@ def test_csv_streams_in_chunks(app, make_study, monkeypatch):
 def test_workbook_has_raw_summary_change_and_codebook_sheets(app, two_participants, tmp_path):
     path = tmp_path / "intact.xlsx"
     with app.test_request_context():
-        summaries.write_summary_workbook(path)
+        archive.write_workbook(path)
     book = openpyxl.load_workbook(path)
     assert book.sheetnames == [
         "studies",
@@ -203,7 +203,7 @@ def test_workbook_has_raw_summary_change_and_codebook_sheets(app, two_participan
     assert change[0] == summaries.CHANGE_COLUMNS
     assert dict(zip(change[0], change[1], strict=True))["ir_score_change"] == 1
     codebook = list(book["codebook"].iter_rows(values_only=True))
-    assert codebook[0] == exports.Codebook.HEADER
+    assert codebook[0] == archive.CODEBOOK_COLUMNS
     described = {(row[0], row[1]): row for row in codebook[1:]}
     assert described["summary.csv", "crt_rt_mean_correct"][2:4] == ("number or empty", "ms")
     assert described["change.csv", "crt_accuracy_change"][3] == "proportion"
@@ -215,7 +215,7 @@ def test_workbook_has_raw_summary_change_and_codebook_sheets(app, two_participan
 def test_one_participants_workbook(app, two_participants, tmp_path):
     path = tmp_path / "P002.xlsx"
     with app.test_request_context():
-        summaries.write_summary_workbook(path, "P002")
+        archive.write_workbook(path, "P002")
     book = openpyxl.load_workbook(path)
     studies = [row[0] for row in book["studies"].iter_rows(min_row=2, values_only=True)]
     assert sorted(studies) == ["aaaaaaaa", "bbbbbbbb"]
@@ -275,11 +275,17 @@ def test_score_distributions_split_baseline_and_followup(app, two_participants):
     with app.app_context():
         found = {d.column: d for d in summaries.score_distributions()}
     assert sorted(found["ir_score"].baseline) == [1]
-    assert found["ir_score"].followup == [2]
-    assert found["ir_score"].change == [1]
+    assert found["ir_score"].followup(1) == [2]
+    assert found["ir_score"].change(1) == [1]
     assert found["dr_score"].baseline == [3]  # P001's first delayed recall
-    assert found["crt_accuracy"].medians == (0.8, 0.9, 0.1)
-    assert found["crt_rt_median_correct"].followup == []  # only implausible RTs
+    crt = found["crt_accuracy"]
+    assert [crt.median(values) for _, _, values in crt.rows] == [0.8, 0.9, 0.1]
+    assert [label for label, _, _ in crt.rows] == [
+        "Baseline",
+        "Follow-up 1",
+        "Change to follow-up 1",
+    ]
+    assert found["crt_rt_median_correct"].followup(1) == []  # only implausible RTs
     assert found["crt_accuracy"].chart.kind == "box"
     assert found["ir_score"].chart.kind == "bars"
 
@@ -288,16 +294,16 @@ def test_score_distributions_can_leave_flagged_tests_out(app, two_participants):
     with app.app_context():
         found = {d.column: d for d in summaries.score_distributions(exclude_flagged=True)}
     assert found["crt_accuracy"].baseline == [0.8]
-    assert found["crt_accuracy"].followup == []  # its RTs are all implausible
-    assert found["crt_accuracy"].change == []
-    assert found["ir_score"].change == [1]
+    assert found["crt_accuracy"].followup(1) == []  # its RTs are all implausible
+    assert found["crt_accuracy"].change(1) == []
+    assert found["ir_score"].change(1) == [1]
     assert found["dr_score"].baseline == []  # a duplicate
 
 
 def test_flagged_tests_list_every_flagged_submission(app, two_participants):
     with app.app_context():
-        every = summaries.flagged_tests()
-        duplicates = summaries.flagged_tests("duplicate")
+        every = summaries.flagged_tests().items
+        duplicates = summaries.flagged_tests("duplicate").items
     assert [(t.participant_id, t.test_type, t.raised_flags) for t in every] == [
         ("P001", "delayed_recall", ("duplicate",)),
         ("P001", "delayed_recall", ("duplicate",)),

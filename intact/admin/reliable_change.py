@@ -4,14 +4,11 @@ from flask import abort, flash, render_template, request, url_for
 from marshmallow import ValidationError
 
 from intact import scoring, summaries
-from intact.admin import add_to_menu, bp, errors, pages, schemas
-from intact.admin import scores as _score_pages  # noqa: F401 - its menu entries come first
+from intact.admin import bp, pages, schemas
 from intact.reliable_change import method, reference, sources
 from intact.testtypes import TEST_TYPES
 
 DECLINES_PER_PAGE = 100
-
-add_to_menu("dashboard.reliable_declines", "Reliable change")
 
 
 def _score_choices() -> list[tuple[str, list[tuple[str, str]]]]:
@@ -25,15 +22,9 @@ def _score_choices() -> list[tuple[str, list[tuple[str, str]]]]:
 @bp.get("/reliable-change")
 def reliable_declines():
     """Participants whose latest follow-up shows a reliable decline, on any score or on one."""
-    try:
-        args = schemas.ReliableDeclinesQueryArgsSchema().load(request.args)
-    except ValidationError as error:
-        return errors.error_page(400, None, schemas.plain_errors(error))
+    args = schemas.load(schemas.ReliableDeclinesQueryArgsSchema, request.args)
     score = args["score"] or None
-    found, used = summaries.reliable_declines(score)
-    pages_count = max(1, -(-len(found) // DECLINES_PER_PAGE))
-    page = min(args["page"], pages_count)
-    start = (page - 1) * DECLINES_PER_PAGE
+    found, used = summaries.reliable_declines(score, page=args["page"], per_page=DECLINES_PER_PAGE)
     with_values = sum(
         1
         for column in scoring.ALL_SCORE_COLUMNS
@@ -42,10 +33,7 @@ def reliable_declines():
     return pages.render_page(
         "admin/reliable_declines.html",
         "admin/partials/_declines_table.html",
-        declines=found[start : start + DECLINES_PER_PAGE],
-        total=len(found),
-        page=page,
-        pages=pages_count,
+        declines=found,
         score=score,
         score_choices=_score_choices(),
         method=used,

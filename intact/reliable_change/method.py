@@ -134,7 +134,7 @@ class Method:
         """The critical |z| of the two-sided level (0.90 → 1.6449)."""
         return critical_z(self.level)
 
-    def parameters(self, column: str, followup_number: int) -> Parameters | Unavailable:
+    def parameters(self, column: str, followup_number: int | None) -> Parameters | Unavailable:
         """The values one score uses at one follow-up, or why it has none."""
         chosen = self.researcher.get(column) or self.reference.get(column)
         if chosen is not None:
@@ -146,7 +146,7 @@ class Method:
             raise RuntimeError("this method was built without sample estimates")
         return self.sample
 
-    def assess(self, column: str, followup_number: int, change) -> Assessment:
+    def assess(self, column: str, followup_number: int | None, change) -> Assessment:
         """The RCI and classification of one change (follow-up − baseline; None if missing)."""
         basis = self.parameters(column, followup_number)
         if change is None or not isinstance(basis, Parameters):
@@ -161,9 +161,13 @@ class Method:
         if chosen is not None:
             return [(None, chosen)]
         found = sorted(
-            (number, basis)
-            for (score, number), basis in self._estimates().items()
-            if score == column
+            (
+                (number, basis)
+                for (score, number), basis in self._estimates().items()
+                if score == column
+            ),
+            # A follow-up without a number (hand-made data only) comes last.
+            key=lambda pair: (pair[0] is None, pair[0] or 0),
         )
         return found or [(None, Unavailable(TOO_FEW_PAIRS, 0))]
 
@@ -276,7 +280,8 @@ def estimate(
         baseline = scoring.baseline_of(studies) if by_test_type else None
         if baseline is None:
             continue
-        for number, followup in scoring.numbered_followups(studies):
+        for followup in scoring.followups_of(studies):
+            number = followup.followup_number
             for test_type, scores in by_test_type.items():
                 before, after = baseline.scored.get(test_type), followup.scored.get(test_type)
                 if before is None or after is None:
