@@ -421,3 +421,12 @@ def test_change_codebook_gives_formula_level_and_source(rci_app):
         "where r, SD1 and practice came from: sample"
     )
     assert list(entries) == list(summaries.CHANGE_COLUMNS)
+
+
+def test_a_method_built_to_describe_itself_cannot_compute_an_index():
+    described = method.Method(sample=None)
+    assert (
+        "sample (estimated for each follow-up number" in described.codebook("dr_score")[2].formula
+    )
+    with pytest.raises(RuntimeError, match="without sample estimates"):
+        described.assess("dr_score", 1, 1.0)
