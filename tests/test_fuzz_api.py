@@ -28,6 +28,10 @@ def build_app(data_dir):
             # Limits would soon answer 429 to everything and hide the other answers from the fuzzer;
             # they have their own tests.
             "RATELIMIT_ENABLED": "0",
+            # The fuzzer picks large counts (1,000 baselines and 1,000 follow-ups for one id), and
+            # mongomock checks each insert against every stored study: a small cap keeps creation
+            # reachable while a batch over it is the 400 it would be in production.
+            "MAX_STUDIES_PER_REQUEST": "40",
         }
     )
     with app.app_context():
