@@ -21,7 +21,6 @@ from intact.testtypes import TEST_TYPES, UNCLASSIFIED
 from intact.timestamps import utc_iso
 
 STUDIES_FILE = "studies.csv"
-UNCLASSIFIED_FILE = f"{UNCLASSIFIED}.csv"
 EXPORTABLE_TEST_TYPES = (*TEST_TYPES, UNCLASSIFIED)
 
 STUDY_COLUMNS = studies.STUDY_FIELDS
