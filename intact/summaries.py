@@ -53,7 +53,9 @@ def summary_table(participant_id: str | None = None) -> exports.Table:
     """summary: one row per study with every test's scores and flags."""
     columns = _columns(SUMMARY, scoring.summary_codebook(quality_rules()))
     return exports.Table(
-        SUMMARY, columns, lambda: _values(columns, iter_summary_rows(participant_id))
+        SUMMARY,
+        columns,
+        lambda convert: _values(columns, iter_summary_rows(participant_id), convert),
     )
 
 
@@ -61,7 +63,7 @@ def change_table(participant_id: str | None = None) -> exports.Table:
     """change: one row per follow-up with each score's change from the baseline."""
     columns = _columns(CHANGE, scoring.change_codebook(quality_rules()))
     return exports.Table(
-        CHANGE, columns, lambda: _values(columns, iter_change_rows(participant_id))
+        CHANGE, columns, lambda convert: _values(columns, iter_change_rows(participant_id), convert)
     )
 
 
@@ -70,9 +72,9 @@ def summary_csv(participant_id: str | None = None) -> Iterator[bytes]:
     return summary_table(participant_id).csv()
 
 
-def _values(columns: Sequence[exports.Column], rows: Iterable[Mapping]) -> Iterator[list]:
+def _values(columns: Sequence[exports.Column], rows: Iterable[Mapping], convert) -> Iterator[list]:
     names = [column.name for column in columns]
-    return ([row.get(name) for name in names] for row in rows)
+    return ([convert(row.get(name)) for name in names] for row in rows)
 
 
 # Our units -> the export codebook's (type, unit, values).
