@@ -110,7 +110,7 @@ def reliable_change_table(participant_id: str | None = None) -> exports.Table:
     return exports.Table(
         RELIABLE_CHANGE,
         columns,
-        lambda: _values(columns, reliable_change_method().parameter_rows()),
+        lambda convert: _values(columns, reliable_change_method().parameter_rows(), convert),
     )
 
 
