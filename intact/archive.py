@@ -51,7 +51,7 @@ def codebook_table(described: Iterable[exports.Table]) -> exports.Table:
         for c in table.columns
     ]
     columns = tuple(exports.Column(name, "") for name in CODEBOOK_COLUMNS)
-    return exports.Table(CODEBOOK, columns, lambda: entries)
+    return exports.Table(CODEBOOK, columns, lambda convert: ([*map(convert, e)] for e in entries))
 
 
 # --- the ZIP -----------------------------------------------------------------------------------
@@ -109,7 +109,8 @@ def write_workbook(output, participant_id: str | None = None) -> None:
     sheets = tables(participant_id)
     sheets.append(codebook_table(sheets))
     workbook.write_workbook(
-        output, (workbook.Sheet(table.name, table.header, table.rows()) for table in sheets)
+        output,
+        (workbook.Sheet(table.name, table.header, table.rows(exports.as_is)) for table in sheets),
     )
 
 

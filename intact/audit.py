@@ -32,7 +32,6 @@ LOGOUT = "logout"
 ADMIN_PASSWORD_REFUSED = "admin_password_refused"  # noqa: S105 - an action name
 STUDIES_CREATED = "studies_created"
 DOWNLOAD = "download"
-DELETION = "deletion"
 BACKUP_WRITTEN = "backup_written"
 BACKUP_RESTORED = "backup_restored"
 RCI_VALUES_SET = "reliable_change_values_set"
@@ -46,7 +45,6 @@ ACTIONS = {
     ADMIN_PASSWORD_REFUSED: "Admin request refused (wrong password)",
     STUDIES_CREATED: "Studies created",
     DOWNLOAD: "Data downloaded",
-    DELETION: "Data deleted",
     BACKUP_WRITTEN: "Backup written (flask backup)",
     BACKUP_RESTORED: "Backup restored (flask restore)",
     RCI_VALUES_SET: "Reliable change values set (r, SD1, practice of a score)",

@@ -723,7 +723,7 @@ def summary_row(summary: StudySummary) -> dict:
 def summary_rows(
     studies: Iterable[Mapping], tests: Iterable[Mapping], rules: QualityRules = DEFAULT_RULES
 ) -> Iterator[dict]:
-    """`summary_row` for every study; both inputs sorted by `SORT_KEYS`."""
+    """`summary_row` for every study, in participant then study order; inputs in any order."""
     for summary in summarise_studies(studies, tests, rules):
         yield summary_row(summary)
 

@@ -87,7 +87,9 @@ def summary_table(participant_id: str | None = None) -> exports.Table:
     """summary: one row per study with every test's scores and flags."""
     columns = _columns(SUMMARY, scoring.summary_codebook(quality_rules()))
     return exports.Table(
-        SUMMARY, columns, lambda: _values(columns, iter_summary_rows(participant_id))
+        SUMMARY,
+        columns,
+        lambda convert: _values(columns, iter_summary_rows(participant_id), convert),
     )
 
 
@@ -96,7 +98,7 @@ def change_table(participant_id: str | None = None) -> exports.Table:
     # The codebook names each score's source, which needs no estimate: no pass over the data.
     columns = _columns(CHANGE, change_codebook(sources.current_method(None)))
     return exports.Table(
-        CHANGE, columns, lambda: _values(columns, iter_change_rows(participant_id))
+        CHANGE, columns, lambda convert: _values(columns, iter_change_rows(participant_id), convert)
     )
 
 
@@ -109,7 +111,7 @@ def reliable_change_table(participant_id: str | None = None) -> exports.Table:
     return exports.Table(
         RELIABLE_CHANGE,
         columns,
-        lambda: _values(columns, reliable_change_method().parameter_rows()),
+        lambda convert: _values(columns, reliable_change_method().parameter_rows(), convert),
     )
 
 
@@ -150,9 +152,9 @@ def summary_csv(participant_id: str | None = None) -> Iterator[bytes]:
     return summary_table(participant_id).csv()
 
 
-def _values(columns: Sequence[exports.Column], rows: Iterable[Mapping]) -> Iterator[list]:
+def _values(columns: Sequence[exports.Column], rows: Iterable[Mapping], convert) -> Iterator[list]:
     names = [column.name for column in columns]
-    return ([row.get(name) for name in names] for row in rows)
+    return ([convert(row.get(name)) for name in names] for row in rows)
 
 
 # Our units -> the export codebook's (type, unit, values).
