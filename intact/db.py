@@ -71,6 +71,8 @@ INDEXES = {
     ],
     # Admin actions, listed newest first and filtered by action (intact/audit.py).
     "audit_log": [("time", {}), ("action", {})],
+    # Rate-limit and login-throttle counters (intact/counters.py): ended windows go by themselves.
+    "ratelimit_counters": [("expireAt", {"expireAfterSeconds": 0})],
 }
 
 
