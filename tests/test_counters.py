@@ -20,7 +20,7 @@ from pathlib import Path
 import mongomock
 import pymongo
 import pytest
-from conftest import PROJECT_ROOT, Gunicorn, http_json, make_run_environment
+from conftest import PROJECT_ROOT, Gunicorn, http_json, make_run_environment, store_settings
 from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
@@ -105,15 +105,9 @@ def test_two_apps_on_one_store_share_their_counters(shared_store):
     assert second.test_client().get("/studies/zzzzzzzz").status_code == 429
 
 
-def test_flask_limiter_clear_clears_an_address(tmp_path):
-    settings = {
-        "DB_CONNECTION_STR": "",
-        "DATA_DIR": str(tmp_path / "data"),
-        "ADMIN_PASSWORD": "clear-test-password",
-        "SECRET_KEY": "clear-test-key",
-        "RATELIMIT_STUDY_MISSES": "3 per minute",
-    }
-    app = create_app(settings)
+def test_flask_limiter_clear_clears_an_address(gunicorn_environment):
+    environment = dict(gunicorn_environment, RATELIMIT_STUDY_MISSES="3 per minute")
+    app = create_app(dict(store_settings(environment), RATELIMIT_STUDY_MISSES="3 per minute"))
     client = app.test_client()
     assert [client.get("/studies/zzzzzzzz").status_code for _ in range(4)] == [404] * 3 + [429]
     # Flask-Limiter's own command, as an operator runs it, on the same store.
@@ -121,7 +115,7 @@ def test_flask_limiter_clear_clears_an_address(tmp_path):
         [str(Path(sys.executable).with_name("flask")), "--app", "wsgi", "limiter", "clear"]
         + ["--key", "127.0.0.1", "-y"],
         cwd=PROJECT_ROOT,
-        env={**os.environ, **settings},
+        env=environment,
         capture_output=True,
         text=True,
         timeout=60,
