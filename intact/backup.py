@@ -24,7 +24,7 @@ from pathlib import Path
 import bson
 from bson.codec_options import CodecOptions
 
-from intact import db
+from intact import counters, db
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +65,15 @@ def default_file_name(now: datetime | None = None) -> str:
 
 
 def data_collections(database) -> list[str]:
-    """Every collection holding data, in a stable order (MongoDB's own system.* excluded)."""
+    """Every collection holding data, in a stable order.
+
+    Not MongoDB's own system.*, nor the rate-limit counters (intact/counters.py): they are the
+    server's passing state, not data, and a restored deployment starts its windows afresh.
+    """
     return sorted(
-        name for name in database.list_collection_names() if not name.startswith("system.")
+        name
+        for name in database.list_collection_names()
+        if not name.startswith("system.") and name != counters.COUNTERS
     )
 
 

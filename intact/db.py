@@ -73,6 +73,8 @@ INDEXES = {
     "audit_log": [("time", {}), ("action", {})],
     # A researcher's r, SD1 and practice of a score (intact/reliable_change/sources.py).
     "reliable_change_values": [("score", {"unique": True})],
+    # Rate-limit and login-throttle counters (intact/counters.py): ended windows go by themselves.
+    "ratelimit_counters": [("expireAt", {"expireAfterSeconds": 0})],
 }
 
 

@@ -5,14 +5,8 @@ answers that tell a guesser "wrong id" are what we slow down: GET /studies/<id> 
 refused POST /tests (4xx), plus failed dashboard logins. Successful requests are never counted,
 so a clinic where 30 participants share one address never meets a limit in normal use.
 
-Counters live where every process of a deployment sees them:
-- MongoDB (`db.store_kind` is `db.MONGODB`): in the app's own database (collections
-  `ratelimit_counters` and `ratelimit_windows`) through the app's own client, so all workers and
-  containers agree.
-- embedded store and `mongomock://`: in this process's memory. The embedded mode runs exactly one
-  gunicorn worker (see gunicorn.conf.py), so one in-memory counter is already shared by every
-  request; litemongo cannot run the atomic pipeline updates the MongoDB counter storage needs, and
-  mongomock is one process's throw-away database anyway. Counters restart with the process.
+Counters live in the app's own database in every store mode (intact/counters.py), so neither a
+worker that is replaced nor a second worker or container resets or splits them.
 
 Use in views, as the outermost decorator so that errors raised by argument parsing count too:
 
@@ -20,10 +14,14 @@ Use in views, as the outermost decorator so that errors raised by argument parsi
     @ratelimit.limit_test_submissions # POST /tests: 4xx answers count
     @ratelimit.limit_login_attempts   # dashboard login: 401 answers or mark_failure() count
 
-On a flask-smorest MethodView put it on the method (`get`, `post`) above `@bp.arguments` /
-`@bp.response`. A view that must answer 200 to a failure (an htmx form re-rendered with its error)
-calls `ratelimit.mark_failure()` so the attempt still counts. `auth.admin_required` applies the
-login limit itself: wrong passwords sent to the admin API share the dashboard login's counter.
+On a MethodView (flask-smorest's included) list it in the class's `decorators`: it then wraps the
+whole view, argument parsing included, and Flask-Limiter knows which route it limits, which
+`flask limiter clear` needs (a limit on a method is tied to its route only once a request has
+reached it, in that process).
+
+A view that must answer 200 to a failure (an htmx form re-rendered with its error) calls
+`ratelimit.mark_failure()` so the attempt still counts. `auth.admin_required` applies the login
+limit itself: wrong passwords sent to the admin API share the dashboard login's counter.
 """
 
 import logging
@@ -32,9 +30,8 @@ import time
 
 from flask import current_app, g, has_app_context
 from flask_limiter import Limiter, RateLimitExceeded
-from limits.storage import MongoDBStorage
 
-from intact import clients, db
+from intact import clients, counters, db
 from intact.errors import error_response
 
 log = logging.getLogger(__name__)
@@ -86,61 +83,14 @@ class PerAppLimiter(Limiter):
 
 
 # One extension object, initialised for every app create_app builds (see PerAppLimiter).
-limiter = PerAppLimiter(key_func=clients.address, key_prefix="intact")
-
-
-APP_DATABASE_SCHEME = "intact-app-db"
-
-
-class AppDatabaseCounters(MongoDBStorage):
-    """limits' MongoDB counter storage on the app's own MongoDB client instead of a second one.
-
-    Same database, same timeouts (an unreachable server gives the app's quick 503), one connection
-    pool per worker. The app owns the client, so this storage never closes it.
-    """
-
-    STORAGE_SCHEME = [APP_DATABASE_SCHEME]
-
-    def __init__(self, uri: str, client=None, **options) -> None:
-        super().__init__(uri, **options)
-        self._app_client = client
-        self._expiry_indexes_ready = False
-
-    @property
-    def storage(self):
-        """The app's client, once the TTL indexes that expire old counters exist."""
-        if not self._expiry_indexes_ready:
-            # Retried on every use until it succeeds: the database may be down at start-up.
-            database = self._app_client[self._database_name]
-            for collection in self._collection_mapping.values():
-                database[collection].create_index("expireAt", expireAfterSeconds=0)
-            self._expiry_indexes_ready = True
-        return self._app_client
-
-    def _init_mongo_client(self, uri, **options):
-        return self._app_client
-
-    def __del__(self) -> None:
-        # The parent would connect (and wait for an unreachable server) only to close the client.
-        pass
-
-
-def storage_for(settings: dict, client=None) -> tuple[str, dict]:
-    """The counter storage URI and options for these settings (see the module docstring)."""
-    if db.store_kind(settings) != db.MONGODB:
-        return "memory://", {}
-    options = {
-        "client": client,
-        "database_name": settings["DB_NAME"],
-        "counter_collection_name": "ratelimit_counters",
-        "window_collection_name": "ratelimit_windows",
-    }
-    return f"{APP_DATABASE_SCHEME}://", options
+# No key prefix: the counters have a collection of their own, and `flask limiter clear --key
+# ADDRESS` builds the keys it deletes from the address alone.
+limiter = PerAppLimiter(key_func=clients.address)
 
 
 def init_app(app) -> None:
     """Give this app its counter storage and the JSON 429 answer."""
-    uri, options = storage_for(app.config, db.client_of(app))
+    uri, options = counters.storage_for(app.config, db.client_of(app))
     app.config["RATELIMIT_STORAGE_URI"] = uri
     app.config["RATELIMIT_STORAGE_OPTIONS"] = options
     app.config["RATELIMIT_STRATEGY"] = "fixed-window"
@@ -151,7 +101,6 @@ def init_app(app) -> None:
     app.config["RATELIMIT_SWALLOW_ERRORS"] = False
     limiter.init_app(app)
     app.register_error_handler(RateLimitExceeded, too_many_requests)
-    log.debug("rate-limit counters in %s", "MongoDB" if options else "process memory")
 
 
 def mark_failure() -> None:
@@ -161,7 +110,8 @@ def mark_failure() -> None:
 
 def _refused(response) -> bool:
     # A 429 is the limit itself answering: counting it would only push the client further back.
-    failed_status = 400 <= response.status_code < 500 and response.status_code != 429
+    # A 408 is a phone that lost its network mid-upload (intact/request_body.py), not a guess.
+    failed_status = 400 <= response.status_code < 500 and response.status_code not in {408, 429}
     return failed_status or bool(g.get("ratelimit_failure"))
 
 
@@ -180,7 +130,8 @@ def _setting(name):
 
 limit_study_lookups = limiter.limit(
     _setting("RATELIMIT_STUDY_MISSES"),
-    methods=["GET"],
+    # HEAD too: it answers the same 404 or 200, without a body.
+    methods=["GET", "HEAD"],
     deduct_when=_not_found,
     error_message=(
         "Too many unknown study ids from your network address. "

@@ -66,7 +66,9 @@ def _error_example(code: int, message: str, **details) -> dict:
 class Study(MethodView):
     """A study link."""
 
-    @ratelimit.limit_study_lookups
+    # On the view, not the method: Flask-Limiter (and `flask limiter clear`) then knows the route.
+    decorators = [ratelimit.limit_study_lookups]
+
     @bp.response(200, StudyTypeSchema, example={"study_type": "baseline"})
     @bp.alt_response(
         404,
@@ -101,7 +103,8 @@ class Study(MethodView):
 class Tests(MethodView):
     """Finished tests. `/tests/` answers too, directly: a redirect would break the preflight."""
 
-    @ratelimit.limit_test_submissions
+    decorators = [ratelimit.limit_test_submissions]
+
     # The body is read by hand rather than through @bp.arguments: a refused submission that
     # names a known study must be kept with its raw body, and each kind of refusal has its own
     # status. The request body is documented with the same schema the code validates with.
