@@ -11,6 +11,7 @@ from bson import ObjectId
 from flask import current_app
 
 from intact import db
+from intact.participants import counters
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ def keep_refused(
         "truncated": len(kept) < len(raw_body),
     }
     db.quarantine().insert_one(dict(document))
+    counters.refresh_refused(study["study_id"])
     log.warning(
         "refused submission kept in quarantine",
         extra={"fields": {"quarantine_id": document["quarantine_id"]}},

@@ -17,7 +17,8 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from intact import db, quarantine
-from intact.studies import StudyNotFound, find_study, record_activity
+from intact.participants import counters
+from intact.studies import StudyNotFound, find_study
 from intact.testtypes import (
     INT64_MAX,
     INT64_MIN,
@@ -466,11 +467,12 @@ def _keep_in_quarantine(study, raw_body, content_type, refusal: SubmissionRefuse
 
 
 def _note_activity(study_id: str) -> None:
-    # The test is stored already: a failed timestamp must not turn its 200 into an error.
+    # The test is stored already: a failed count must not turn its 200 into an error. The next
+    # submission (or the next start-up, for a study never counted) recounts from the tests.
     try:
-        record_activity(study_id)
+        counters.refresh_tests(study_id, seen_at=datetime.now(UTC))
     except (PyMongoError, *db.UNAVAILABLE_ERRORS):
-        log.warning("could not record the study's last activity", exc_info=True)
+        log.warning("could not count the study's tests", exc_info=True)
 
 
 def _is_json(content_type: str | None) -> bool:

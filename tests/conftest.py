@@ -36,6 +36,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from intact import create_app, db
+from intact.participants import counters
 from intact.testtypes import TEST_TYPES, UNCLASSIFIED
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -323,6 +324,8 @@ def make_test(app):
         test = stored_test(study, test_type, received_at, **fields)
         with app.app_context():
             db.tests().insert_one(dict(test))
+            # As a submission does: the study's counters follow its tests.
+            counters.refresh_tests(study["study_id"])
         return test
 
     return make
