@@ -112,13 +112,13 @@ def test_export_refuses_a_bad_participant_id(runner, tmp_path):
 
 
 def test_a_failed_export_leaves_no_file(runner, tmp_path, monkeypatch):
-    from intact import exports
+    from intact import archive
 
     def broken(participant_id=None):
         yield b"PK partial"
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(exports, "zip_archive", broken)
+    monkeypatch.setattr(archive, "zip_archive", broken)
     target = tmp_path / "broken.zip"
     result = runner.invoke(args=["export", str(target)])
     assert result.exit_code == 1
@@ -132,8 +132,8 @@ def test_commands_are_audited_as_from_the_command_line(app, runner, tmp_path):
     runner.invoke(args=["create-studies"], input="P1\n")
     runner.invoke(args=["export", str(tmp_path / "all.zip")])
     with app.app_context():
-        (created,), _ = audit.find_entries(action=audit.STUDIES_CREATED)
-        (download,), _ = audit.find_entries(action=audit.DOWNLOAD)
+        (created,) = audit.find_entries(action=audit.STUDIES_CREATED).items
+        (download,) = audit.find_entries(action=audit.DOWNLOAD).items
     assert (created["client"], created["count"]) == ("command line", 2)
     assert created["details"]["via"] == "command line"
     assert download["client"] == "command line"
