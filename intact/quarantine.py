@@ -49,7 +49,7 @@ def keep_refused(
         "truncated": len(kept) < len(raw_body),
     }
     db.quarantine().insert_one(dict(document))
-    counters.refresh_refused(study["study_id"])
+    counters.count_refused(study["study_id"], document["received_at"])
     log.warning(
         "refused submission kept in quarantine",
         extra={"fields": {"quarantine_id": document["quarantine_id"]}},

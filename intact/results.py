@@ -183,7 +183,7 @@ def submit(raw_body: bytes, content_type: str | None) -> tuple[dict, bool]:
     if study is None:
         raise StudyNotFound(body["study_id"])
     stored, created = store_test(study, submission)
-    _note_activity(study["study_id"])
+    _note_activity(stored)
     return stored, created
 
 
@@ -466,13 +466,14 @@ def _keep_in_quarantine(study, raw_body, content_type, refusal: SubmissionRefuse
         log.error("could not keep a refused submission in quarantine", exc_info=True)
 
 
-def _note_activity(study_id: str) -> None:
-    # The test is stored already: a failed count must not turn its 200 into an error. The next
-    # submission (or the next start-up, for a study never counted) recounts from the tests.
+def _note_activity(test: dict) -> None:
+    # The test is stored already: a failed count must not turn its 200 into an error (`flask
+    # studies recount` rebuilds the counters from the tests).
     try:
-        counters.refresh_tests(study_id, seen_at=datetime.now(UTC))
-    except (PyMongoError, *db.UNAVAILABLE_ERRORS):
-        log.warning("could not count the study's tests", exc_info=True)
+        counters.count_test(test, seen_at=datetime.now(UTC))
+    except Exception:
+        # Whatever went wrong, the test is stored: the participant's 200 stands.
+        log.exception("could not count the study's new test")
 
 
 def _is_json(content_type: str | None) -> bool:

@@ -325,7 +325,7 @@ def make_test(app):
         with app.app_context():
             db.tests().insert_one(dict(test))
             # As a submission does: the study's counters follow its tests.
-            counters.refresh_tests(study["study_id"])
+            counters.count_test(test)
         return test
 
     return make

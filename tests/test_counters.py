@@ -1,6 +1,7 @@
 """Per-study counters: kept with every submission, idempotent, never overwritten by stale ones."""
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -48,7 +49,7 @@ def test_each_submission_updates_its_studys_counts_and_dates(app, client, study)
     assert found["started_at"] == datetime(2026, 3, 2, 9, 1, tzinfo=UTC)
     assert found["last_received_at"] is not None
     assert found["last_seen_at"] >= found["last_received_at"]
-    assert found["completed_at"] is None
+    assert found.get("completed_at") is None
 
 
 def test_completed_at_is_when_the_sixth_test_type_first_arrived(app, study, make_test):
@@ -76,23 +77,56 @@ def test_a_typed_empty_list_is_counted_as_an_empty_submission_of_its_type(app, c
     assert found["empty_count"] == {"spatial_memory": 1}
 
 
-def test_a_refresh_is_idempotent_and_a_stale_one_never_wins(app, study, make_test, monkeypatch):
-    make_test(study, "immediate_recall")
+def test_a_test_is_counted_once_and_a_recount_gives_the_same(app, study, make_test):
+    first = make_test(study, "immediate_recall")
     make_test(study, "delayed_recall")
     with app.app_context():
         before = stored_study(app, "abcdefgh")
-        counters.refresh_tests("abcdefgh")
-        assert stored_study(app, "abcdefgh") == before
-        # A refresh that read the study before its second test was stored (two tests of one
-        # battery racing each other) writes last: its smaller count must not replace the larger.
-        stale = counters.counters_of(db.tests().find({"test_type": "immediate_recall"}))
-        monkeypatch.setattr(counters, "counters_of", lambda tests: stale)
-        counters.refresh_tests("abcdefgh", seen_at=datetime(2030, 1, 1, tzinfo=UTC))
-    after = stored_study(app, "abcdefgh")
-    assert after["tests_count"] == 2
-    assert after["submissions"] == before["submissions"]
-    # Its moment of activity still counts.
-    assert after["last_seen_at"] == datetime(2030, 1, 1, tzinfo=UTC)
+        # Counted again (a retry): nothing changes but the moment of activity.
+        counters.count_test(first, seen_at=datetime(2030, 1, 1, tzinfo=UTC))
+        after = stored_study(app, "abcdefgh")
+        assert after["tests_count"] == 2
+        assert after["submissions"] == before["submissions"]
+        assert after["last_seen_at"] == datetime(2030, 1, 1, tzinfo=UTC)
+        # Rebuilt from the tests: the same counters.
+        counters.recount("abcdefgh")
+        rebuilt = stored_study(app, "abcdefgh")
+    for name in ("tests_count", "submissions", "empty_count", "started_at", "last_received_at"):
+        assert rebuilt[name] == before.get(name, {}), name
+    assert sorted(rebuilt["counted_tests"]) == sorted(before["counted_tests"])
+
+
+def test_tests_of_one_study_counted_at_once_are_all_counted(store_config):
+    """Two phones (or two worker processes) storing tests of one study together lose none."""
+    if not store_config["DB_CONNECTION_STR"]:
+        pytest.skip("the embedded store runs one worker thread: its requests never overlap")
+    app = create_app(store_config)
+    with app.app_context():
+        db.studies().insert_one({"study_id": "abcdefgh", "participant_id": "P1"})
+    tests = [
+        {
+            "test_id": f"t{n}",
+            "study_id": "abcdefgh",
+            "test_type": name,
+            "result": {"x": 1},
+            "received_at": datetime(2026, 1, 1, n, tzinfo=UTC),
+        }
+        for n, name in enumerate(TEST_TYPES)
+    ]
+
+    with app.app_context():
+        db.tests().insert_many([dict(test, fingerprint=test["test_id"]) for test in tests])
+
+    def count(test):
+        with app.app_context():
+            counters.count_test(test)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(count, tests + tests))
+    found = stored_study(app, "abcdefgh")
+    assert found["tests_count"] == 6
+    assert found["submissions"] == dict.fromkeys(TEST_TYPES, 1)
+    assert found["completed_at"] == datetime(2026, 1, 1, 5, tzinfo=UTC)
 
 
 def test_a_refused_submission_of_a_known_study_is_counted_on_it(app, client, study):
@@ -172,3 +206,17 @@ def test_the_overview_adds_up_the_counters(app, admin, make_study, make_test):
     make_test(two, "unclassified")
     page = admin.get("/admin/").get_data(as_text=True)
     assert '<p class="card__number">3</p>\n    <p class="card__label">tests received</p>' in page
+
+
+def test_a_study_recounted_before_its_first_test_still_counts_it(store_config):
+    """A recount stores no null dates: MongoDB's $min would keep a null for ever."""
+    app = create_app(store_config)
+    with app.app_context():
+        db.studies().insert_one({"study_id": "abcdefgh", "participant_id": "P1"})
+        counters.recount("abcdefgh")
+    body = load_sample("delayed_recall", "abcdefgh")
+    assert app.test_client().post("/tests", json=body).status_code == 200
+    found = stored_study(app, "abcdefgh")
+    assert found["tests_count"] == 1
+    assert found["started_at"] == datetime.fromisoformat(body["time_started"])
+    assert found["last_received_at"] is not None
