@@ -9,7 +9,7 @@ from marshmallow import ValidationError
 
 from intact import audit, backup, db, downloads, exports, participant_lists, studies
 from intact.identifiers import ParticipantIdField
-from intact.participants import migrations
+from intact.participants import counters, migrations
 
 
 class ParticipantIdType(click.ParamType):
@@ -44,6 +44,7 @@ def init_app(app) -> None:
     app.cli.add_command(export_summary)
     app.cli.add_command(create_studies_command)
     app.cli.add_command(export_command)
+    app.cli.add_command(studies_group)
 
 
 @click.command("backup")
@@ -177,3 +178,20 @@ def export_command(path: Path, participant_id):
     """Write the ZIP that the download endpoint gives (every CSV and the codebook) to PATH."""
     size = downloads.save(_download_for(downloads.zip_archive, participant_id), path)
     click.echo(f"Wrote {path} ({size:,} bytes).")
+
+
+@click.group("studies")
+def studies_group():
+    """Maintenance of the studies' stored data."""
+
+
+@studies_group.command("recount")
+@with_appcontext
+def recount_command():
+    """Rebuild every study's counts and dates (tests, empty and refused ones) from the data.
+
+    Pages read these counters instead of the tests; each submission keeps them up to date. Run
+    this if the server stopped between storing a test and counting it.
+    """
+    counted = counters.recount_all()
+    click.echo(f"Recounted {counted} studies.")

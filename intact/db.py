@@ -216,7 +216,13 @@ def quarantine():
     return collection("quarantine")
 
 
-def stream(name: str, query: dict | None = None, fields: tuple[str, ...] | None = None):
+def stream(
+    name: str,
+    query: dict | None = None,
+    fields: tuple[str, ...] | None = None,
+    *,
+    reuse_decoded: bool = False,
+):
     """Yield the documents of a collection that match `query`, oldest first, in constant memory.
 
     Use this, not find(), to read many documents (exports, summaries). On the embedded store,
@@ -225,24 +231,32 @@ def stream(name: str, query: dict | None = None, fields: tuple[str, ...] | None 
     them directly takes 0.18 s and holds one document at a time.
 
     `fields`: yield only these top-level fields (and no _id), so MongoDB sends no more than that.
+    `reuse_decoded`: on the embedded store, a document whose stored bytes have not changed since
+    the last such read of this collection is not decoded again (see `_DecodedCache`). The
+    documents yielded are then shared between reads: the caller must not change them.
 
     Every document is a point where other requests may run (`cooperative.pause`): a long
     export made of these reads never makes a submission wait for its end.
     """
-    for document in _documents(name, query or {}, fields):
+    for document in _documents(name, query or {}, fields, reuse_decoded):
         cooperative.pause()
         yield document
 
 
-def _documents(name: str, query: dict, fields: tuple[str, ...] | None):
+def _documents(name: str, query: dict, fields: tuple[str, ...] | None, reuse_decoded: bool):
     target = collection(name)
     if _current_kind() == EMBEDDED:
+        if reuse_decoded:
+            caches = current_app.extensions.setdefault("intact_decoded", {})
+            cache = caches.setdefault((name, repr(query), fields), _DecodedCache(query, fields))
+            yield from cache.read(_embedded_rows(target._store, query))  # noqa: SLF001
+            return
         documents = _stream_embedded(target, query)
         if fields is None:
             yield from documents
         else:
             for document in documents:
-                yield {key: document[key] for key in fields if key in document}
+                yield _only(document, fields)
     else:
         projection = None if fields is None else {"_id": 0, **dict.fromkeys(fields, 1)}
         # MongoDB: a server-side cursor in _id (insertion time) order via its index, in batches
@@ -251,13 +265,54 @@ def _documents(name: str, query: dict, fields: tuple[str, ...] | None):
         yield from cursor.batch_size(STREAM_BATCH_SIZE)
 
 
+def _only(document: dict, fields: tuple[str, ...] | None) -> dict:
+    if fields is None:
+        return document
+    return {key: document[key] for key in fields if key in document}
+
+
+class _DecodedCache:
+    """One embedded read's matching documents (projected), keyed by their exact stored bytes.
+
+    The dashboard reads every study on each page; decoding their BSON was most of that cost
+    (4,000 studies: 88 ms of CPU to decode, 7 ms from here). A document whose bytes are the same
+    as at the last such read is the same document, so it is taken from here; a changed one has
+    other bytes and is decoded. Entries not met in a whole read are dropped, so the cache holds
+    at most the documents of one read (a few MB for every study). Two reads interleaved (gevent
+    requests taking turns, a threaded test server) each build their own list of what they met:
+    at worst a document is decoded again.
+    """
+
+    def __init__(self, query: dict, fields: tuple[str, ...] | None):
+        self.query, self.fields = query, fields
+        self.documents: dict[bytes, dict | None] = {}
+
+    def read(self, raws):
+        """Yield the matching documents of these raw ones, decoding only the ones not seen."""
+        from litemongo._vendor.mongomock.filtering import filter_applies  # noqa: PLC0415
+
+        seen = {}
+        for raw in raws:
+            if raw in self.documents:
+                document = self.documents[raw]
+            else:
+                decoded = bson.decode(raw, codec_options=_EMBEDDED_CODEC)
+                matches = not self.query or filter_applies(self.query, decoded)
+                # None: the document does not match the query.
+                document = _only(decoded, self.fields) if matches else None
+            seen[raw] = document
+            if document is not None:
+                yield document
+        self.documents = seen
+
+
 def _stream_embedded(target, query: dict):
     from litemongo._vendor.mongomock.filtering import filter_applies  # noqa: PLC0415
 
     store = target._store  # noqa: SLF001 - the one place that knows litemongo's layout
     for raw in _embedded_rows(store, query):
         document = bson.decode(raw, codec_options=_EMBEDDED_CODEC)
-        if filter_applies(query, document):
+        if not query or filter_applies(query, document):
             yield document
 
 

@@ -1,7 +1,9 @@
 """What the dashboard reads: overview numbers, the progress grid, one participant's results.
 
-Every page is built from two scans, one of `studies` and one of `tests` (a few fields of each), so
-the grid can filter and sort by state and activity, which depend on both. Nothing here writes.
+The overview and the grid read one document per study: each study carries its own counts and dates
+(intact/participants/counters.py keeps them up to date with every submission), so their cost does
+not grow with the number of tests. Only a participant's page reads that participant's tests.
+Nothing here writes.
 """
 
 import re
@@ -43,10 +45,19 @@ STATE_DESCRIPTIONS = {
 SORTS = ("participant", "participant-desc", "latest", "earliest")
 PER_PAGE_CHOICES = (25, 50, 100)
 
-_TEST_SUMMARY_FIELDS = ("study_id", "test_type", "received_at")
+# A study's stored fields plus the counters kept on it (intact/participants/counters.py).
+_PROGRESS_FIELDS = (
+    *STUDY_FIELDS,
+    "submissions",
+    "empty_count",
+    "refused_count",
+    "started_at",
+    "last_received_at",
+    "completed_at",
+)
 
 
-@dataclass
+@dataclass(slots=True)
 class StudyProgress:
     """One study with what has arrived for it and the state that follows."""
 
@@ -58,8 +69,14 @@ class StudyProgress:
     first_opened_at: datetime | None
     last_seen_at: datetime | None
     followup_number: int | None = None
-    received: Counter = field(default_factory=Counter)
+    # Submissions by test type ("unclassified" too), and those among them with no answers; a
+    # type with none is absent.
+    received: dict = field(default_factory=dict)
+    empty: dict = field(default_factory=dict)
+    refused: int = 0
+    started_at: datetime | None = None
     last_received_at: datetime | None = None
+    completed_at: datetime | None = None
     state: str = NOT_STARTED
 
     @property
@@ -76,15 +93,55 @@ class StudyProgress:
     @property
     def tests_received(self) -> int:
         """How many of the six tests have arrived at least once."""
-        return sum(1 for name in TEST_TYPES if self.received[name])
+        return sum(1 for name in TEST_TYPES if self.received.get(name))
+
+    def only_empty(self, test_type: str) -> bool:
+        """True when every submission of this type came with no answers."""
+        return 0 < self.received.get(test_type, 0) == self.empty.get(test_type, 0)
 
 
-@dataclass
 class ParticipantProgress:
-    """One row of the grid: a participant and their studies, baselines first."""
+    """One row of the grid: a participant and their studies, baselines first.
 
-    participant_id: str
-    studies: list[StudyProgress]
+    Built from study documents, it reads them into StudyProgress (with states) only when a filter,
+    a sort or the page asks: a grid page of 50 rows out of 2,000 reads 100 studies in full.
+    """
+
+    def __init__(self, participant_id: str, studies=None, *, documents=(), states=None):
+        self.participant_id = participant_id
+        self._studies = None if studies is None else list(studies)
+        self._documents = list(documents)
+        self._states = states  # (now, abandoned_after) for the documents' studies
+
+    @property
+    def studies(self) -> list[StudyProgress]:
+        """The participant's studies: baselines oldest first, then follow-ups by number."""
+        if self._studies is None:
+            now, abandoned_after = self._states
+            found = []
+            for doc in self._documents:
+                study = progress_of(doc)
+                study.state = study_state(study, now, abandoned_after)
+                found.append(study)
+            self._studies = sorted(found, key=_study_order)
+        return self._studies
+
+    @property
+    def study_ids(self) -> list[str]:
+        """The ids of the participant's studies (without reading the studies in full)."""
+        if self._studies is not None:
+            return [s.study_id for s in self._studies]
+        return [doc["study_id"] for doc in self._documents]
+
+    def of_type(self, study_type: str) -> "ParticipantProgress":
+        """The same participant with only their studies of one type."""
+        if self._studies is not None:
+            return ParticipantProgress(self.participant_id, self.studies_of_type(study_type))
+        documents = [d for d in self._documents if d.get("study_type") == study_type]
+        return ParticipantProgress(self.participant_id, documents=documents, states=self._states)
+
+    def __bool__(self) -> bool:
+        return bool(self._studies if self._studies is not None else self._documents)
 
     @property
     def last_activity(self) -> datetime | None:
@@ -221,7 +278,7 @@ def study_state(study: StudyProgress, now: datetime, abandoned_after: timedelta)
     """Not started, opened, in progress, complete, or abandoned (started, then quiet too long)."""
     if study.tests_received == len(TEST_TYPES):
         return COMPLETE
-    started = sum(study.received.values()) > 0
+    started = any(study.received.values())
     if not started and study.first_opened_at is None:
         return NOT_STARTED
     activity = study.last_activity
@@ -231,45 +288,50 @@ def study_state(study: StudyProgress, now: datetime, abandoned_after: timedelta)
 
 
 def _read(collection: str, query: dict | None, fields: tuple[str, ...]):
-    """Documents of a collection with only these fields.
+    """Documents of a collection with only these fields; never change them (shared, see db).
 
     All of them: streamed (on the embedded store, mongomock's find() or an aggregation would copy
     every whole document first; on MongoDB it is one scan sending only these fields). A few, by an
     indexed field: find(), which the indexes make quick on every store.
     """
     if query is None:
-        return db.stream(collection, None, fields)
+        return db.stream(collection, None, fields, reuse_decoded=True)
     return db.collection(collection).find(query, {"_id": 0, **dict.fromkeys(fields, 1)})
 
 
+def progress_of(doc: dict) -> StudyProgress:
+    """A study document (with its counters) as the dashboard reads it, state not yet set."""
+    return StudyProgress(
+        study_id=doc["study_id"],
+        participant_id=doc.get("participant_id", ""),
+        study_type=doc.get("study_type", ""),
+        url=doc.get("url", ""),
+        created_at=doc.get("created_at"),
+        first_opened_at=doc.get("first_opened_at"),
+        last_seen_at=doc.get("last_seen_at"),
+        followup_number=doc.get("followup_number"),
+        received=doc.get("submissions") or {},
+        empty=doc.get("empty_count") or {},
+        refused=doc.get("refused_count") or 0,
+        started_at=doc.get("started_at"),
+        last_received_at=doc.get("last_received_at"),
+        completed_at=doc.get("completed_at"),
+    )
+
+
 def load_progress(now: datetime | None = None, studies_filter: dict | None = None):
-    """Every study (or those matching `studies_filter`) with its submissions counted by type."""
+    """Every study (or those matching `studies_filter`) with its counts and its state.
+
+    One document per study: the counts are kept on it at submission time.
+    """
     now = now or datetime.now(UTC)
-    by_id = {}
-    for doc in _read("studies", studies_filter, STUDY_FIELDS):
-        by_id[doc["study_id"]] = StudyProgress(
-            study_id=doc["study_id"],
-            participant_id=doc.get("participant_id", ""),
-            study_type=doc.get("study_type", ""),
-            url=doc.get("url", ""),
-            created_at=doc.get("created_at"),
-            first_opened_at=doc.get("first_opened_at"),
-            last_seen_at=doc.get("last_seen_at"),
-            followup_number=doc.get("followup_number"),
-        )
-    tests_filter = None if studies_filter is None else {"study_id": {"$in": list(by_id)}}
-    for doc in _read("tests", tests_filter, _TEST_SUMMARY_FIELDS):
-        study = by_id.get(doc.get("study_id"))
-        if study is None:
-            continue
-        study.received[doc.get("test_type", UNCLASSIFIED)] += 1
-        received_at = doc.get("received_at")
-        if received_at and (study.last_received_at is None or received_at > study.last_received_at):
-            study.last_received_at = received_at
     abandoned_after = _abandoned_after()
-    for study in by_id.values():
+    found = []
+    for doc in _read("studies", studies_filter, _PROGRESS_FIELDS):
+        study = progress_of(doc)
         study.state = study_state(study, now, abandoned_after)
-    return list(by_id.values())
+        found.append(study)
+    return found
 
 
 def overview(now: datetime | None = None) -> Overview:
@@ -326,11 +388,23 @@ def group_by_participant(studies: list[StudyProgress]) -> list[ParticipantProgre
     ]
 
 
+def participants(now: datetime | None = None) -> list[ParticipantProgress]:
+    """Every participant with their study documents, read into StudyProgress only when used."""
+    states = (now or datetime.now(UTC), _abandoned_after())
+    grouped = defaultdict(list)
+    for doc in _read("studies", None, _PROGRESS_FIELDS):
+        grouped[doc.get("participant_id", "")].append(doc)
+    return [
+        ParticipantProgress(participant_id, documents=documents, states=states)
+        for participant_id, documents in grouped.items()
+    ]
+
+
 def _matches(participant: ParticipantProgress, search: str) -> bool:
     # Normalised as ids are (a decomposed "ü" finds "Müller1"), then compared without case.
     needle = normalise_participant_id(search).lower()
     return needle in participant.participant_id.lower() or any(
-        needle in s.study_id.lower() for s in participant.studies
+        needle in study_id.lower() for study_id in participant.study_ids
     )
 
 
@@ -363,13 +437,11 @@ def _columns_for(rows: list[ParticipantProgress]) -> list[StudyColumn]:
 
 def progress_grid(query: GridQuery, now: datetime | None = None) -> GridPage:
     """The page of participants the query asks for, with the study columns that page needs."""
-    participants = group_by_participant(load_progress(now))
-    rows = participants
+    everyone = participants(now)
+    rows = everyone
     if query.study_type:
-        rows = [
-            ParticipantProgress(r.participant_id, r.studies_of_type(query.study_type)) for r in rows
-        ]
-        rows = [r for r in rows if r.studies]
+        rows = [r.of_type(query.study_type) for r in rows]
+        rows = [r for r in rows if r]
     if query.search:
         rows = [r for r in rows if _matches(r, query.search)]
     if query.state:
@@ -379,7 +451,7 @@ def progress_grid(query: GridQuery, now: datetime | None = None) -> GridPage:
         query=query,
         rows=shown,
         columns=_columns_for(shown.items),
-        total_participants=len(participants),
+        total_participants=len(everyone),
     )
 
 

@@ -20,6 +20,7 @@ from pymongo.errors import DuplicateKeyError
 
 from intact import db, paging
 from intact.paging import Page
+from intact.participants import counters
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ def keep_refused(
         "truncated": len(kept) < len(raw_body),
     }
     db.quarantine().insert_one(dict(document))
+    counters.count_refused(study["study_id"], document["received_at"])
     log.warning(
         "refused submission kept in quarantine",
         extra={"fields": {"quarantine_id": document["quarantine_id"]}},

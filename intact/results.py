@@ -17,7 +17,8 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from intact import db, deferred, quarantine
-from intact.studies import StudyNotFound, find_study, record_activity
+from intact.participants import counters
+from intact.studies import StudyNotFound, find_study
 from intact.testtypes import (
     INT64_MAX,
     INT64_MIN,
@@ -188,7 +189,7 @@ def submit(
     if study is None:
         raise StudyNotFound(body["study_id"])
     stored, created = store_test(study, submission)
-    _note_activity(study["study_id"])
+    _note_activity(stored)
     return stored, created
 
 
@@ -446,12 +447,14 @@ def _keep_in_quarantine(study, raw_body, content_type, refusal: SubmissionRefuse
         log.error("could not keep a refused submission in quarantine", exc_info=True)
 
 
-def _note_activity(study_id: str) -> None:
-    # The test is stored already: a failed timestamp must not turn its 200 into an error.
+def _note_activity(test: dict) -> None:
+    # The test is stored already: a failed count must not turn its 200 into an error (`flask
+    # studies recount` rebuilds the counters from the tests).
     try:
-        record_activity(study_id)
-    except (PyMongoError, *db.UNAVAILABLE_ERRORS):
-        log.warning("could not record the study's last activity", exc_info=True)
+        counters.count_test(test, seen_at=datetime.now(UTC))
+    except Exception:
+        # Whatever went wrong, the test is stored: the participant's 200 stands.
+        log.exception("could not count the study's new test")
 
 
 def _is_json(content_type: str | None) -> bool:

@@ -38,6 +38,7 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from intact import create_app, db
+from intact.participants import counters
 from intact.testtypes import TEST_TYPES, UNCLASSIFIED
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -341,6 +342,8 @@ def make_test(app):
         test = stored_test(study, test_type, received_at, **fields)
         with app.app_context():
             db.tests().insert_one(dict(test))
+            # As a submission does: the study's counters follow its tests.
+            counters.count_test(test)
         return test
 
     return make

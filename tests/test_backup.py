@@ -9,6 +9,7 @@ import pytest
 from bson import Int64, ObjectId
 
 from intact import audit, backup, create_app, db
+from intact.participants import migrations
 
 
 def sample_data():
@@ -70,10 +71,12 @@ def sample_data():
 
 
 def fill(app, data):
+    """Store the documents, then bring them to the current shape as the app's start-up does."""
     with app.app_context():
         database = db.get_db()
         for name, documents in data.items():
             database[name].insert_many([dict(document) for document in documents])
+        migrations.run()
 
 
 def dump(app):

@@ -76,3 +76,32 @@ def test_stream_can_yield_only_some_fields(store_config):
     with app.app_context():
         streamed = list(db.stream("tests", {"study_id": "s1"}, fields=("test_id", "study_id")))
     assert streamed == [{"test_id": f"t{i}", "study_id": "s1"} for i in (1, 4, 7)]
+
+
+def test_reused_documents_follow_every_change(store_config):
+    """reuse_decoded gives what a fresh read gives after inserts, updates and deletes."""
+    app = create_app(store_config)
+    _insert_sample(app)
+    fields = ("test_id", "study_id", "test_type")
+    with app.app_context():
+
+        def both(query):
+            fresh = list(db.stream("tests", query, fields))
+            assert list(db.stream("tests", query, fields, reuse_decoded=True)) == fresh
+            return fresh
+
+        for query in ({}, {"test_type": "spatial_memory"}):
+            both(query)
+            db.tests().update_one({"test_id": "t1"}, {"$set": {"test_type": "delayed_recall"}})
+            db.tests().delete_one({"test_id": "t3"})
+            db.tests().insert_one(
+                {
+                    "test_id": "t10",
+                    "fingerprint": "f10",
+                    "study_id": "s9",
+                    "test_type": "spatial_memory",
+                }
+            )
+            changed = both(query)
+            assert all(d["test_id"] not in {"t3"} for d in changed)
+            db.tests().delete_many({"test_id": {"$in": ["t10"]}})

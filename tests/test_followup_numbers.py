@@ -277,7 +277,7 @@ def test_start_up_numbers_old_followups_by_creation_then_position_in_the_batch(e
         assert db.tests().find_one({"test_id": "t1"})["followup_number"] == 2
         assert db.quarantine().find_one({"quarantine_id": "q1"})["followup_number"] == 3
         # Idempotent: a second run (another worker, the next start) changes nothing.
-        assert migrations.run() == {"followup numbers": 0}
+        assert migrations.run() == {"followup numbers": 0, "per-study counters": 0}
         # A follow-up added now continues after the old ones.
         assert studies.create_studies(["P1"], 0, 1)[0]["followup_number"] == 4
 

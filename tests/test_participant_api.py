@@ -551,14 +551,19 @@ def test_a_locked_embedded_store_is_a_503_and_the_retry_is_stored_once(app_confi
     assert len(stored_tests(app)) == 1
 
 
-def test_a_failed_last_seen_update_does_not_undo_the_200(app, client, study, monkeypatch):
+def test_a_failed_count_and_last_seen_update_does_not_undo_the_200(app, client, study, monkeypatch):
     def locked(*args, **kwargs):
         raise sqlite3.OperationalError("database is locked")
 
-    monkeypatch.setattr(results, "record_activity", locked)
+    monkeypatch.setattr(results.counters, "count_test", locked)
     response = client.post("/tests", json=load_sample("spatial_memory", study["study_id"]))
     assert response.status_code == 200
     assert len(stored_tests(app)) == 1
+    # `flask studies recount` rebuilds the count from the tests.
+    monkeypatch.undo()
+    assert app.test_cli_runner().invoke(args=["studies", "recount"]).exit_code == 0
+    with app.app_context():
+        assert db.studies().find_one({"study_id": study["study_id"]})["tests_count"] == 1
 
 
 # --- quarantine -----------------------------------------------------------------------------

@@ -3,6 +3,9 @@
 - `followups.py`: the follow-up number each follow-up study gets when it is created (1, 2, … per
   participant, kept for ever), its label ("Follow-up 2"), and the start-up numbering of studies
   created before numbers existed.
+- `counters.py`: per-study counts and dates (submissions by type, empty and refused ones, when
+  started, last received, completed) refreshed with every submission, so pages read one document
+  per study.
 - `migrations.py`: stored documents brought up to date at start-up (idempotent steps).
 
 Every page, export and API names a follow-up by this number, so "Follow-up 2" is the same link

@@ -12,7 +12,7 @@ import sqlite3
 from flask import current_app
 from pymongo.errors import PyMongoError
 
-from intact.participants import followups
+from intact.participants import counters, followups
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,10 @@ PENDING = "intact_migrations_pending"
 
 def run() -> dict[str, int]:
     """Run every step; return {step: documents changed}."""
-    return {"followup numbers": followups.number_unnumbered()}
+    return {
+        "followup numbers": followups.number_unnumbered(),
+        "per-study counters": counters.fill_missing(),
+    }
 
 
 def init_app(app) -> None:
