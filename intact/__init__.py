@@ -8,6 +8,7 @@ from dotenv import load_dotenv
 from flask import Flask
 
 from intact import (
+    accounts,
     admin,
     api,
     cli,
@@ -51,6 +52,7 @@ def create_app(test_config=None):
     db.init_app(app, settings)
     ratelimit.init_app(app)
     security_headers.init_app(app)
+    accounts.init_app(app)
     app.register_blueprint(health.bp)
     api.init_app(app)
     admin.init_app(app)

@@ -42,6 +42,8 @@ INDEXES = {
         ("fingerprint", {"unique": True}),
         # One participant's tests, for the dashboard and the participant report.
         ("participant_id", {}),
+        # Scripts fetch what arrived since their last run, oldest first (/api/v1/tests).
+        ("received_at", {}),
     ],
     "quarantine": [
         ("quarantine_id", {"unique": True}),
@@ -50,6 +52,15 @@ INDEXES = {
     ],
     # Admin actions, listed newest first and filtered by action (intact/audit.py).
     "audit_log": [("time", {}), ("action", {})],
+    # Named accounts and what belongs to them (intact/accounts/): secrets are found by digest.
+    "accounts": [("email", {"unique": True}), ("account_id", {"unique": True})],
+    "account_links": [("link_hash", {"unique": True}), ("account_id", {})],
+    "sessions": [("session_hash", {"unique": True}), ("account_id", {})],
+    "api_tokens": [
+        ("token_hash", {"unique": True}),
+        ("token_id", {"unique": True}),
+        ("account_id", {}),
+    ],
 }
 
 

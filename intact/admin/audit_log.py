@@ -6,6 +6,7 @@ from flask import Response, request, url_for
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
 from intact import audit
+from intact.accounts.permissions import Permission, requires
 from intact.admin import add_to_menu, bp, errors, pages, schemas
 from intact.admin import views as _dashboard_views  # noqa: F401 - its menu entries come first
 
@@ -62,6 +63,7 @@ def _page_args(args: dict, **changes) -> dict:
 
 
 @bp.get("/audit")
+@requires(Permission.SEE_AUDIT_LOG)
 def audit_log():
     """Every admin action, newest first: logins, studies created, downloads, backups."""
     try:
@@ -90,6 +92,7 @@ def audit_log():
 
 
 @bp.get("/audit.csv")
+@requires(Permission.SEE_AUDIT_LOG)
 def audit_log_csv():
     """The entries the page's filters select, as CSV."""
     try:

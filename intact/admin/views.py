@@ -7,14 +7,15 @@ from flask import (
     abort,
     current_app,
     flash,
-    redirect,
     render_template,
     request,
     url_for,
 )
 from marshmallow import ValidationError
 
-from intact import audit, auth, exports, progress, quarantine, ratelimit, studies
+from intact import audit, auth, exports, progress, quarantine, studies
+from intact.accounts import permissions, principal
+from intact.accounts.permissions import Permission, requires
 from intact.admin import (
     MENU,
     MENU_LAST,
@@ -25,11 +26,8 @@ from intact.admin import (
     formatting,
     pages,
     schemas,
-    session,
 )
 from intact.testtypes import TEST_TYPES
-
-PUBLIC_ENDPOINTS = frozenset({"dashboard.login"})
 
 errors.init_blueprint(bp)
 add_to_menu("dashboard.overview", "Overview")
@@ -40,28 +38,36 @@ add_to_menu("dashboard.refused_list", "Refused submissions")
 add_to_menu("dashboard.instructions", "How it works", last=True)
 
 
-@bp.before_request
-def _require_login():
-    """Logged-out requests go to the login page; state changes need the session's CSRF token."""
-    if request.endpoint in PUBLIC_ENDPOINTS:
-        return None
-    if not auth.has_admin_session():
-        return pages.send_to_login()
-    if request.method not in auth.SAFE_METHODS and not auth.csrf_token_matches():
-        abort(403)
-    return None
+def may(permission: str) -> bool:
+    """Whether the person looking at the page may do `permission` (templates hide the rest)."""
+    return permissions.allowed(principal.current(), Permission(permission))
+
+
+def _menu() -> list[tuple[str, str]]:
+    """The menu entries this person's role may open."""
+    entries = []
+    for endpoint, label in MENU + MENU_LAST:
+        view = current_app.view_functions.get(endpoint)
+        if view is None:
+            continue
+        needed = permissions.declaration_of(endpoint, view)
+        if needed == permissions.PUBLIC or may(needed):
+            entries.append((endpoint, label))
+    return entries
 
 
 @bp.context_processor
 def _template_helpers():
+    who = principal.current()
+    logged_in = who is not None and who.via == principal.SESSION
     return {
         "csrf_token": auth.csrf_token,
-        "logged_in": auth.has_admin_session(),
-        "menu": [
-            (endpoint, label)
-            for endpoint, label in MENU + MENU_LAST
-            if endpoint in current_app.view_functions
-        ],
+        "logged_in": logged_in,
+        "who": who,
+        "may": may,
+        # Study ids and links are the participants' credentials: analysts never see them.
+        "show_study_ids": logged_in and may(Permission.SEE_STUDY_LINKS),
+        "menu": _menu() if logged_in else [],
         "test_types": TEST_TYPES,
         "state_labels": progress.STATE_LABELS,
         "state_descriptions": {
@@ -70,52 +76,21 @@ def _template_helpers():
         },
         "abandoned_after_days": current_app.config["ABANDONED_AFTER_DAYS"],
         "session_hours": current_app.config["ADMIN_SESSION_HOURS"],
+        "session_max_hours": current_app.config["ADMIN_SESSION_MAX_HOURS"],
         # How a study's link starts (the url of each study is fixed when it is created).
         "link_prefix": current_app.config["STUDY_URL_PREFIX"].rstrip("/") + "/",
     }
 
 
-def _render_login(error: str | None, status: int, come_back: str | None):
-    return render_template("admin/login.html", error=error, next=come_back), status
-
-
-@bp.route("/login", methods=["GET", "POST"])
-@ratelimit.limit_login_attempts  # wrong passwords (401) count, per client, in the database
-def login():
-    """The password form; the right password starts a session and returns to the page asked for."""
-    come_back = session.safe_next(request.values.get("next"), url_for(".overview"))
-    if request.method == "GET":
-        if auth.has_admin_session():
-            return redirect(come_back or url_for(".overview"))
-        return _render_login(None, 200, come_back)
-    if not auth.csrf_token_matches():
-        return _render_login(
-            "The login form had expired. Please enter the password again.", 400, come_back
-        )
-    if not auth.password_matches(request.form.get("password")):
-        audit.record(audit.LOGIN_FAILURE)
-        return _render_login("That password is not right. Please try again.", 401, come_back)
-    session.log_in()
-    audit.record(audit.LOGIN_SUCCESS)
-    return redirect(come_back or url_for(".overview"), 303)
-
-
-@bp.post("/logout")
-def logout():
-    """End the session and show the login page."""
-    session.log_out()
-    audit.record(audit.LOGOUT)
-    flash("You have logged out.", "success")
-    return pages.redirect_to(url_for(".login"))
-
-
 @bp.get("/")
+@requires(Permission.VIEW_PROGRESS)
 def overview():
     """Participants, studies by type and state, tests by type and the latest arrival."""
     return render_template("admin/overview.html", overview=progress.overview())
 
 
 @bp.get("/progress")
+@requires(Permission.VIEW_PROGRESS)
 def progress_grid():
     """Who has done what: one row per participant, one column per study and test."""
     try:
@@ -136,6 +111,7 @@ def progress_grid():
 
 
 @bp.get("/participants/<participant_id>")
+@requires(Permission.VIEW_PROGRESS)
 def participant(participant_id):
     """One participant's studies, and every test received with its answers."""
     try:
@@ -157,12 +133,14 @@ def _create_form(errors_by_field: dict[str, str], status: int, values=None):
 
 
 @bp.get("/studies/new")
+@requires(Permission.MANAGE_STUDIES)
 def create_studies():
     """The form that creates study links for a list of participants."""
     return _create_form({}, 200)
 
 
 @bp.post("/studies/new")
+@requires(Permission.MANAGE_STUDIES)
 def create_studies_submit():
     """Create the studies (all or nothing) and show them; or the form again with its errors."""
     try:
@@ -187,6 +165,7 @@ BATCH_ROWS_SHOWN = 1000
 
 
 @bp.get("/batches/<batch_id>")
+@requires(Permission.SEE_STUDY_LINKS)
 def batch(batch_id):
     """The studies one creation made, with their links, and a download of just those."""
     shown, total = progress.batch_studies(batch_id, BATCH_ROWS_SHOWN)
@@ -196,6 +175,7 @@ def batch(batch_id):
 
 
 @bp.get("/batches/<batch_id>/studies.csv")
+@requires(Permission.DOWNLOAD_IDENTIFIABLE)
 def batch_csv(batch_id):
     """studies.csv for one creation batch only."""
     _, total = progress.batch_studies(batch_id, 0)
@@ -211,6 +191,7 @@ def batch_csv(batch_id):
 
 
 @bp.get("/downloads")
+@requires(Permission.DOWNLOAD_IDENTIFIABLE)
 def downloads():
     """Download the studies, every result as a ZIP, or one test's results."""
     return render_template("admin/downloads.html", exportable=exports.EXPORTABLE_TEST_TYPES)
@@ -220,6 +201,7 @@ REFUSED_PER_PAGE = 50
 
 
 @bp.get("/refused")
+@requires(Permission.SEE_REFUSED)
 def refused_list():
     """Submissions refused for a schema error that named a known study, newest first."""
     try:
@@ -244,6 +226,7 @@ def refused_list():
 
 
 @bp.get("/refused/<quarantine_id>")
+@requires(Permission.SEE_REFUSED)
 def refused_detail(quarantine_id):
     """One refused submission: why it was refused, and exactly what the browser sent."""
     try:
@@ -256,12 +239,14 @@ def refused_detail(quarantine_id):
 
 
 @bp.get("/help")
+@requires(Permission.VIEW_PROGRESS)
 def instructions():
     """How a study runs, from creating links to downloading the results, in plain words."""
     return render_template("admin/help.html")
 
 
 @bp.route("/<path:unknown>", methods=["GET", "POST"])
+@requires(Permission.OWN_ACCOUNT)
 def not_found(unknown):
     """Any other address under /admin: the dashboard's own 'not found' page, not API JSON."""
     abort(404)

@@ -1,8 +1,9 @@
 """Admin API for researchers and their scripts: create studies, download studies and results.
 
 Paths, form fields and answers are the original backend's, so existing scripts keep working.
-Every route answers with and without a trailing slash, without a redirect. Authentication:
-a `password` form field, or a dashboard session with its CSRF token (intact/auth.py).
+Every route answers with and without a trailing slash, without a redirect. Authentication
+(intact/accounts/guard.py): the `password` form field (ADMIN_PASSWORD), an API token
+(`Authorization: Bearer …`), or a dashboard session with its CSRF token.
 """
 
 from flask import Response, current_app
@@ -14,7 +15,7 @@ from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import CombinedMultiDict
 
 from intact import audit, clients, exports, studies, summaries
-from intact.auth import admin_required
+from intact.accounts.permissions import Permission, requires
 
 VALIDATION_STATUS = 400
 
@@ -207,7 +208,7 @@ def _refuse(error: studies.InvalidBatch):
 
 
 @bp.route("/studies", methods=["POST"], strict_slashes=False)
-@admin_required
+@requires(Permission.MANAGE_STUDIES)
 @bp.arguments(CreateStudiesFormSchema, location="form", error_status_code=VALIDATION_STATUS)
 @bp.response(200, StudySchema(many=True))
 @bp.alt_response(401, **UNAUTHORIZED)
@@ -227,7 +228,7 @@ def create_studies(form):
 
 
 @bp.route("/studies/upload-file", methods=["POST"], strict_slashes=False)
-@admin_required
+@requires(Permission.MANAGE_STUDIES)
 @bp.arguments(
     UploadStudiesFormSchema, location="form_and_files", error_status_code=VALIDATION_STATUS
 )
@@ -248,7 +249,7 @@ def upload_studies_file(form):
 
 
 @bp.route("/studies/download-file", methods=["POST"], strict_slashes=False)
-@admin_required
+@requires(Permission.DOWNLOAD_IDENTIFIABLE)
 @bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
 @file_response("text/csv", "studies.csv")
 def download_studies(form):
@@ -266,7 +267,7 @@ def download_studies(form):
 
 
 @bp.route("/tests/single-test-type/download-file", methods=["POST"], strict_slashes=False)
-@admin_required
+@requires(Permission.DOWNLOAD_IDENTIFIABLE)
 @bp.arguments(TestTypeDownloadSchema, location="form", error_status_code=VALIDATION_STATUS)
 @file_response("text/csv", "<test_type>.csv")
 def download_test_type(form):
@@ -281,7 +282,7 @@ def download_test_type(form):
 
 
 @bp.route("/tests/zip-archive/download-file", methods=["POST"], strict_slashes=False)
-@admin_required
+@requires(Permission.DOWNLOAD_IDENTIFIABLE)
 @bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
 @file_response(
     "application/zip",
@@ -303,7 +304,7 @@ def download_zip_archive(form):
 
 
 @bp.route("/tests/summary/download-file", methods=["POST"], strict_slashes=False)
-@admin_required
+@requires(Permission.DOWNLOAD_IDENTIFIABLE)
 @bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
 @file_response("text/csv", "summary.csv")
 def download_summary(form):
@@ -319,7 +320,7 @@ def download_summary(form):
 
 
 @bp.route("/tests/workbook/download-file", methods=["POST"], strict_slashes=False)
-@admin_required
+@requires(Permission.DOWNLOAD_IDENTIFIABLE)
 @bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
 @file_response(summaries.XLSX_MIMETYPE, "An Excel workbook (.xlsx).")
 def download_workbook(form):
@@ -344,7 +345,12 @@ def _download(chunks, file_name: str, mimetype: str, participant_id: str | None)
     # The first piece is made before the answer starts, so an unreachable database is a 503
     # with a JSON message rather than a download that breaks off.
     first = next(chunks, b"")
-    audited = {"client": clients.address(), "file": file_name, "participant_id": participant_id}
+    audited = {
+        "client": clients.address(),
+        "who": audit.actor(),
+        "file": file_name,
+        "participant_id": participant_id,
+    }
     body = _each_in_app_context(current_app._get_current_object(), first, chunks, audited)
     response = Response(body, mimetype=mimetype)
     response.headers.set("Content-Disposition", "attachment", filename=file_name)

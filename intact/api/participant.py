@@ -21,6 +21,7 @@ from marshmallow import Schema, fields
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from intact import ratelimit, results
+from intact.accounts.permissions import public
 from intact.studies import STUDY_TYPES, StudyNotFound, find_study, record_activity
 from intact.testtypes import TEST_TYPES, WholeNumber
 
@@ -60,6 +61,7 @@ def _error_example(code: int, message: str, **details) -> dict:
 
 
 @bp.route("/studies/<study_id>")
+@public
 class Study(MethodView):
     """A study link."""
 
@@ -95,6 +97,7 @@ class Study(MethodView):
 
 
 @bp.route("/tests", strict_slashes=False)
+@public
 class Tests(MethodView):
     """Finished tests. `/tests/` answers too, directly: a redirect would break the preflight."""
 
