@@ -93,12 +93,19 @@ def test_login_never_sends_anyone_off_the_dashboard(client, next_url):
     assert response.headers["Location"] == "/admin/"
 
 
-@pytest.mark.parametrize("password", ["wrong", "", "CORRECT-HORSE-BATTERY"])
-def test_wrong_password_shows_the_form_again_with_a_message(client, password):
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("wrong", "That password is not right"),
+        ("", "Enter your password"),
+        ("CORRECT-HORSE-BATTERY", "That password is not right"),
+    ],
+)
+def test_wrong_password_shows_the_form_again_with_a_message(client, password, message):
     response = log_in(client, password=password)
     text = response.get_data(as_text=True)
     assert response.status_code == 401
-    assert "That password is not right" in text
+    assert message in text
     assert client.get("/admin/").status_code == 302
 
 
@@ -110,7 +117,7 @@ def test_failed_logins_are_slowed_per_client_and_the_page_says_why(app_config):
     response = log_in(client)
     text = response.get_data(as_text=True)
     assert response.status_code == 429
-    assert "Too many wrong admin passwords" in text
+    assert "Too many wrong passwords" in text
     assert 'type="password"' in text
     assert int(response.headers["Retry-After"]) <= 60
     assert client.get("/admin/").status_code == 302
@@ -408,8 +415,9 @@ def test_database_down_is_a_503_page(app_config):
         "/admin/login", data={"password": TEST_PASSWORD, "csrf_token": csrf_from(login_page)}
     )
     assert attempt.status_code == 503
+    # A session cookie: checking it needs the database (sessions are recorded there).
     with client.session_transaction() as session:
-        session["admin"] = True
+        session["sid"] = "a-session-id"
     for path in ("/admin/", "/admin/progress", "/admin/participants/P1"):
         response = client.get(path)
         assert response.status_code == 503
@@ -652,7 +660,8 @@ def test_the_session_downloads_the_zip_and_a_test_type(admin, make_study, make_t
     )
     assert one.status_code == 200
     assert "sm_rt" in one.get_data(as_text=True)
-    assert admin.post("/tests/zip-archive/download-file").status_code == 401
+    # A session without its CSRF token: refused (a hostile page cannot download through it).
+    assert admin.post("/tests/zip-archive/download-file").status_code == 403
 
 
 def test_participant_page_offers_that_participants_zip(admin, make_study):
