@@ -24,7 +24,7 @@ except _config.ConfigError as error:
     sys.exit(2)
 
 bind = f"{_settings['HOST']}:{_settings['PORT']}"
-if _config.uses_embedded_store(_settings):
+if _db.store_kind(_settings) == _db.EMBEDDED:
     workers = 1
     worker_class = "sync"
 else:

@@ -84,7 +84,7 @@ def seed(environ: dict, participants: int, first: int = 0) -> list[str]:
             for submission in battery_submissions(study_id, moment + timedelta(hours=index)):
                 results.submit(json.dumps(submission).encode(), "application/json")
         stored = db.tests().count_documents({})
-    app.extensions["intact_db_client"].close()
+    db.client_of(app).close()
     print(
         f"seeded {len(study_ids)} studies, {stored} tests in {time.perf_counter() - started:.1f} s"
     )

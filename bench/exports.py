@@ -134,7 +134,7 @@ def run(participants: int) -> None:
             f"{participants:,} participants, {2 * participants:,} studies, {tests:,} tests "
             f"(filled in {time.perf_counter() - began:.0f} s, embedded store)"
         )
-        app.extensions["intact_db_client"].close()
+        db.client_of(app).close()
         child = subprocess.run(
             [sys.executable, __file__, "--measure-zip", folder],
             check=True,

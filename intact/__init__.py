@@ -17,6 +17,7 @@ from intact import (
     db,
     errors,
     health,
+    identifiers,
     logs,
     ratelimit,
     security_headers,
@@ -48,6 +49,8 @@ def create_app(test_config=None):
 
     logs.configure(settings["LOG_LEVEL"])
     logs.init_request_log(app)
+    # Before any blueprint: their URL rules use the id converters.
+    identifiers.init_app(app)
     clients.init_app(app)
     db.init_app(app, settings)
     ratelimit.init_app(app)

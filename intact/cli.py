@@ -5,8 +5,25 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from marshmallow import ValidationError
 
-from intact import audit, backup, db, exports, studies, summaries
+from intact import audit, backup, db, exports, participant_lists, studies, summaries
+from intact.identifiers import ParticipantIdField
+
+
+class ParticipantIdType(click.ParamType):
+    """A participant id on the command line, normalised and checked as everywhere else."""
+
+    name = "participant_id"
+
+    def convert(self, value, param, ctx):
+        try:
+            return ParticipantIdField().deserialize(value)
+        except ValidationError as error:
+            self.fail(" ".join(error.messages), param, ctx)
+
+
+PARTICIPANT_ID = ParticipantIdType()
 
 
 def init_app(app) -> None:
@@ -67,12 +84,10 @@ def _counts(header) -> str:
 
 @click.command("export-summary")
 @click.argument("output", type=click.Path(dir_okay=False, writable=True, path_type=Path))
-@click.option("--participant-id", help="Only this participant's scores.")
+@click.option("--participant-id", type=PARTICIPANT_ID, help="Only this participant's scores.")
 @with_appcontext
 def export_summary(output: Path, participant_id) -> None:
     """Write the derived scores to OUTPUT: summary.csv, or the whole workbook if named .xlsx."""
-    if participant_id is not None and not studies.is_participant_id(participant_id):
-        raise click.ClickException("A participant id is letters and digits only.")
     suffix = output.suffix.lower()
     if suffix not in {".csv", ".xlsx"}:
         raise click.BadParameter("name a .csv or an .xlsx file", param_hint="OUTPUT")
@@ -107,9 +122,9 @@ def create_studies_command(ids_file, baselines, followups, output):
     try:
         data = _read_file(ids_file)
         if ids_file == "-":
-            participant_ids = studies.decode_participant_ids(data)
+            participant_ids = participant_lists.decode(data)
         else:
-            participant_ids = studies.read_participant_ids_file(data, ids_file)
+            participant_ids = participant_lists.read_file(data, ids_file)
         created = studies.create_studies(participant_ids, baselines, followups)
     except studies.InvalidBatch as error:
         raise click.ClickException(error.message) from None
@@ -141,12 +156,10 @@ def _read_file(path: str) -> bytes:
 
 @click.command("export")
 @click.argument("path", type=click.Path(dir_okay=False, writable=True))
-@click.option("--participant-id", help="Only this participant's data.")
+@click.option("--participant-id", type=PARTICIPANT_ID, help="Only this participant's data.")
 @with_appcontext
 def export_command(path, participant_id):
     """Write the ZIP that the download endpoint gives (every CSV and the codebook) to PATH."""
-    if participant_id is not None and not studies.is_participant_id(participant_id):
-        raise click.ClickException("A participant id is letters and digits only.")
     target = Path(path)
     size = 0
     try:

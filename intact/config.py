@@ -12,9 +12,13 @@ from pathlib import Path
 
 import limits
 
+from intact import db
+
 # Placeholder password of the original backend: never accepted outside local mode.
 INSECURE_PASSWORDS = frozenset({"", "password"})
 LOCAL_SECRETS_FILE = "local-secrets.json"
+# The front-end's development server (Vite), allowed by CORS in local mode unless set otherwise.
+LOCAL_FRONTEND_ORIGIN = "http://localhost:5173"
 
 
 class ConfigError(Exception):
@@ -72,7 +76,8 @@ _SETTINGS = {
     "SECRET_KEY": (lambda n, v, d: _text(v, d), ""),
     "STUDY_URL_PREFIX": (lambda n, v, d: _text(v, d) or d, "http://localhost:5173"),
     "CORS_FRONTEND_ORIGIN": (lambda n, v, d: _text(v, d), "https://intact.sail.codes"),
-    "CORS_LOCALHOST_ORIGIN": (lambda n, v, d: _text(v, d), "http://localhost:5173"),
+    # Unset: the front-end's development server in local mode, nothing in a deployment.
+    "CORS_LOCALHOST_ORIGIN": (lambda n, v, d: _text(v, d), ""),
     "HOST": (lambda n, v, d: _text(v, d) or d, "127.0.0.1"),
     "PORT": (lambda n, v, d: _integer(n, v, d, minimum=1), 8000),
     "LOG_LEVEL": (lambda n, v, d: (_text(v, d) or d).upper(), "INFO"),
@@ -113,6 +118,8 @@ def from_environ(environ: Mapping) -> dict:
         name: parse(name, environ.get(name), default)
         for name, (parse, default) in _SETTINGS.items()
     }
+    if environ.get("CORS_LOCALHOST_ORIGIN") is None and settings["LOCAL_MODE"]:
+        settings["CORS_LOCALHOST_ORIGIN"] = LOCAL_FRONTEND_ORIGIN
     if settings["LOG_LEVEL"] not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise ConfigError(
             f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {settings['LOG_LEVEL']!r}"
@@ -121,6 +128,19 @@ def from_environ(environ: Mapping) -> dict:
         raise ConfigError(
             "ADMIN_TWO_FACTOR_REQUIRED=true needs ADMIN_PASSWORD_ENABLED=false: the shared admin "
             "password has no second factor. Create a named admin first (README, 'Accounts')."
+        )
+    try:
+        db.store_kind(settings)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    if (
+        db.store_kind(settings) == db.MONGODB
+        and settings["DB_TIMEOUT_MS"] < db.MONGODB_MIN_TIMEOUT_MS
+    ):
+        raise ConfigError(
+            f"DB_TIMEOUT_MS must be at least {db.MONGODB_MIN_TIMEOUT_MS} with MongoDB (the driver "
+            f"looks for a returning server every {db.MONGODB_RECHECK_MS} ms), "
+            f"got {settings['DB_TIMEOUT_MS']}"
         )
     if settings["RT_MIN_MS"] >= settings["RT_MAX_MS"]:
         raise ConfigError(
@@ -185,8 +205,3 @@ def load(environ: Mapping) -> dict:
         settings = fill_local_secrets(settings)
     require_secrets(settings)
     return settings
-
-
-def uses_embedded_store(settings: dict) -> bool:
-    """True when no MongoDB server is configured and the file-backed store is used."""
-    return not settings["DB_CONNECTION_STR"]

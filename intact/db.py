@@ -4,26 +4,36 @@
 - empty: the embedded, file-backed store (litemongo: SQLite files under DATA_DIR/db).
 - `mongomock://`: an in-memory database, fresh for every app (tests).
 
-Everything above this module uses the PyMongo API only and never learns which one it got.
+`store_kind(settings)` is the only answer to "which store is this?": config validates with it,
+gunicorn.conf.py sizes its workers by it, ratelimit places its counters by it. Everything else
+uses the PyMongo API only and never learns which one it got.
 """
 
 import logging
 import sqlite3
 from datetime import UTC
 from pathlib import Path
+from urllib.parse import unquote_plus
 
 import bson
 import mongomock
 import pymongo
 from bson.codec_options import CodecOptions
 from flask import current_app
-from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError
 
 log = logging.getLogger(__name__)
 
 EMBEDDED_DIR = "db"
-MOCK_SCHEME = "mongomock://"
+# The store kinds store_kind() answers, and the DB_CONNECTION_STR schemes that select them.
 EMBEDDED, MONGODB, MOCK = "embedded", "mongodb", "mock"
+MONGODB_SCHEMES = ("mongodb://", "mongodb+srv://")
+MOCK_SCHEME = "mongomock://"
+# pymongo looks for a server that went away every 500 ms (pymongo.common.MIN_HEARTBEAT_INTERVAL)
+# and may overrun its own timeout by that much: connect() gives it that much less than
+# DB_TIMEOUT_MS, which must therefore be at least twice as long with MongoDB (config checks).
+MONGODB_RECHECK_MS = 500
+MONGODB_MIN_TIMEOUT_MS = 2 * MONGODB_RECHECK_MS
 _EMBEDDED_CODEC = CodecOptions(tz_aware=True, tzinfo=UTC)
 
 # Indexes the code relies on; create_index is idempotent, so this runs at every start.
@@ -69,49 +79,96 @@ class DatabaseUnavailable(Exception):
 
 
 # Errors that mean "the store cannot be reached or written right now" rather than a bug: the app
-# answers 503 and recovers when they stop. sqlite3.OperationalError is the embedded store's: its
-# file is locked by another process, read-only, on a full disk, or cannot be opened.
-UNAVAILABLE_ERRORS = (DatabaseUnavailable, ConnectionFailure, sqlite3.OperationalError)
+# answers 503 and recovers when they stop. ExecutionTimeout: the server gave up on the operation
+# when DB_TIMEOUT_MS ran out (pymongo sends the time left as maxTimeMS). sqlite3.OperationalError
+# is the embedded store's: its file is locked by another process, read-only, on a full disk, or
+# cannot be opened.
+UNAVAILABLE_ERRORS = (
+    DatabaseUnavailable,
+    ConnectionFailure,
+    ExecutionTimeout,
+    sqlite3.OperationalError,
+)
 
 
 def store_kind(settings: dict) -> str:
-    """Which store the settings select: EMBEDDED, MONGODB or MOCK."""
+    """Which store the settings select: EMBEDDED (no DB_CONNECTION_STR), MONGODB or MOCK.
+
+    Raises ValueError for any other scheme; the message names the scheme only, since the rest of
+    a connection string may hold a password.
+    """
     uri = settings["DB_CONNECTION_STR"]
     if not uri:
         return EMBEDDED
-    return MOCK if uri.startswith(MOCK_SCHEME) else MONGODB
+    if uri.startswith(MOCK_SCHEME):
+        return MOCK
+    if uri.startswith(MONGODB_SCHEMES):
+        return MONGODB
+    scheme = uri.split("://", 1)[0] + "://" if "://" in uri else "no scheme"
+    raise ValueError(
+        "DB_CONNECTION_STR must be empty (the embedded store), mongodb://…, mongodb+srv://… or "
+        f"mongomock://…, got {scheme}"
+    )
+
+
+def client_of(app):
+    """The app's database client (PyMongo API), for a library that must be handed the client."""
+    return app.extensions["intact_db_client"]
 
 
 def connect(settings: dict):
     """Build the client for the configured store. Call once per process, after any fork."""
-    uri = settings["DB_CONNECTION_STR"]
-    if not uri:
+    kind = store_kind(settings)
+    if kind == EMBEDDED:
         import litemongo  # noqa: PLC0415 - only the embedded mode needs it
 
         path = Path(settings["DATA_DIR"]) / EMBEDDED_DIR
         return litemongo.MongoClient(str(path.absolute()), tz_aware=True)
-    if uri.startswith(MOCK_SCHEME):
+    if kind == MOCK:
         return mongomock.MongoClient(tz_aware=True)
-    timeout = settings["DB_TIMEOUT_MS"]
+    uri = settings["DB_CONNECTION_STR"]
+    # timeoutMS bounds each operation as a whole (server selection, waiting for a pooled
+    # connection, every round trip, pymongo's one automatic retry), so a server that accepts
+    # connections and never answers costs a request no more than a stopped one. pymongo looks
+    # for a returning server in steps of MONGODB_RECHECK_MS and checks its deadline only between
+    # steps, so it is given that much less: the answer comes within DB_TIMEOUT_MS (measured in
+    # tests/test_faults_mongodb.py). A cursor's batches are separate operations: a long export is
+    # not cut off.
+    timeout = settings["DB_TIMEOUT_MS"] - MONGODB_RECHECK_MS
     return pymongo.MongoClient(
         uri,
         tz_aware=True,
+        timeoutMS=timeout,
         serverSelectionTimeoutMS=timeout,
         connectTimeoutMS=timeout,
-        socketTimeoutMS=max(timeout, 10_000),
         appname="intact-backend",
     )
 
 
 def describe(settings: dict) -> str:
     """Where the data lives, for people: never includes credentials."""
-    uri = settings["DB_CONNECTION_STR"]
-    if not uri:
+    kind = store_kind(settings)
+    if kind == EMBEDDED:
         return f"embedded store in {(Path(settings['DATA_DIR']) / EMBEDDED_DIR).absolute()}"
-    if uri.startswith(MOCK_SCHEME):
+    if kind == MOCK:
         return "in-memory database (mongomock, lost on exit)"
-    host = uri.split("@")[-1].split("/")[0].split("?")[0]
-    return f"MongoDB at {host}, database {settings['DB_NAME']!r}"
+    return f"MongoDB at {_hosts(settings['DB_CONNECTION_STR'])}, database {settings['DB_NAME']!r}"
+
+
+def _hosts(uri: str) -> str:
+    """The hosts a MongoDB connection string names: no credentials, no database, no options.
+
+    Format (https://www.mongodb.com/docs/manual/reference/connection-string/):
+    `mongodb://[user:password@]host1[:port1][,host2[:port2],…][/[database]][?options]` and
+    `mongodb+srv://[user:password@]host[/[database]][?options]`, whose host names a DNS seed list.
+    Cut as PyMongo's parser cuts it: options at the first "?", the path at the first "/", then
+    credentials up to the last "@". Options are never shown: some carry secrets too.
+    """
+    scheme, _, rest = uri.partition("://")
+    hosts = rest.partition("?")[0].partition("/")[0].rpartition("@")[2]
+    # A Unix domain socket is a percent-encoded path (mongodb://%2Ftmp%2Fmongodb-27017.sock).
+    hosts = unquote_plus(hosts)
+    return f"{hosts} (DNS seed list)" if scheme == "mongodb+srv" else hosts
 
 
 def init_app(app, settings: dict) -> None:
@@ -158,6 +215,10 @@ def ensure_indexes(database) -> None:
             database[collection].create_index(key, **options)
 
 
+def _current_kind() -> str:
+    return current_app.extensions["intact_db_kind"]
+
+
 def get_db():
     """The database of the current app."""
     return current_app.extensions["intact_db"]
@@ -166,7 +227,7 @@ def get_db():
 def collection(name: str):
     """A collection of the current app's database."""
     target = get_db()[name]
-    if current_app.extensions["intact_db_kind"] == EMBEDDED:
+    if _current_kind() == EMBEDDED:
         _bound_lock_wait(target, current_app.config["DB_TIMEOUT_MS"])
     return target
 
@@ -209,7 +270,7 @@ def stream(name: str, query: dict | None = None, fields: tuple[str, ...] | None 
     """
     query = query or {}
     target = collection(name)
-    if current_app.extensions["intact_db_kind"] == EMBEDDED:
+    if _current_kind() == EMBEDDED:
         documents = _stream_embedded(target, query)
         if fields is None:
             yield from documents
@@ -268,7 +329,7 @@ def _embedded_rows(store, query: dict):
 def ping() -> None:
     """Raise DatabaseUnavailable unless the database answers (embedded: can take a write lock)."""
     try:
-        if current_app.extensions["intact_db_kind"] == EMBEDDED:
+        if _current_kind() == EMBEDDED:
             _probe_embedded_write()
         else:
             get_db().command("ping")

@@ -2,12 +2,14 @@
 
 import json
 import logging
+import re
 import sys
 import time
 
 from flask import g, request
 
 _HANDLER_NAME = "intact"
+CONVERTER_NAME = re.compile(r"<[^:<>]+:")
 
 
 class JsonLineFormatter(logging.Formatter):
@@ -56,7 +58,8 @@ def init_request_log(app) -> None:
         started = g.get("request_started")
         duration_ms = round((time.perf_counter() - started) * 1000, 1) if started else None
         # The route pattern, not the raw path: a study id in a URL is a participant's credential.
-        route = request.url_rule.rule if request.url_rule else request.path
+        # Without converter names: /studies/<study_id>, as the README documents the routes.
+        route = CONVERTER_NAME.sub("<", request.url_rule.rule) if request.url_rule else request.path
         fields = {
             "method": request.method,
             "path": route,

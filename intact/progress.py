@@ -14,6 +14,7 @@ from flask import current_app
 from marshmallow import validate
 
 from intact import db, quarantine
+from intact.identifiers import normalise_participant_id
 from intact.scoring import DEFAULT_RULES, QualityRules
 from intact.studies import STUDY_FIELDS, STUDY_TYPES
 from intact.testtypes import TEST_TYPES, UNCLASSIFIED
@@ -307,7 +308,8 @@ def group_by_participant(studies: list[StudyProgress]) -> list[ParticipantProgre
 
 
 def _matches(participant: ParticipantProgress, search: str) -> bool:
-    needle = search.lower()
+    # Normalised as ids are (a decomposed "ü" finds "Müller1"), then compared without case.
+    needle = normalise_participant_id(search).lower()
     return needle in participant.participant_id.lower() or any(
         needle in s.study_id.lower() for s in participant.studies
     )

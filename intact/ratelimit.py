@@ -7,7 +7,7 @@ intact/accounts/throttle.py on the same storage. Successful requests are never c
 so a clinic where 30 participants share one address never meets a limit in normal use.
 
 Counters live where every process of a deployment sees them:
-- MongoDB (`mongodb://`, `mongodb+srv://`): in the app's own database (collections
+- MongoDB (`db.store_kind` is `db.MONGODB`): in the app's own database (collections
   `ratelimit_counters` and `ratelimit_windows`) through the app's own client, so all workers and
   containers agree.
 - embedded store and `mongomock://`: in this process's memory. The embedded mode runs exactly one
@@ -33,12 +33,10 @@ from flask import current_app, g, has_app_context
 from flask_limiter import Limiter, RateLimitExceeded
 from limits.storage import MongoDBStorage
 
-from intact import clients
+from intact import clients, db
 from intact.errors import error_response
 
 log = logging.getLogger(__name__)
-
-MONGODB_SCHEMES = ("mongodb://", "mongodb+srv://")
 
 
 class PerAppLimiter(Limiter):
@@ -128,7 +126,7 @@ class AppDatabaseCounters(MongoDBStorage):
 
 def storage_for(settings: dict, client=None) -> tuple[str, dict]:
     """The counter storage URI and options for these settings (see the module docstring)."""
-    if not settings["DB_CONNECTION_STR"].startswith(MONGODB_SCHEMES):
+    if db.store_kind(settings) != db.MONGODB:
         return "memory://", {}
     options = {
         "client": client,
@@ -141,7 +139,7 @@ def storage_for(settings: dict, client=None) -> tuple[str, dict]:
 
 def init_app(app) -> None:
     """Give this app its counter storage and the JSON 429 answer."""
-    uri, options = storage_for(app.config, app.extensions.get("intact_db_client"))
+    uri, options = storage_for(app.config, db.client_of(app))
     app.config["RATELIMIT_STORAGE_URI"] = uri
     app.config["RATELIMIT_STORAGE_OPTIONS"] = options
     app.config["RATELIMIT_STRATEGY"] = "fixed-window"

@@ -1,20 +1,18 @@
 """Studies: creating batches of study links, lookup by id, and the run-state timestamps."""
 
-import csv
 import logging
-import re
 import secrets
 import string
-import unicodedata
 import uuid
 from datetime import UTC, datetime
-from pathlib import PurePath
 
 from flask import current_app
 from pymongo.errors import BulkWriteError
 
-from intact import db
+from intact import db, participant_lists
+from intact.identifiers import normalise_study_id
 from intact.offensive_words import contains_offensive_word
+from intact.participant_lists import InvalidBatch
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +29,10 @@ STUDY_FIELDS = (
     "batch_id",
 )
 STUDY_ID_ALPHABET = string.ascii_lowercase
-MAX_PARTICIPANT_ID_LENGTH = 64
-PARTICIPANT_IDS_HEADER = "participant_id"
-PARTICIPANT_IDS_FILE_TYPES = (".txt", ".csv")
 # insert_many in chunks: one round trip per chunk, and a bounded request size on MongoDB.
 INSERT_CHUNK = 1000
 DUPLICATE_KEY = 11000
 MAX_ID_DRAWS = 10
-LINES_NAMED_IN_MESSAGE = 20
 
 
 class StudyNotFound(LookupError):
@@ -46,7 +40,11 @@ class StudyNotFound(LookupError):
 
 
 def find_study(study_id) -> dict:
-    """The study with this id, without the database's own _id; raise StudyNotFound."""
+    """The study with this id as typed ("Abcdefgh " is abcdefgh), without the database's _id.
+
+    Raise StudyNotFound. The id is normalised by identifiers.normalise_study_id.
+    """
+    study_id = normalise_study_id(study_id)
     if not isinstance(study_id, str) or not study_id:
         raise StudyNotFound(study_id)
     study = db.studies().find_one({"study_id": study_id}, {"_id": 0})
@@ -65,111 +63,13 @@ def record_activity(study_id: str, *, opened: bool = False, now: datetime | None
     db.studies().update_one({"study_id": study_id}, update)
 
 
-def is_participant_id(value) -> bool:
-    """True for 1 to MAX_PARTICIPANT_ID_LENGTH letters or digits, in any script.
-
-    The original backend's rule (str.isalnum), kept so that its users' ids ("Müller1") still work.
-    """
-    return (
-        isinstance(value, str) and 0 < len(value) <= MAX_PARTICIPANT_ID_LENGTH and value.isalnum()
-    )
-
-
-def normalise_participant_id(value):
-    """NFC form of an id: "ü" typed as one character or as u + umlaut is the same participant."""
-    return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
-
-
-class InvalidBatch(ValueError):
-    """A batch of studies that cannot be created; nothing was stored."""
-
-    def __init__(self, message: str, lines: list[int] | None = None):
-        super().__init__(message)
-        self.message = message
-        self.lines = lines or []
-
-
-def parse_participant_ids(text: str) -> list[str]:
-    """Participant ids from text: one per line, or a one-column CSV with a participant_id header.
-
-    Blank lines and surrounding whitespace are ignored; CRLF, LF and a UTF-8 BOM are fine.
-    Raise InvalidBatch naming every line that does not hold exactly one valid id.
-    """
-    ids, bad_lines = [], []
-    header_allowed = True
-    # Only real line breaks: str.splitlines would also split on form feeds and U+2028, which
-    # would shift the line numbers the researcher is told to look at.
-    for number, line in enumerate(re.split(r"\r\n|\r|\n", text.removeprefix("\ufeff")), start=1):
-        cells = _csv_cells(line)
-        if not cells:
-            continue
-        is_header = len(cells) == 1 and cells[0].lower() == PARTICIPANT_IDS_HEADER
-        if header_allowed and is_header:
-            header_allowed = False
-            continue
-        header_allowed = False
-        candidate = normalise_participant_id(cells[0]) if len(cells) == 1 else None
-        if is_participant_id(candidate):
-            ids.append(candidate)
-        else:
-            bad_lines.append(number)
-    if bad_lines:
-        raise _invalid_ids(bad_lines, "line", "lines")
-    return ids
-
-
-def _csv_cells(line: str) -> list[str]:
-    """The line's cells as a CSV record, stripped, without the empty ones a spreadsheet appends."""
-    cells = [cell.strip() for cell in next(csv.reader([line]), [])]
-    while cells and not cells[-1]:
-        cells.pop()
-    return cells
-
-
-def _invalid_ids(numbers: list[int], one: str, many: str) -> InvalidBatch:
-    named = ", ".join(str(n) for n in numbers[:LINES_NAMED_IN_MESSAGE])
-    if len(numbers) > LINES_NAMED_IN_MESSAGE:
-        named += f" and {len(numbers) - LINES_NAMED_IN_MESSAGE} more"
-    return InvalidBatch(
-        "Non-alphanumeric participant IDs are not allowed: each id must be 1 to "
-        f"{MAX_PARTICIPANT_ID_LENGTH} letters or digits, one per line. "
-        f"Check {many if len(numbers) > 1 else one} {named}.",
-        lines=numbers,
-    )
-
-
-def read_participant_ids_file(data: bytes, filename: str) -> list[str]:
-    """Participant ids from an uploaded .txt or .csv file (UTF-8); raise InvalidBatch."""
-    suffix = PurePath(filename or "").suffix.lower()
-    if suffix not in PARTICIPANT_IDS_FILE_TYPES:
-        raise InvalidBatch(
-            f"The participant ids file must be a .txt or .csv file, got {filename or 'no name'!r}."
-        )
-    return decode_participant_ids(data)
-
-
-def decode_participant_ids(data: bytes) -> list[str]:
-    """Participant ids from UTF-8 bytes (a BOM is fine); raise InvalidBatch."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise InvalidBatch(
-            f"The participant ids are not UTF-8 text (byte {error.start + 1} cannot be read): "
-            "save the file as plain text or CSV in UTF-8."
-        ) from None
-    if "\x00" in text:
-        raise InvalidBatch("The participant ids file holds binary data, not text.")
-    return parse_participant_ids(text)
-
-
 def create_studies(participant_ids, baselines=1, followups=1) -> list[dict]:
     """Create baselines + followups studies per participant, all or nothing; return them.
 
     Each study is {study_id, participant_id, url, study_type, created_at, batch_id}, in creation
     order: participant by participant, baselines first. Raise InvalidBatch for bad input.
     """
-    participant_ids = list(participant_ids)
-    _check_batch(participant_ids, baselines, followups)
+    participant_ids = _check_batch(list(participant_ids), baselines, followups)
     now = datetime.now(UTC)
     # MongoDB keeps milliseconds: what is returned is then exactly what is stored.
     now = now.replace(microsecond=now.microsecond // 1000 * 1000)
@@ -204,7 +104,8 @@ def create_studies(participant_ids, baselines=1, followups=1) -> list[dict]:
     return studies
 
 
-def _check_batch(participant_ids: list, baselines, followups) -> None:
+def _check_batch(participant_ids: list, baselines, followups) -> list[str]:
+    """The normalised participant ids, when the batch can be created; else InvalidBatch."""
     for name, count in (
         ("baselines_per_participant", baselines),
         ("followups_per_participant", followups),
@@ -222,14 +123,7 @@ def _check_batch(participant_ids: list, baselines, followups) -> None:
         )
     if not participant_ids:
         raise InvalidBatch("Received empty participant list.")
-    participant_ids = [normalise_participant_id(p) for p in participant_ids]
-    bad = [
-        position
-        for position, participant_id in enumerate(participant_ids, start=1)
-        if not is_participant_id(participant_id)
-    ]
-    if bad:
-        raise _invalid_ids(bad, "entry", "entries")
+    participant_ids = participant_lists.check(enumerate(participant_ids, start=1))
     total = len(participant_ids) * (baselines + followups)
     limit = current_app.config["MAX_STUDIES_PER_REQUEST"]
     if total > limit:
@@ -237,6 +131,7 @@ def _check_batch(participant_ids: list, baselines, followups) -> None:
             f"This would create {total:,} studies; at most {limit:,} are created per request "
             "(MAX_STUDIES_PER_REQUEST). Split the participant list."
         )
+    return participant_ids
 
 
 def new_study_id(length: int, avoid=frozenset()) -> str:

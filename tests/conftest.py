@@ -1,62 +1,48 @@
-"""Shared fixtures: an app on a fresh in-memory database, its client and CLI runner."""
+"""What the tests share: fixtures and the plain helpers they are built from.
+
+Test modules import the plain helpers from here (`from conftest import log_in`), never from
+another test module. The sections, in order:
+
+- apps: settings, an app on a fresh in-memory database, its client and CLI runner;
+- stores: the same test on every store, a MongoDB-compatible server, an embedded store locked by
+  another process;
+- contract samples and stored documents: what the front-end posts, what the database holds;
+- the dashboard through the test client: the login form, htmx requests, a logged-in `admin`;
+- live servers: the app served from a thread, gunicorn as `make run` starts it;
+- the browser: Debian's Chromium, driven directly or through Playwright, a seeded dashboard.
+"""
 
 import contextlib
 import itertools
 import json
 import os
+import re
+import select
+import signal
+import socket
 import subprocess
+import sys
+import tempfile
 import threading
+import time
+import urllib.error
+import urllib.request
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from werkzeug.serving import make_server
 
 from intact import create_app, db
+from intact.testtypes import TEST_TYPES, UNCLASSIFIED
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEST_PASSWORD = "correct-horse-battery"
 
-# Debian's Chromium (.ci/run installs it). Without --disable-background-networking it keeps
-# trying the closed network from this machine, many connections at a time.
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
-
-@contextlib.contextmanager
-def serving(app):
-    """The app on a free loopback port, served from a thread; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-
-
-def chromium_dump_dom(url: str, *extra_args: str, budget_ms: int = 5000, timeout: int = 60):
-    """Run headless Chromium on url; the finished process (DOM on stdout, its log on stderr).
-
-    `budget_ms` of virtual time lets the page's scripts finish before the DOM is written.
-    """
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    return subprocess.run(
-        [
-            str(CHROMIUM),
-            *CHROMIUM_ARGS,
-            *extra_args,
-            f"--virtual-time-budget={budget_ms}",
-            "--dump-dom",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+# --- apps ----------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -86,6 +72,96 @@ def runner(app):
     return app.test_cli_runner()
 
 
+# --- stores --------------------------------------------------------------------------------
+
+MONGO_SERVER_SCRIPT = Path(__file__).with_name("mongo_compatible_server.py")
+# `make test` creates this venv wherever Python 3.13 exists (requirements-mongo.txt).
+MONGOECO_PYTHON = Path(
+    os.environ.get("MONGOECO_PYTHON") or PROJECT_ROOT / ".venv-mongo" / "bin" / "python"
+)
+NO_MONGO_SERVER = (
+    f"no MongoDB-compatible server: {MONGOECO_PYTHON} is missing (`make test` creates it with "
+    "mongoeco where Python 3.13 is installed) and TEST_MONGO_URI is not set"
+)
+
+
+class MongoCompatibleServer:
+    """mongoeco's wire-protocol server (not MongoDB) in its own process on a free loopback port.
+
+    Stopped by its pid. With `sqlite_file` the data survives stop() and start(), which reuses the
+    port, as a real server's restart would. Use as a context manager, or start() / stop().
+    """
+
+    START_SECONDS = 30
+
+    def __init__(self, sqlite_file: Path | None = None):
+        self.sqlite_file = sqlite_file
+        self.port = 0
+        self.process = None
+        self.uri = None
+        self._log = None
+
+    def start(self) -> str:
+        """Start the server and return its connection string (skips the test without mongoeco)."""
+        if not MONGOECO_PYTHON.exists():
+            pytest.skip(NO_MONGO_SERVER)
+        command = [str(MONGOECO_PYTHON), str(MONGO_SERVER_SCRIPT), "--port", str(self.port)]
+        if self.sqlite_file:
+            command += ["--sqlite", str(self.sqlite_file)]
+        # Kept open for log() after a failure; the file goes when the object does.
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=self._log, text=True
+        )
+        # The server prints its connection string once it accepts connections.
+        ready, _, _ = select.select([self.process.stdout], [], [], self.START_SECONDS)
+        line = self.process.stdout.readline() if ready else ""
+        if not line.startswith("mongodb://"):
+            self.stop()
+            pytest.fail(f"the MongoDB-compatible server did not start: {self.log()}")
+        self.uri = line.strip()
+        self.port = urlsplit(self.uri).port
+        return self.uri
+
+    def stop(self) -> None:
+        """Stop the server by its pid (SIGTERM, then SIGKILL after 10 s)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.kill(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.process.stdout.close()
+
+    def log(self) -> str:
+        """What the server wrote to stderr so far."""
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+@pytest.fixture(scope="session")
+def mongo_uri():
+    """The MongoDB server of the `mongo` tests: TEST_MONGO_URI, else mongoeco for the session.
+
+    Each test names its own database on it (see store_config) and drops it afterwards.
+    """
+    uri = os.environ.get("TEST_MONGO_URI")
+    if uri:
+        yield uri
+        return
+    with MongoCompatibleServer() as server:
+        yield server.uri
+
+
 STORES = [
     "mongomock",
     "embedded",
@@ -95,28 +171,73 @@ STORES = [
 
 @pytest.fixture(params=STORES)
 def store_config(request, app_config, tmp_path):
-    """The test environment on each store the app supports: mock, embedded file store, real MongoDB.
+    """The test environment on each store the app supports: mock, embedded file store, MongoDB.
 
-    The real server is used only when TEST_MONGO_URI is set; each test gets its own database.
+    MongoDB is TEST_MONGO_URI's server, or the MongoDB-compatible server the session starts; each
+    test gets its own database.
     """
     store = request.param
     if store == "embedded":
         app_config["DB_CONNECTION_STR"] = ""
     elif store == "mongodb":
-        uri = os.environ.get("TEST_MONGO_URI")
-        if not uri:
-            pytest.skip("TEST_MONGO_URI is not set")
-        app_config["DB_CONNECTION_STR"] = uri
+        app_config["DB_CONNECTION_STR"] = request.getfixturevalue("mongo_uri")
         app_config["DB_NAME"] = f"intact_test_{uuid.uuid4().hex[:12]}"
     yield app_config
     if store == "mongodb":
         import pymongo
 
-        pymongo.MongoClient(app_config["DB_CONNECTION_STR"]).drop_database(app_config["DB_NAME"])
+        with pymongo.MongoClient(app_config["DB_CONNECTION_STR"]) as client:
+            client.drop_database(app_config["DB_NAME"])
 
+
+# Holds an exclusive SQLite transaction on each file named until its stdin closes.
+LOCK_HOLDER = """
+import sqlite3, sys, time
+connections = []
+for path in sys.argv[1:]:
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("BEGIN EXCLUSIVE")
+    connections.append(connection)
+print("locked", flush=True)
+sys.stdin.read()
+"""
+
+
+@contextlib.contextmanager
+def store_locked_by_another_process(data_dir, collections=("tests", "studies")):
+    """Hold the write lock of the embedded store's files in another process during the block."""
+    files = [str(Path(data_dir) / db.EMBEDDED_DIR / "intact" / name) for name in collections]
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, *files],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=10)
+
+
+# --- contract samples and stored documents -------------------------------------------------
 
 CONTRACT_DIR = Path(__file__).resolve().parent / "contract"
 CONTRACT_SAMPLES = sorted(path.stem for path in CONTRACT_DIR.glob("*.json"))
+
+# The test type the backend must infer from each contract sample.
+EXPECTED_TYPE = {
+    "choice_reaction_time": "choice_reaction_time",
+    "delayed_recall": "delayed_recall",
+    "delayed_recall_none_recalled": "delayed_recall",
+    "digit_symbol_matching": "digit_symbol_matching",
+    "immediate_recall": "immediate_recall",
+    "immediate_recall_first_try": "immediate_recall",
+    "spatial_memory": "spatial_memory",
+    "spatial_memory_timed_out_no_answer": UNCLASSIFIED,
+    "visual_paired_associates": "visual_paired_associates",
+}
 
 
 def load_sample(name: str, study_id: str) -> dict:
@@ -192,6 +313,345 @@ def make_test(app):
         return test
 
     return make
+
+
+# --- the dashboard through the test client -------------------------------------------------
+
+HTMX = {"HX-Request": "true"}
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_from(response) -> str:
+    """The CSRF token of the form in a dashboard page."""
+    return CSRF_FIELD.search(response.get_data(as_text=True)).group(1)
+
+
+def log_in(client, password=TEST_PASSWORD, **extra):
+    """Post the dashboard login form as a researcher would; the response."""
+    token = csrf_from(client.get("/admin/login"))
+    return client.post("/admin/login", data={"password": password, "csrf_token": token, **extra})
+
+
+def is_fragment(response) -> bool:
+    """True when an answer is an htmx partial, not a whole page."""
+    text = response.get_data(as_text=True)
+    return "<html" not in text and "<body" not in text
+
+
+@pytest.fixture
+def admin(client):
+    """A test client logged in to the dashboard."""
+    assert log_in(client).status_code == 303
+    return client
+
+
+# --- live servers --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (the OS picked it free a moment ago)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(app):
+    """The app on a free loopback port, served from a thread; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def http_json(url, payload=None, timeout=10):
+    """GET (or POST `payload` as JSON) as the front-end does; (status, JSON body, headers)."""
+    data = None if payload is None else json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json", "Origin": "https://intact.sail.codes"}
+    try:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, data=data, headers=headers), timeout=timeout
+        ) as answer:
+            return answer.status, json.loads(answer.read()), answer.headers
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read()), error.headers
+
+
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+
+
+class Gunicorn:
+    """gunicorn started as `make run` starts it (gunicorn.conf.py, wsgi:app, LOCAL_MODE=1).
+
+    `environment`: see make_run_environment. Ready when /healthz answers `ready_status` (503 for a
+    database that is down on purpose). Stopped with SIGTERM on exit.
+    """
+
+    def __init__(self, environment, ready_status: int = 200):
+        self.environment = environment
+        self.ready_status = ready_status
+        self.port = int(environment["PORT"])
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = None
+
+    def __enter__(self):
+        self.process = subprocess.Popen(
+            [str(GUNICORN), "-c", "gunicorn.conf.py", "wsgi:app"],
+            cwd=PROJECT_ROOT,
+            env=self.environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"gunicorn exited: {self.process.stdout.read()}")
+            try:
+                if http_json(f"{self.url}/healthz")[0] == self.ready_status:
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        self.__exit__()
+        pytest.fail("gunicorn did not answer within 30 s")
+
+    def worker_pids(self) -> list[int]:
+        """gunicorn's workers: the master's child processes (Linux /proc)."""
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return [int(child) for child in children]
+
+    def __exit__(self, *exc):
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process.stdout.close()
+
+
+def make_run_environment(settings: dict, **overrides) -> dict:
+    """The environment `make run` gives gunicorn, with these settings, on a free loopback port."""
+    inherited = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DB_CONNECTION_STR", "DB_NAME", "HOST", "PORT", "DATA_DIR"}
+    }
+    return {
+        **inherited,
+        **settings,
+        "LOCAL_MODE": "1",
+        "HOST": "127.0.0.1",
+        "PORT": str(free_port()),
+        **overrides,
+    }
+
+
+GUNICORN_STUDY = "abcdefgh"
+# The settings an app needs to open the same store as a gunicorn_environment.
+STORE_SETTINGS = ("DB_CONNECTION_STR", "DATA_DIR", "ADMIN_PASSWORD", "SECRET_KEY")
+
+
+def store_settings(environment) -> dict:
+    """The settings of a gunicorn_environment that open its store from a test's own app."""
+    return {key: environment[key] for key in STORE_SETTINGS}
+
+
+@pytest.fixture
+def gunicorn_environment(tmp_path):
+    """`make run`'s environment on a fresh embedded store holding one study, GUNICORN_STUDY."""
+    settings = {
+        "DB_CONNECTION_STR": "",
+        "DATA_DIR": str(tmp_path / "data"),
+        "ADMIN_PASSWORD": "gunicorn-admin-password",
+        "SECRET_KEY": "gunicorn-secret-key",
+    }
+    app = create_app(settings)
+    with app.app_context():
+        db.studies().insert_one(
+            {"study_id": GUNICORN_STUDY, "participant_id": "P001", "study_type": "baseline"}
+        )
+    return make_run_environment(settings)
+
+
+# --- the browser ---------------------------------------------------------------------------
+
+# Debian's Chromium (.ci/run installs it). Without --disable-background-networking it keeps
+# trying the closed network from this machine, many connections at a time.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+# Screenshots of every page, for a person to look at (git-ignored).
+SCREENSHOTS = PROJECT_ROOT / "screenshots"
+LAPTOP = {"width": 1366, "height": 850}
+PHONE = {"width": 390, "height": 844}
+
+
+def require_chromium() -> None:
+    """Skip the calling test or fixture when Debian's Chromium is not installed."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+
+
+def chromium_dump_dom(url: str, *extra_args: str, budget_ms: int = 5000, timeout: int = 60):
+    """Run headless Chromium on url; the finished process (DOM on stdout, its log on stderr).
+
+    `budget_ms` of virtual time lets the page's scripts finish before the DOM is written.
+    """
+    require_chromium()
+    return subprocess.run(
+        [
+            str(CHROMIUM),
+            *CHROMIUM_ARGS,
+            *extra_args,
+            f"--virtual-time-budget={budget_ms}",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """One headless Chromium per test module, driven by Playwright."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    require_chromium()
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page_at(chromium):
+    """A fresh browser page of a given size that records console errors; closed afterwards."""
+    contexts = []
+
+    def open_page(viewport):
+        context = chromium.new_context(viewport=viewport, accept_downloads=True)
+        contexts.append(context)
+        page = context.new_page()
+        page.errors = []
+        page.on("pageerror", lambda error: page.errors.append(str(error)))
+        page.on("console", lambda message: _record_console_error(page, message))
+        page.set_default_timeout(10_000)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def _record_console_error(page, message) -> None:
+    # A page answered with 401 or 404 on purpose is logged by Chromium as a failed load: not a bug.
+    if message.type == "error" and "the server responded with a status of 4" not in message.text:
+        page.errors.append(message.text)
+
+
+def shoot(page, name: str) -> None:
+    """Save a full-page screenshot as screenshots/<name>.png."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+def submit_login(page, password=TEST_PASSWORD) -> None:
+    """Type the password into the dashboard's login form and send it."""
+    page.fill("#password", password)
+    page.click("button:has-text('Log in')")
+
+
+def seed_a_study_in_full_swing(app) -> None:
+    """A small study in full swing: every state, a retake, two follow-ups, an empty result."""
+    now = datetime.now(UTC)
+    prefix = app.config["STUDY_URL_PREFIX"].rstrip("/")
+    studies, tests = [], []
+
+    def study(participant_id, study_type, study_id, opened_days_ago=None, created_days_ago=20):
+        doc = {
+            "study_id": study_id,
+            "participant_id": participant_id,
+            "study_type": study_type,
+            "url": f"{prefix}/{study_id}",
+            "created_at": now - timedelta(days=created_days_ago),
+            "batch_id": "seed",
+        }
+        if opened_days_ago is not None:
+            doc["first_opened_at"] = doc["last_seen_at"] = now - timedelta(days=opened_days_ago)
+        studies.append(doc)
+        return doc
+
+    def took(doc, test_types, days_ago):
+        for offset, test_type in enumerate(test_types):
+            received = now - timedelta(days=days_ago, minutes=30 - offset * 4)
+            started = received - timedelta(minutes=3)
+            tests.append(stored_test(doc, test_type, received_at=received, time_started=started))
+
+    all_six = list(TEST_TYPES)
+    took(study("P001", "baseline", "kqwmzrta", 12), all_six, 12)
+    took(study("P001", "followup", "hvbnxeup", 1, created_days_ago=2), all_six[:3], 0.1)
+    p002 = study("P002", "baseline", "ldjfwqop", 9)
+    took(p002, all_six, 9)
+    took(p002, ["choice_reaction_time"], 8)  # a retake
+    study("P002", "followup", "pzcxvbnm")
+    took(study("P003", "baseline", "rtyuiopa", 30), all_six[:2], 29)
+    study("P003", "followup", "qazwsxed")
+    study("P004", "baseline", "mnbvcxzl", 2)
+    study("P004", "followup", "plokijuh")
+    took(study("P005", "baseline", "wsxcderf", 3), [*all_six[:4], "unclassified"], 3)
+    study("P005", "followup", "tgbnhyuj")
+    for number in range(6, 14):
+        study(f"P{number:03d}", "baseline", f"seedbas{chr(ord('a') + number)}")
+        study(f"P{number:03d}", "followup", f"seedfol{chr(ord('a') + number)}")
+    took(study("P010", "followup", "seedfolz", 4, created_days_ago=5), all_six[:1], 4)
+    refused_body = {
+        "study_id": "wsxcderf",
+        "time_started": "2026-11-20T14:03:07.512Z",
+        "time_elapsed_milliseconds": 41873,
+        "device_info": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X)",
+        "result": [{"sm_rt": "1200", "sm_correct": True}],
+    }
+    refused = {
+        "quarantine_id": "6a1f00000000000000000001",
+        "study_id": "wsxcderf",
+        "participant_id": "P005",
+        "study_type": "baseline",
+        "received_at": now - timedelta(days=3, hours=1),
+        "content_type": "application/json",
+        "message": "Invalid submission: result.0.sm_rt: Not a whole number.",
+        "errors": [{"field": "result.0.sm_rt", "message": "Not a whole number."}],
+        "raw_body": json.dumps(refused_body),
+        "size_bytes": len(json.dumps(refused_body)),
+        "truncated": False,
+    }
+    with app.app_context():
+        db.studies().insert_many(studies)
+        db.tests().insert_many(tests)
+        db.quarantine().insert_one(refused)
+
+
+@pytest.fixture(scope="module")
+def seeded_server(tmp_path_factory):
+    """The app on a fresh in-memory database holding seed_a_study_in_full_swing, on a free port."""
+    app = create_app(
+        {
+            "DB_CONNECTION_STR": "mongomock://",
+            "ADMIN_PASSWORD": TEST_PASSWORD,
+            "SECRET_KEY": "browser-test-secret",
+            "DATA_DIR": str(tmp_path_factory.mktemp("data")),
+            "STUDY_URL_PREFIX": "https://intact.example.org",
+        }
+    )
+    seed_a_study_in_full_swing(app)
+    with serving(app) as url:
+        yield url
 
 
 # --- accounts and sessions ---------------------------------------------------------------------

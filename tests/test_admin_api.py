@@ -142,6 +142,8 @@ def test_blank_counts_mean_the_defaults(client):
             {"participant_ids": "P1\nP2\nP3\nP4"},
             "This would create 8 studies; at most 6",
         ),
+        ({"participant_ids": "P1\nP2\nP1"}, '"P1" is on lines 1 and 3'),
+        ({"participant_ids": "N1\nＮ1"}, '"N1" is on lines 1 and 2'),
     ],
     ids=[
         "bad-ids",
@@ -153,6 +155,8 @@ def test_blank_counts_mean_the_defaults(client):
         "text-count",
         "fractional-count",
         "over-the-limit",
+        "repeated",
+        "repeated-full-width",
     ],
 )
 def test_bad_requests_are_400_and_create_nothing(app, client, form, complaint):
@@ -169,6 +173,10 @@ def test_bad_lines_are_also_listed_for_scripts(client):
         "/studies", data={"password": TEST_PASSWORD, "participant_ids": "ok1\nno-2\nok3\nno 4"}
     )
     assert response.json["errors"] == {"lines": [2, 4]}
+    repeated = client.post(
+        "/studies", data={"password": TEST_PASSWORD, "participant_ids": "P1\nP2\nP1\nP3"}
+    )
+    assert repeated.json["errors"] == {"lines": [1, 3]}
 
 
 @pytest.mark.parametrize(
@@ -177,8 +185,11 @@ def test_bad_lines_are_also_listed_for_scripts(client):
         (b"P1\nP2", "ids.txt"),
         (b"\xef\xbb\xbfparticipant_id\r\nP1\r\nP2\r\n", "ids.csv"),
         (b"participant_id,\nP1,\n\nP2,\n", "export.CSV"),
+        (b"\xef\xbb\xbfParticipantID;\r\nP1;\r\nP2;\r\n", "europe.csv"),
+        ("Subject\tAge\r\nP1\t34\r\nP2\t51\r\n".encode("utf-16"), "unicode-text.txt"),
+        (b"ID\nP1\nP2\n", "ids.tsv"),
     ],
-    ids=["txt", "csv-bom-crlf-header", "spreadsheet-csv"],
+    ids=["txt", "csv-bom-crlf-header", "spreadsheet-csv", "semicolon", "utf16-tabs", "id-header"],
 )
 def test_upload_file_creates_studies(client, content, filename):
     response = client.post(
@@ -195,7 +206,7 @@ def test_upload_file_creates_studies(client, content, filename):
 @pytest.mark.parametrize(
     ("form", "complaint"),
     [
-        (upload_form(b"P1\n", "ids.xlsx"), "must be a .txt or .csv file"),
+        (upload_form(b"P1\n", "ids.xlsx"), "must be a .txt, .csv or .tsv file"),
         (upload_form(b"P1\n\xff\xfe", "ids.txt"), "not UTF-8 text"),
         (upload_form(b"P1\nP#2\n", "ids.csv"), "Check line 2."),
         (upload_form(b"", "ids.txt"), "Received empty participant list"),
@@ -274,7 +285,7 @@ def test_an_empty_participant_filter_means_everyone(client, make_study):
 
 
 def test_an_unreachable_database_is_a_503_not_a_broken_download(app_config):
-    app_config.update(DB_CONNECTION_STR="mongodb://127.0.0.1:9/", DB_TIMEOUT_MS="300")
+    app_config.update(DB_CONNECTION_STR="mongodb://127.0.0.1:9/", DB_TIMEOUT_MS="1000")
     client = create_app(app_config).test_client()
     response = client.post("/tests/zip-archive/download-file", data={"password": TEST_PASSWORD})
     assert response.status_code == 503

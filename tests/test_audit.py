@@ -6,10 +6,10 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from conftest import TEST_PASSWORD
 from pymongo.errors import ServerSelectionTimeoutError
 
 from intact import audit, db
-from tests.conftest import TEST_PASSWORD
 
 
 def entries(app, **filters):
@@ -211,15 +211,6 @@ def test_a_download_the_client_abandons_is_recorded_as_not_completed(app, client
 
 
 # --- the dashboard page ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def admin(client):
-    """A test client logged in to the dashboard."""
-    from test_dashboard import log_in
-
-    assert log_in(client).status_code == 303
-    return client
 
 
 def test_the_audit_page_lists_entries_newest_first(app, admin):

@@ -5,18 +5,15 @@ import io
 import re
 
 import pytest
-from conftest import CHROMIUM, CHROMIUM_ARGS, TEST_PASSWORD, serving
-from test_dashboard_browser import LAPTOP, PHONE, log_in, shoot
+from conftest import LAPTOP, PHONE, TEST_PASSWORD, serving, shoot, submit_login
 
 from intact import audit, create_app
-
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def live_server(tmp_path):
+def audit_server(tmp_path):
     """The app on a fresh in-memory database with a few audit entries, on a free loopback port."""
     app = create_app(
         {
@@ -35,10 +32,9 @@ def live_server(tmp_path):
 
 
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
-def test_audit_log_page_lists_filters_and_downloads(live_server, viewport):
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport=viewport, accept_downloads=True)
+def test_audit_log_page_lists_filters_and_downloads(audit_server, chromium, viewport):
+    context = chromium.new_context(viewport=viewport, accept_downloads=True)
+    try:
         page = context.new_page()
         errors = []
         page.on("pageerror", lambda error: errors.append(str(error)))
@@ -51,8 +47,8 @@ def test_audit_log_page_lists_filters_and_downloads(live_server, viewport):
         )
         page.set_default_timeout(10_000)
 
-        page.goto(f"{live_server}/admin/audit")
-        log_in(page, live_server)
+        page.goto(f"{audit_server}/admin/audit")
+        submit_login(page)
         page.wait_for_url(re.compile(r"/admin/audit$"))
         rows = page.locator("#audit-table tbody tr")
         # The three seeded entries and this login, newest first.
@@ -74,5 +70,5 @@ def test_audit_log_page_lists_filters_and_downloads(live_server, viewport):
         assert table[0] == list(audit.CSV_COLUMNS)
         assert [row[1] for row in table[1:]] == ["studies_created"]
         assert errors == []
+    finally:
         context.close()
-        browser.close()

@@ -50,9 +50,10 @@ def test_create_studies_reads_a_file_and_writes_the_csv(app, runner, tmp_path):
         ([], "", "Received empty participant list"),
         (["-b", "0", "-f", "0"], "P1\n", "must be nonzero"),
         (["-b", "-1"], "P1\n", "must be nonnegative"),
-        ([], b"\xff\xfeP\x001\x00", "not UTF-8 text"),
+        ([], b"P1\n\xe9\n", "not UTF-8 text"),
+        ([], "P1\nP2\nP1\n", '"P1" is on lines 1 and 3'),
     ],
-    ids=["bad-id", "empty", "both-zero", "negative", "utf-16"],
+    ids=["bad-id", "empty", "both-zero", "negative", "latin-1", "repeated"],
 )
 def test_create_studies_refuses_bad_input_and_creates_nothing(
     app, runner, tmp_path, args, stdin, complaint
@@ -67,7 +68,7 @@ def test_create_studies_refuses_bad_input_and_creates_nothing(
 
 @pytest.mark.parametrize(
     ("name", "complaint"),
-    [("ids.xlsx", "must be a .txt or .csv file"), ("missing.txt", "Cannot read")],
+    [("ids.xlsx", "must be a .txt, .csv or .tsv file"), ("missing.txt", "Cannot read")],
 )
 def test_create_studies_refuses_unusable_files(app, runner, tmp_path, name, complaint):
     path = tmp_path / name
@@ -105,8 +106,8 @@ def test_export_filters_by_participant(runner, tmp_path, make_study):
 
 def test_export_refuses_a_bad_participant_id(runner, tmp_path):
     result = runner.invoke(args=["export", str(tmp_path / "x.zip"), "--participant-id", "a b"])
-    assert result.exit_code == 1
-    assert "letters and digits" in result.stderr
+    assert result.exit_code == 2
+    assert '"a b" has a space' in result.stderr
     assert not (tmp_path / "x.zip").exists()
 
 

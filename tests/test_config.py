@@ -37,6 +37,22 @@ def test_invalid_settings_are_named(name, value, complaint):
         config.from_environ({name: value})
 
 
+@pytest.mark.parametrize("uri", ["mongodb://db.example/", "mongodb+srv://cluster.example/"])
+def test_mongodb_needs_a_timeout_its_driver_can_keep(uri):
+    # pymongo looks for a returning server every 500 ms and can overrun its timeout by that much.
+    with pytest.raises(config.ConfigError, match="DB_TIMEOUT_MS must be at least 1000"):
+        config.from_environ({"DB_CONNECTION_STR": uri, "DB_TIMEOUT_MS": "999"})
+    assert config.from_environ({"DB_CONNECTION_STR": uri, "DB_TIMEOUT_MS": "1000"})
+    # The embedded store only waits for a file lock: a short wait is fine there.
+    assert config.from_environ({"DB_TIMEOUT_MS": "100"})["DB_TIMEOUT_MS"] == 100
+
+
+def test_a_connection_string_of_no_known_store_is_refused_without_its_password():
+    with pytest.raises(config.ConfigError, match="DB_CONNECTION_STR must be") as refused:
+        config.from_environ({"DB_CONNECTION_STR": "mongo://admin:hunter2@db.example:27017/"})
+    assert "hunter2" not in str(refused.value)
+
+
 @pytest.mark.parametrize(
     ("password", "secret_key", "complaint"),
     [
@@ -97,3 +113,38 @@ def test_server_starts_with_secrets(tmp_path):
         DB_CONNECTION_STR="mongomock://",
     )
     assert done.returncode == 0, done.stderr
+
+
+def _gunicorn_workers(tmp_path, **env) -> dict:
+    """gunicorn's worker settings as gunicorn.conf.py chooses them for this environment."""
+    done = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--print-config", "wsgi:app"],
+        cwd=PROJECT_ROOT,
+        env={
+            **os.environ,
+            "DATA_DIR": str(tmp_path),
+            "LOCAL_MODE": "0",
+            "ADMIN_PASSWORD": "a-real-password",
+            "SECRET_KEY": "k" * 32,
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    printed = dict(line.split(" = ", 1) for line in done.stdout.splitlines() if " = " in line)
+    printed = {key.strip(): value.strip() for key, value in printed.items()}
+    return {key: printed[key] for key in ("workers", "worker_class")}
+
+
+def test_gunicorn_runs_one_worker_on_the_embedded_store(tmp_path):
+    workers = _gunicorn_workers(tmp_path, DB_CONNECTION_STR="", WEB_CONCURRENCY="5")
+    assert workers == {"workers": "1", "worker_class": "sync"}
+
+
+def test_gunicorn_runs_web_concurrency_workers_on_mongodb(tmp_path):
+    workers = _gunicorn_workers(
+        tmp_path, DB_CONNECTION_STR="mongodb://127.0.0.1:9/", WEB_CONCURRENCY="5"
+    )
+    assert workers == {"workers": "5", "worker_class": "gthread"}

@@ -3,41 +3,15 @@
 import html
 import io
 import re
-import socket
 import zipfile
 from datetime import UTC, datetime, timedelta
 
 import itsdangerous
 import pytest
-from conftest import TEST_PASSWORD
+from conftest import HTMX, TEST_PASSWORD, csrf_from, free_port, is_fragment, log_in
 
 from intact import create_app
 from intact.admin import audit_log, views
-
-HTMX = {"HX-Request": "true"}
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def csrf_from(response) -> str:
-    return CSRF_FIELD.search(response.get_data(as_text=True)).group(1)
-
-
-def log_in(client, password=TEST_PASSWORD, **extra):
-    token = csrf_from(client.get("/admin/login"))
-    return client.post("/admin/login", data={"password": password, "csrf_token": token, **extra})
-
-
-@pytest.fixture
-def admin(client):
-    """A test client logged in to the dashboard."""
-    assert log_in(client).status_code == 303
-    return client
-
-
-def is_fragment(response) -> bool:
-    text = response.get_data(as_text=True)
-    return "<html" not in text and "<body" not in text
-
 
 # --- logged out ---------------------------------------------------------------------------
 
@@ -397,15 +371,9 @@ def test_an_unexpected_error_is_an_html_500_page(admin, monkeypatch):
     assert "boom" not in response.get_data(as_text=True)
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_database_down_is_a_503_page(app_config):
-    app_config["DB_CONNECTION_STR"] = f"mongodb://127.0.0.1:{_closed_port()}/"
-    app_config["DB_TIMEOUT_MS"] = "100"
+    app_config["DB_CONNECTION_STR"] = f"mongodb://127.0.0.1:{free_port()}/"
+    app_config["DB_TIMEOUT_MS"] = "1000"
     client = create_app(app_config).test_client()
     # Logging in needs the database too (the login rate-limit counters live there): the form
     # shows, posting it says the database is down. Start from a session made directly.
@@ -556,8 +524,12 @@ def test_htmx_create_redirects_with_hx_redirect(app, admin):
             {"participant_ids": "P1", "participant_ids_file": (io.BytesIO(b"P2"), "ids.txt")},
             "Use the text box or a file, not both",
         ),
-        ({"participant_ids_file": (io.BytesIO(b"P2"), "ids.xlsx")}, "must be a .txt or .csv file"),
-        ({"participant_ids_file": (io.BytesIO(b"\xff\xfeP"), "ids.txt")}, "are not UTF-8 text"),
+        (
+            {"participant_ids_file": (io.BytesIO(b"P2"), "ids.xlsx")},
+            "must be a .txt, .csv or .tsv file",
+        ),
+        ({"participant_ids_file": (io.BytesIO(b"\xe9P"), "ids.txt")}, "are not UTF-8 text"),
+        ({"participant_ids": "P1\nP2\nP1"}, '"P1" is on lines 1 and 3'),
         (
             {
                 "participant_ids": "P1",

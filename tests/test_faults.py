@@ -2,54 +2,18 @@
 
 Embedded store: another process takes the write lock of the SQLite files (as a stuck writer, a
 backup tool or an open `sqlite3` shell would), then releases it. MongoDB: nothing listens on the
-configured address, which is what an unreachable server looks like to the driver. No MongoDB
-server can be installed here, so recovery of the MongoDB client after an outage is not shown by
-these tests (pymongo reconnects by itself; the app keeps no state about the outage but the
-pending-index flag, which is tested).
+configured address, which is what an unreachable server looks like to the driver. A stopped,
+restarted or hung MongoDB-compatible server, through gunicorn: tests/test_faults_mongodb.py.
 """
 
-import subprocess
-import sys
 import time
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
-from conftest import load_sample
-from test_dashboard import csrf_from, log_in
+from conftest import csrf_from, load_sample, log_in, store_locked_by_another_process
 
 from intact import create_app, db
 
 ANSWER_WITHIN_SECONDS = 5
-
-LOCK_HOLDER = """
-import sqlite3, sys, time
-connections = []
-for path in sys.argv[1:]:
-    connection = sqlite3.connect(path, isolation_level=None)
-    connection.execute("BEGIN EXCLUSIVE")
-    connections.append(connection)
-print("locked", flush=True)
-sys.stdin.read()
-"""
-
-
-@contextmanager
-def store_locked_by_another_process(data_dir, collections=("tests", "studies")):
-    """Hold the write lock of the embedded store's files in another process during the block."""
-    files = [str(Path(data_dir) / db.EMBEDDED_DIR / "intact" / name) for name in collections]
-    holder = subprocess.Popen(
-        [sys.executable, "-c", LOCK_HOLDER, *files],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "locked"
-        yield
-    finally:
-        holder.stdin.close()
-        holder.wait(timeout=10)
 
 
 @pytest.fixture

@@ -16,58 +16,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import load_sample, stored_test
-from test_gunicorn_e2e import Gunicorn, request
+from conftest import GUNICORN_STUDY, Gunicorn, http_json, load_sample, store_settings, stored_test
 
 from intact import audit, create_app, db
 
-STUDY = "abcdefgh"
-
-
-def store_settings(environment) -> dict:
-    keys = ("DB_CONNECTION_STR", "DATA_DIR", "ADMIN_PASSWORD", "SECRET_KEY")
-    return {key: environment[key] for key in keys}
-
 
 @pytest.fixture
-def environment(tmp_path):
+def environment(gunicorn_environment, tmp_path):
     """gunicorn's environment: embedded store with one study, its own empty TMPDIR."""
-    from test_gunicorn_e2e import free_port
-
-    settings = {
-        "DB_CONNECTION_STR": "",
-        "DATA_DIR": str(tmp_path / "data"),
-        "ADMIN_PASSWORD": "fault-admin-password",
-        "SECRET_KEY": "fault-secret-key",
-    }
-    app = create_app(settings)
-    with app.app_context():
-        db.studies().insert_one(
-            {"study_id": STUDY, "participant_id": "P001", "study_type": "baseline"}
-        )
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DB_CONNECTION_STR", "DB_NAME", "HOST", "PORT", "DATA_DIR"}
-    }
-    env.update(
-        settings,
-        LOCAL_MODE="1",
-        HOST="127.0.0.1",
-        PORT=str(free_port()),
-        RATELIMIT_ENABLED="0",
-        TMPDIR=str(scratch),
-        LOG_LEVEL="WARNING",
-    )
-    return env
-
-
-def worker_pids(master_pid: int) -> list[int]:
-    """gunicorn's workers: the master's child processes."""
-    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
-    return [int(pid) for pid in children]
+    gunicorn_environment.update(RATELIMIT_ENABLED="0", TMPDIR=str(scratch), LOG_LEVEL="WARNING")
+    return gunicorn_environment
 
 
 class Submitter(threading.Thread):
@@ -80,7 +40,7 @@ class Submitter(threading.Thread):
         self.interrupted = 0
 
     def run(self):
-        sample = load_sample("choice_reaction_time", STUDY)
+        sample = load_sample("choice_reaction_time", GUNICORN_STUDY)
         start = datetime(2026, 3, 1, tzinfo=UTC) + timedelta(days=self.number)
         round_number = 0
         while not self.stop.is_set():
@@ -88,7 +48,7 @@ class Submitter(threading.Thread):
             body = dict(sample, time_started=started.isoformat().replace("+00:00", "Z"))
             round_number += 1
             try:
-                status, answer, _ = request(f"{self.url}/tests", body)
+                status, answer, _ = http_json(f"{self.url}/tests", body)
             except (OSError, http.client.HTTPException, json.JSONDecodeError):
                 # Reset, or the answer cut short by the kill: no 200 reached the front-end, so
                 # nothing was promised (the write may still have happened: it is kept once).
@@ -109,7 +69,7 @@ def test_a_killed_worker_loses_no_acknowledged_submission(environment):
         # Kill until at least two requests were cut off mid-way (each kill usually cuts several).
         while kills < 6 and time.monotonic() < deadline:
             time.sleep(1.5)
-            for pid in worker_pids(server.process.pid):
+            for pid in server.worker_pids():
                 os.kill(pid, signal.SIGKILL)
                 kills += 1
             if kills >= 3 and sum(s.interrupted for s in submitters) >= 2:
@@ -119,7 +79,7 @@ def test_a_killed_worker_loses_no_acknowledged_submission(environment):
         for submitter in submitters:
             submitter.join(timeout=60)
         # The master replaced the killed worker: the server still answers.
-        assert request(f"{server.url}/healthz")[0] == 200
+        assert http_json(f"{server.url}/healthz")[0] == 200
 
     acknowledged = [test_id for s in submitters for test_id in s.acknowledged]
     interrupted = sum(s.interrupted for s in submitters)
@@ -162,7 +122,7 @@ def data_files(data_dir: Path) -> list[str]:
 
 def test_a_cancelled_download_leaves_nothing_behind(environment):
     app = create_app(store_settings(environment))
-    study = {"study_id": STUDY, "participant_id": "P001", "study_type": "baseline"}
+    study = {"study_id": GUNICORN_STUDY, "participant_id": "P001", "study_type": "baseline"}
     received = datetime(2026, 3, 1, tzinfo=UTC)
     with app.app_context():
         db.tests().insert_many(
@@ -192,7 +152,7 @@ def test_a_cancelled_download_leaves_nothing_behind(environment):
         )
         connection.close()
         started = time.monotonic()
-        assert request(f"{server.url}/healthz")[0] == 200
+        assert http_json(f"{server.url}/healthz")[0] == 200
         assert time.monotonic() - started < 5
         # A whole download afterwards works.
         whole = raw_post(port, "/tests/zip-archive/download-file", form)

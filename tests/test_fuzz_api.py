@@ -8,10 +8,10 @@ so they reach the storage, creation and export code; negative ones are sent as g
 
 import pytest
 import schemathesis
+from conftest import TEST_PASSWORD
 from hypothesis import HealthCheck, settings
 
 from intact import create_app, db
-from tests.conftest import TEST_PASSWORD
 
 EXAMPLES_PER_OPERATION = 60
 KNOWN_STUDY = "fuzzmeok"

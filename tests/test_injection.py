@@ -6,8 +6,7 @@ import copy
 import io
 
 import pytest
-from conftest import TEST_PASSWORD, load_sample
-from test_dashboard import log_in
+from conftest import TEST_PASSWORD, load_sample, log_in
 
 from intact import db
 

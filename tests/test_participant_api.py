@@ -9,9 +9,13 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
-from conftest import CONTRACT_SAMPLES, load_sample
+from conftest import (
+    CONTRACT_SAMPLES,
+    EXPECTED_TYPE,
+    load_sample,
+    store_locked_by_another_process,
+)
 from pymongo.errors import ServerSelectionTimeoutError
-from test_testtypes import EXPECTED_TYPE
 
 from intact import db, results
 from intact.testtypes import UNCLASSIFIED
@@ -531,8 +535,6 @@ def test_database_down_is_a_503_not_a_500(client, study, monkeypatch):
 
 
 def test_a_locked_embedded_store_is_a_503_and_the_retry_is_stored_once(app_config):
-    from test_faults import store_locked_by_another_process
-
     from intact import create_app
 
     app_config.update(DB_CONNECTION_STR="", DB_TIMEOUT_MS="1000")
@@ -627,13 +629,51 @@ def test_study_lookup_answers_only_the_type(client, study):
 
 
 @pytest.mark.parametrize(
-    "study_id", ["zzzzzzzz", "ABCDEFGH", "abcdefgh ", "%00", "%ED%A0%80", "x" * 5000]
+    "study_id", ["zzzzzzzz", "abcdefgha", "abcd efgh", "abcdefg", "%00", "%ED%A0%80", "x" * 5000]
 )
 def test_unknown_study_is_a_json_404(client, study, study_id):
     response = client.get(f"/studies/{study_id}")
     assert response.status_code == 404
     assert response.is_json
     assert response.json["message"]
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["Abcdefgh", "ABCDEFGH", "abcdefgh%20", "%20Abcdefgh%20%20", "abcdefgh%09", "%EF%BC%A1bcdefgh"],
+    ids=["capitalised", "upper", "trailing-space", "spaces", "tab", "full-width"],
+)
+def test_a_study_id_typed_on_a_phone_finds_its_study(app, client, study, typed):
+    response = client.get(f"/studies/{typed}")
+    assert (response.status_code, response.json) == (200, {"study_type": "followup"})
+    with app.app_context():
+        stored = db.studies().find_one({"study_id": "abcdefgh"})
+    assert stored["first_opened_at"] is not None
+
+
+@pytest.mark.parametrize("typed", ["Abcdefgh", "ABCDEFGH ", " abcdefgh\t"])
+def test_a_submission_with_a_typed_study_id_is_stored_under_the_canonical_id(
+    app, client, study, typed
+):
+    response = client.post("/tests", json=load_sample("spatial_memory", typed))
+    assert response.status_code == 200
+    assert response.json["study_id"] == "abcdefgh"
+    (stored,) = stored_tests(app)
+    assert (stored["study_id"], stored["participant_id"]) == ("abcdefgh", "P042")
+    # The same test sent again with the id spelled another way is the same test.
+    again = client.post("/tests", json=load_sample("spatial_memory", "abcdefgh"))
+    assert again.json["test_id"] == response.json["test_id"]
+    assert len(stored_tests(app)) == 1
+
+
+def test_a_refused_submission_with_a_typed_study_id_is_kept_under_the_canonical_id(
+    app, client, study
+):
+    payload = load_sample("spatial_memory", "Abcdefgh ")
+    payload["time_elapsed_milliseconds"] = "slow"
+    assert client.post("/tests", json=payload).status_code == 422
+    (kept,) = quarantined(app)
+    assert kept["study_id"] == "abcdefgh"
 
 
 def test_study_lookup_records_first_opened_and_last_seen(app, client, study):
@@ -670,8 +710,12 @@ def preflight(client, path, origin, method="POST"):
 
 
 @pytest.mark.parametrize("origin", [FRONTEND, LOCALHOST])
-@pytest.mark.parametrize("path", ["/tests", "/tests/"])
-def test_preflight_from_the_front_end_is_allowed(client, origin, path):
+@pytest.mark.parametrize("path", ["/tests", "/tests/", "/studies/abcdefgh", "/studies/Abcdefgh%20"])
+def test_preflight_from_the_front_end_is_allowed(app_config, origin, path):
+    from intact import create_app
+
+    app_config["CORS_LOCALHOST_ORIGIN"] = LOCALHOST
+    client = create_app(app_config).test_client()
     response = preflight(client, path, origin)
     assert 200 <= response.status_code < 300
     assert response.headers["Access-Control-Allow-Origin"] == origin
@@ -680,9 +724,17 @@ def test_preflight_from_the_front_end_is_allowed(client, origin, path):
     assert "Location" not in response.headers
 
 
-def test_study_lookup_is_allowed_cross_origin(client, study):
-    response = client.get(f"/studies/{study['study_id']}", headers={"Origin": FRONTEND})
+def test_study_lookup_is_allowed_cross_origin(app_config, make_study):
+    from intact import create_app
+
+    app_config["CORS_LOCALHOST_ORIGIN"] = LOCALHOST
+    app = create_app(app_config)
+    with app.app_context():
+        db.studies().insert_one({"study_id": "abcdefgh", "participant_id": "P1"})
+    client = app.test_client()
+    response = client.get("/studies/abcdefgh", headers={"Origin": FRONTEND})
     assert response.headers["Access-Control-Allow-Origin"] == FRONTEND
+    # Two origins: the answer depends on the request's Origin, and says so to caches.
     assert "Origin" in response.headers["Vary"]
     missing = client.get("/studies/zzzzzzzz", headers={"Origin": FRONTEND})
     assert missing.headers["Access-Control-Allow-Origin"] == FRONTEND
@@ -710,6 +762,47 @@ def test_other_origins_get_no_allow_header(client, study, path):
 def test_other_endpoints_are_not_cross_origin(client):
     response = client.get("/healthz", headers={"Origin": FRONTEND})
     assert "Access-Control-Allow-Origin" not in response.headers
+
+
+PARTICIPANT_ENDPOINTS = {"participant.Study", "participant.Tests"}
+
+
+def test_the_cors_rule_matches_no_route_but_the_participant_endpoints(app, client):
+    """Every route of the app, with its variables filled in, against the CORS patterns."""
+    import re
+
+    from intact.api.participant import CORS_RESOURCES
+
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in PARTICIPANT_ENDPOINTS:
+            continue
+        for value in ("abcdefgh", "x", "download-file"):
+            path = re.sub(r"<[^>]+>", value, rule.rule)
+            matching = [p for p in CORS_RESOURCES if re.match(p, path)]
+            assert not matching, f"{rule.endpoint} ({path}) is cross-origin by {matching}"
+            checked += 1
+    assert checked > 50
+    for path in ("/studies/download-file", "/studies/upload-file", "/studies/download-file/"):
+        answer = preflight(client, path, FRONTEND)
+        assert "Access-Control-Allow-Origin" not in answer.headers, path
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({}, ""),
+        ({"LOCAL_MODE": "1"}, LOCALHOST),
+        ({"LOCAL_MODE": "1", "CORS_LOCALHOST_ORIGIN": ""}, ""),
+        ({"CORS_LOCALHOST_ORIGIN": "http://localhost:3000"}, "http://localhost:3000"),
+    ],
+    ids=["deployment", "local-mode", "local-mode-switched-off", "set"],
+)
+def test_the_development_origin_is_empty_unless_local_mode_or_set(tmp_path, environment, expected):
+    from intact import config
+
+    settings = config.from_environ({"DATA_DIR": str(tmp_path), **environment})
+    assert settings["CORS_LOCALHOST_ORIGIN"] == expected
 
 
 def test_an_asterisk_allows_every_origin(app_config):

@@ -1,6 +1,5 @@
 """Rate limits that count failures only, per client address, with a JSON 429."""
 
-import os
 import time
 import uuid
 
@@ -15,7 +14,7 @@ from limits.storage import MemoryStorage, MongoDBStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from marshmallow import Schema, fields
 
-from intact import config, create_app, ratelimit
+from intact import config, create_app, db, ratelimit
 from intact.accounts.permissions import public
 
 KNOWN_STUDY = "abcdefgh"
@@ -251,38 +250,46 @@ def test_counters_live_in_the_apps_mongodb_database(uri):
 
 
 def test_an_app_on_mongodb_counts_in_its_database(app_config):
-    app_config.update(DB_CONNECTION_STR="mongodb://127.0.0.1:9/", DB_TIMEOUT_MS="100")
+    app_config.update(DB_CONNECTION_STR="mongodb://127.0.0.1:9/", DB_TIMEOUT_MS="1000")
     app = create_app(app_config)
     storage = app.extensions[ratelimit.PerAppLimiter.STATE]["storage"]
     assert isinstance(storage, ratelimit.AppDatabaseCounters)
-    assert storage._app_client is app.extensions["intact_db_client"]
+    assert storage._app_client is db.client_of(app)
 
 
 @pytest.mark.mongo
-def test_two_workers_share_counters_on_mongodb():
-    uri = os.environ.get("TEST_MONGO_URI")
-    if not uri:
-        pytest.skip("TEST_MONGO_URI is not set")
+def test_two_workers_share_counters_on_mongodb(mongo_uri):
     name = f"intact_test_{uuid.uuid4().hex[:12]}"
-    settings = config.from_environ({"DB_CONNECTION_STR": uri, "DB_NAME": name})
+    settings = config.from_environ({"DB_CONNECTION_STR": mongo_uri, "DB_NAME": name})
     # Two workers: two clients, as two gunicorn processes would have.
-    clients = [pymongo.MongoClient(uri, tz_aware=True) for _ in range(2)]
-    worker_a, worker_b = (
-        FixedWindowRateLimiter(storage_from_string(*ratelimit.storage_for(settings, client)))
-        for client in clients
-    )
+    clients = [pymongo.MongoClient(mongo_uri, tz_aware=True) for _ in range(2)]
+    workers = []
+    for client in clients:
+        storage_uri, options = ratelimit.storage_for(settings, client)
+        storage = storage_from_string(storage_uri, **options)
+        assert isinstance(storage, ratelimit.AppDatabaseCounters)
+        workers.append(FixedWindowRateLimiter(storage))
+    worker_a, worker_b = workers
     limit = parse("3 per minute")
     try:
         for _ in range(3):
             assert worker_a.hit(limit, "10.0.0.1", "misses")
+        # The fourth miss reaches the other worker, which sees the first three: refused.
         assert not worker_b.hit(limit, "10.0.0.1", "misses")
+        assert worker_a.get_window_stats(limit, "10.0.0.1", "misses").remaining == 0
+        # Another address has its own counter.
+        assert worker_b.hit(limit, "10.0.0.2", "misses")
+        # The counters live in the app's own database, one per address and window.
+        assert clients[1][name]["ratelimit_counters"].count_documents({}) == 2
     finally:
         clients[0].drop_database(name)
+        for client in clients:
+            client.close()
 
 
 def test_unreachable_counter_database_answers_503_quickly(app_config):
     # Port 9 (discard) on loopback: nothing listens, so MongoDB is unreachable.
-    app_config.update(DB_CONNECTION_STR="mongodb://127.0.0.1:9/", DB_TIMEOUT_MS="300")
+    app_config.update(DB_CONNECTION_STR="mongodb://127.0.0.1:9/", DB_TIMEOUT_MS="1000")
     app = create_app(app_config)
     app.register_blueprint(probe)
     started = time.perf_counter()

@@ -3,18 +3,11 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from test_dashboard import HTMX, is_fragment, log_in
+from conftest import HTMX, is_fragment
 
 from intact.admin import scores as score_pages
 
 BASELINE_DAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def admin(client):
-    """A test client logged in to the dashboard."""
-    assert log_in(client).status_code == 303
-    return client
 
 
 @pytest.fixture

@@ -7,27 +7,21 @@ import re
 from pathlib import Path
 
 import pytest
-import test_dashboard_browser as dashboard_browser
-from test_dashboard_browser import LAPTOP, PHONE, SCREENSHOTS, log_in, shoot
-
-# The dashboard's browser fixtures: a seeded live server, Chromium, and pages that log errors.
-live_server = dashboard_browser.live_server
-chromium = dashboard_browser.chromium
-page_at = dashboard_browser.page_at
+from conftest import LAPTOP, PHONE, SCREENSHOTS, shoot, submit_login
 
 pytestmark = pytest.mark.browser
 
 
-def logged_in_page(page_at, live_server, viewport):
+def logged_in_page(page_at, seeded_server, viewport):
     page = page_at(viewport)
-    page.goto(f"{live_server}/admin/login")
-    log_in(page, live_server)
+    page.goto(f"{seeded_server}/admin/login")
+    submit_login(page)
     page.wait_for_url(re.compile(r"/admin/$"))
     return page
 
 
-def test_researcher_reads_scores_flags_and_prints_a_report(live_server, page_at):
-    page = logged_in_page(page_at, live_server, LAPTOP)
+def test_researcher_reads_scores_flags_and_prints_a_report(seeded_server, page_at):
+    page = logged_in_page(page_at, seeded_server, LAPTOP)
     page.click("nav >> text=Scores")
     page.wait_for_url(re.compile(r"/admin/scores$"))
     assert page.locator("figure.chart svg").count() >= 10
@@ -53,7 +47,7 @@ def test_researcher_reads_scores_flags_and_prints_a_report(live_server, page_at)
     assert page.locator("table.flagged tbody td a").inner_text() == "P005"
     shoot(page, "laptop-11-flagged")
 
-    page.goto(f"{live_server}/admin/participants/P001/scores")
+    page.goto(f"{seeded_server}/admin/participants/P001/scores")
     assert page.locator("table.score-table thead th").count() == 4  # score, baseline, FU, change
     shoot(page, "laptop-12-participant-scores")
 
@@ -80,9 +74,9 @@ def test_researcher_reads_scores_flags_and_prints_a_report(live_server, page_at)
         ("report", "/admin/participants/P001/report"),
     ],
 )
-def test_score_pages_fit_a_phone(live_server, page_at, name, path):
-    page = logged_in_page(page_at, live_server, PHONE)
-    page.goto(f"{live_server}{path}")
+def test_score_pages_fit_a_phone(seeded_server, page_at, name, path):
+    page = logged_in_page(page_at, seeded_server, PHONE)
+    page.goto(f"{seeded_server}{path}")
     shoot(page, f"phone-{name}")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert page.errors == []

@@ -11,8 +11,6 @@ from intact.studies import (
     StudyNotFound,
     create_studies,
     find_study,
-    parse_participant_ids,
-    read_participant_ids_file,
     record_activity,
 )
 
@@ -44,90 +42,6 @@ def test_first_opened_is_kept_and_last_seen_moves(store_config):
         study = find_study("abcdefgh")
     assert study["first_opened_at"] == first
     assert study["last_seen_at"] == later + timedelta(hours=1)
-
-
-# --- participant id lists ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "P1\nP2",
-        "P1\r\nP2\r\n",
-        "\ufeffP1\nP2\n",
-        "  P1  \n\n\t\nP2\t\n\n",
-        "P1\rP2",
-        "participant_id\nP1\nP2",
-        "\ufeffParticipant_ID\r\nP1\r\nP2\r\n",
-        '"participant_id"\n"P1"\n"P2"',
-        "\nparticipant_id,,\nP1,\nP2,,",
-    ],
-    ids=["lf", "crlf", "bom", "blank-lines", "cr", "header", "bom-header", "quoted", "trailing"],
-)
-def test_participant_id_lists_in_every_usual_shape(text):
-    assert parse_participant_ids(text) == ["P1", "P2"]
-
-
-@pytest.mark.parametrize(
-    ("text", "bad_lines"),
-    [
-        ("P1\nP-2\nP3", [2]),
-        ("P1\nP 2", [2]),
-        ("P1\n\nP_3\nP4;", [3, 4]),
-        ("P1,P2", [1]),
-        ("x" * 65, [1]),
-        ("P1\nparticipant_id", [2]),
-        ("=HYPERLINK(1)", [1]),
-        ("P1\x0bP2\nP3\u2028P4\n\fP5", [1, 2]),
-    ],
-    ids=[
-        "dash",
-        "space",
-        "underscore-and-semicolon",
-        "two-columns",
-        "too-long",
-        "header-not-first",
-        "formula",
-        "odd-line-breaks",
-    ],
-)
-def test_invalid_participant_ids_are_refused_naming_their_lines(text, bad_lines):
-    with pytest.raises(InvalidBatch) as caught:
-        parse_participant_ids(text)
-    assert caught.value.lines == bad_lines
-    assert "Non-alphanumeric" in caught.value.message
-    expected = "line " if len(bad_lines) == 1 else "lines "
-    assert expected + ", ".join(map(str, bad_lines)) in caught.value.message
-
-
-def test_a_long_list_of_bad_lines_is_summarised():
-    with pytest.raises(InvalidBatch) as caught:
-        parse_participant_ids("\n".join(["bad-id"] * 50))
-    assert caught.value.lines == list(range(1, 51))
-    assert caught.value.message.endswith("and 30 more.")
-
-
-@pytest.mark.parametrize("filename", ["ids.txt", "ids.csv", "IDS.TXT", "list.v2.Csv"])
-def test_txt_and_csv_files_are_read(filename):
-    data = "\ufeffparticipant_id\r\nP1\r\nP2\r\n".encode()
-    assert read_participant_ids_file(data, filename) == ["P1", "P2"]
-
-
-@pytest.mark.parametrize(
-    ("data", "filename", "complaint"),
-    [
-        (b"P1\n", "ids.xlsx", "must be a .txt or .csv file"),
-        (b"P1\n", "", "must be a .txt or .csv file"),
-        (b"P1\n", "csv", "must be a .txt or .csv file"),
-        ("P1\nP2\n".encode("utf-16"), "ids.txt", "not UTF-8 text"),
-        (b"P1\n\xe9\n", "ids.csv", "byte 4 cannot be read"),
-        (b"P1\x00\x00\n", "ids.txt", "binary data"),
-    ],
-    ids=["xlsx", "no-name", "no-suffix", "utf-16", "latin-1", "binary"],
-)
-def test_unreadable_files_are_refused(data, filename, complaint):
-    with pytest.raises(InvalidBatch, match=complaint):
-        read_participant_ids_file(data, filename)
 
 
 # --- creating studies --------------------------------------------------------------------------
@@ -258,8 +172,3 @@ def test_a_failure_midway_removes_what_was_inserted(app, monkeypatch):
             create_studies(["P1", "P2", "P3"], baselines=1, followups=0)
         assert calls == [2, 1]
         assert collection.count_documents({}) == 0
-
-
-def test_ids_in_any_script_are_accepted_as_the_original_backend_did():
-    decomposed = "Mu\u0308ller1"  # u + combining diaeresis, as some keyboards type it
-    assert parse_participant_ids(f"Müller1\n{decomposed}\nИван7") == ["Müller1", "Müller1", "Иван7"]

@@ -1,22 +1,10 @@
 """Result schemas and test-type inference, against the front-end's own samples."""
 
 import pytest
-from conftest import CONTRACT_SAMPLES, load_sample
+from conftest import CONTRACT_SAMPLES, EXPECTED_TYPE, load_sample
 from marshmallow import ValidationError
 
 from intact.testtypes import TEST_TYPES, UNCLASSIFIED, infer_test_type
-
-EXPECTED_TYPE = {
-    "choice_reaction_time": "choice_reaction_time",
-    "delayed_recall": "delayed_recall",
-    "delayed_recall_none_recalled": "delayed_recall",
-    "digit_symbol_matching": "digit_symbol_matching",
-    "immediate_recall": "immediate_recall",
-    "immediate_recall_first_try": "immediate_recall",
-    "spatial_memory": "spatial_memory",
-    "spatial_memory_timed_out_no_answer": UNCLASSIFIED,
-    "visual_paired_associates": "visual_paired_associates",
-}
 
 
 def test_every_contract_sample_has_an_expectation():

@@ -2,7 +2,7 @@
 
 from marshmallow import ValidationError
 
-from intact import studies
+from intact import participant_lists, studies
 from intact.admin import schemas
 
 TEXT_FIELD = "participant_ids"
@@ -34,9 +34,9 @@ def batch_from_request(form, files) -> tuple[list[str], int, int]:
     source = FILE_FIELD if has_file else TEXT_FIELD
     try:
         if has_file:
-            participant_ids = studies.read_participant_ids_file(upload.read(), upload.filename)
+            participant_ids = participant_lists.read_file(upload.read(), upload.filename)
         else:
-            participant_ids = studies.parse_participant_ids(typed)
+            participant_ids = participant_lists.parse(typed)
     except studies.InvalidBatch as error:
         raise FormErrors({source: error.message}) from None
     if not participant_ids:

@@ -2,6 +2,7 @@
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from intact.identifiers import StudyIdField
 from intact.progress import PER_PAGE_CHOICES, SORTS, STUDY_STATES, GridQuery
 from intact.studies import STUDY_TYPES
 
@@ -72,7 +73,7 @@ class RefusedQueryArgsSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    study_id = fields.String(load_default="", validate=validate.Length(max=100))
+    study_id = StudyIdField(load_default="", validate=validate.Length(max=100))
     page = fields.Integer(
         load_default=1, validate=validate.Range(min=1, error="The page number starts at 1.")
     )

@@ -103,7 +103,7 @@ def _overview_or_404(participant_id: str):
         abort(404, description=f"No study belongs to a participant with the id {participant_id}.")
 
 
-@bp.get("/participants/<participant_id>/scores")
+@bp.get("/participants/<participant:participant_id>/scores")
 @requires(Permission.VIEW_PROGRESS)
 def participant_scores(participant_id):
     """One participant's baseline and follow-ups side by side, with the change in each score."""
@@ -114,7 +114,7 @@ def participant_scores(participant_id):
     )
 
 
-@bp.get("/participants/<participant_id>/report")
+@bp.get("/participants/<participant:participant_id>/report")
 @requires(Permission.VIEW_PROGRESS)
 def participant_report(participant_id):
     """A page that prints cleanly to PDF: the participant's scores over time."""

@@ -110,7 +110,7 @@ def progress_grid():
     )
 
 
-@bp.get("/participants/<participant_id>")
+@bp.get("/participants/<participant:participant_id>")
 @requires(Permission.VIEW_PROGRESS)
 def participant(participant_id):
     """One participant's studies, and every test received with its answers."""
@@ -208,7 +208,7 @@ def refused_list():
         args = schemas.RefusedQueryArgsSchema().load(request.args)
     except ValidationError as error:
         return errors.error_page(400, None, schemas.plain_errors(error))
-    study_id = args["study_id"].strip() or None
+    study_id = args["study_id"] or None
     total = quarantine.count_refused(study_id)
     pages = max(1, -(-total // REFUSED_PER_PAGE))
     page = min(args["page"], pages)

@@ -9,13 +9,14 @@ Every route answers with and without a trailing slash, without a redirect. Authe
 from flask import Response, current_app
 from flask_smorest import Blueprint, abort
 from flask_smorest.fields import Upload
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
+from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
 from webargs.flaskparser import FlaskParser
 from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import CombinedMultiDict
 
-from intact import audit, clients, exports, studies, summaries
+from intact import audit, clients, exports, participant_lists, studies, summaries
 from intact.accounts.permissions import Permission, requires
+from intact.identifiers import ParticipantIdField
 
 VALIDATION_STATUS = 400
 
@@ -105,8 +106,10 @@ class CreateStudiesFormSchema(StudyCountsSchema):
     participant_ids = fields.String(
         load_default="",
         metadata={
-            "description": "Participant ids, one per line: letters and digits only. Blank "
-            "lines are ignored; a first line `participant_id` is taken as a header."
+            "description": "Participant ids, one per line: letters and digits only, each "
+            "participant once. Blank lines are ignored; a CSV pasted from a spreadsheet "
+            "(comma, semicolon or tab) works, and a first line naming the id column "
+            "(participant_id, Subject, ID, …) is taken as a header."
         },
     )
 
@@ -117,8 +120,9 @@ class UploadStudiesFormSchema(StudyCountsSchema):
     participant_ids_file = Upload(
         required=True,
         metadata={
-            "description": "A .txt file with one participant id per line, or a one-column "
-            ".csv (header `participant_id` optional), UTF-8."
+            "description": "A .txt file with one participant id per line, or a .csv / .tsv "
+            "from a spreadsheet (comma, semicolon or tab; a header row naming the id column "
+            "is optional), in UTF-8 or UTF-16 with BOM."
         },
     )
 
@@ -132,17 +136,11 @@ class StudySchema(Schema):
     study_type = fields.String(metadata={"description": "baseline or followup"})
 
 
-def _participant_id(value: str) -> None:
-    if not studies.is_participant_id(value):
-        raise ValidationError("A participant id is letters and digits only.")
-
-
 class ParticipantFilterSchema(AdminFormSchema):
     """An optional participant filter for downloads."""
 
-    participant_id = fields.String(
+    participant_id = ParticipantIdField(
         load_default=None,
-        validate=_participant_id,
         metadata={"description": "Only this participant's data (optional)."},
     )
 
@@ -221,7 +219,7 @@ def create_studies(form):
     offending lines. A request may create at most MAX_STUDIES_PER_REQUEST studies.
     """
     try:
-        participant_ids = studies.parse_participant_ids(form["participant_ids"])
+        participant_ids = participant_lists.parse(form["participant_ids"])
     except studies.InvalidBatch as error:
         _refuse(error)
     return _create_studies(participant_ids, form)
@@ -242,7 +240,7 @@ def upload_studies_file(form):
     """
     upload = form["participant_ids_file"]
     try:
-        participant_ids = studies.read_participant_ids_file(upload.read(), upload.filename)
+        participant_ids = participant_lists.read_file(upload.read(), upload.filename)
     except studies.InvalidBatch as error:
         _refuse(error)
     return _create_studies(participant_ids, form)

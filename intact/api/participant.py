@@ -37,8 +37,11 @@ CONTRACT_EXAMPLES = json.loads(
     (Path(__file__).with_name("contract_examples.json")).read_text(encoding="utf-8")
 )
 UNKNOWN_STUDY_MESSAGE = "Unknown study_id: no study has this id."
-# Paths the front-end calls cross-origin (anchored: flask-cors matches from the start only).
-CORS_RESOURCES = [r"^/studies/[^/]+$", r"^/tests/?$"]
+# The only paths the front-end calls cross-origin, anchored at both ends: a study id (letters,
+# maybe capitalised or with spaces around it as a phone typed it) and /tests. Admin endpoints
+# under /studies/ (download-file, upload-file) must never match: tests/test_participant_api.py
+# checks every route of the app against these.
+CORS_RESOURCES = [r"^/studies/\s*[A-Za-z]+\s*$", r"^/tests/?$"]
 RETRY_AFTER = {
     "Retry-After": {
         "description": "Seconds to wait before trying again.",
@@ -60,7 +63,7 @@ def _error_example(code: int, message: str, **details) -> dict:
     return {"message": message, "code": code, "status": HTTPStatus(code).phrase, **details}
 
 
-@bp.route("/studies/<study_id>")
+@bp.route("/studies/<study:study_id>")
 @public
 class Study(MethodView):
     """A study link."""
