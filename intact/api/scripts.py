@@ -16,9 +16,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from intact import audit, db, progress, studies, summaries
+from intact import audit, db, participant_lists, progress, studies, summaries
 from intact.accounts import permissions, principal
 from intact.accounts.permissions import Permission, requires
+from intact.identifiers import ParticipantIdField
 from intact.testtypes import TEST_TYPES, UNCLASSIFIED
 from intact.timestamps import utc_iso
 
@@ -128,13 +129,17 @@ class TestsQueryArgsSchema(PageArgsSchema):
         validate=validate.OneOf([*TEST_TYPES, UNCLASSIFIED]),
         metadata={"description": "One test type, or unclassified."},
     )
-    participant_id = fields.String(load_default=None, metadata={"description": "One participant."})
+    participant_id = ParticipantIdField(
+        load_default=None, metadata={"description": "One participant."}
+    )
 
 
 class SummaryQueryArgsSchema(PageArgsSchema):
     """GET /api/v1/summary filters."""
 
-    participant_id = fields.String(load_default=None, metadata={"description": "One participant."})
+    participant_id = ParticipantIdField(
+        load_default=None, metadata={"description": "One participant."}
+    )
 
 
 class StudyStateSchema(Schema):
@@ -199,11 +204,10 @@ class CreateStudiesSchema(Schema):
 
     @validates_schema
     def _ids_are_text(self, data, **kwargs):
-        ids = data.get("participant_ids")
-        if not isinstance(ids, str) and not (
-            isinstance(ids, list) and all(isinstance(i, str) for i in ids)
-        ):
-            raise ValidationError("A list of strings, or one string.", "participant_ids")
+        if not isinstance(data.get("participant_ids"), str | list):
+            raise ValidationError(
+                "A list of participant ids, or one string with one per line.", "participant_ids"
+            )
 
 
 class NewStudySchema(Schema):
@@ -283,7 +287,7 @@ class Participants(MethodView):
         }
 
 
-@bp.route("/participants/<participant_id>")
+@bp.route("/participants/<participant:participant_id>")
 @requires(Permission.VIEW_PROGRESS)
 class Participant(MethodView):
     """One participant."""
@@ -296,7 +300,6 @@ class Participant(MethodView):
 
         404 names the id when no study belongs to it.
         """
-        participant_id = studies.normalise_participant_id(participant_id)
         found = progress.load_progress(studies_filter={"participant_id": participant_id})
         if not found:
             abort(404, message=f"No study belongs to a participant with the id {participant_id}.")
@@ -324,7 +327,7 @@ class Tests(MethodView):
         if args["test_type"]:
             query["test_type"] = args["test_type"]
         if args["participant_id"]:
-            query["participant_id"] = studies.normalise_participant_id(args["participant_id"])
+            query["participant_id"] = args["participant_id"]
         if args["cursor"]:
             received, test_id = _decode_cursor(args["cursor"])
             at = datetime.fromisoformat(received)
@@ -372,8 +375,6 @@ class Summary(MethodView):
         one item per study, in participant then study order; analysts do not get `study_id`.
         """
         participant_id = args["participant_id"]
-        if participant_id is not None:
-            participant_id = studies.normalise_participant_id(participant_id)
         start = int(_decode_cursor(args["cursor"])) if args["cursor"] else 0
         items = []
         more = False
@@ -407,7 +408,10 @@ class Studies(MethodView):
         """
         ids = body["participant_ids"]
         try:
-            participant_ids = studies.parse_participant_ids(ids) if isinstance(ids, str) else ids
+            if isinstance(ids, str):
+                participant_ids = participant_lists.parse(ids)
+            else:
+                participant_ids = participant_lists.check(enumerate(ids, start=1))
             created = studies.create_studies(
                 participant_ids,
                 baselines=body["baselines_per_participant"],
