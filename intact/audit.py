@@ -1,9 +1,10 @@
-"""Audit log of admin actions: who (account or token, and client address) did what, when.
+"""Audit log of admin actions: who (account or token, and client address) did what, when, how much.
 
 Call `audit.record(action, count=..., **details)` where an admin action succeeds or fails. Details
 are small facts (a test type, a participant filter, a file name) and never a password. Every entry
 names who acted: the logged-in account, the API token (and its owner), the built-in
-ADMIN_PASSWORD admin, or the command line (intact/accounts/principal.py).
+ADMIN_PASSWORD admin, or the command line (intact/accounts/principal.py). What `count` counts is
+fixed per action (`COUNT_UNITS`); every download is recorded by `downloads.record`, in bytes.
 """
 
 import csv
@@ -74,7 +75,14 @@ ACTIONS = {
     TOKEN_REVOKED: "API token revoked",
     TOKEN_REFUSED: "API token refused (bad, expired or revoked)",
 }
-CSV_COLUMNS = ("time", "action", "who", "client", "count", "details")
+# What `count` counts, per action: (one, many). Actions not listed carry no count.
+COUNT_UNITS = {
+    STUDIES_CREATED: ("study", "studies"),
+    DOWNLOAD: ("byte", "bytes"),
+    BACKUP_WRITTEN: ("document", "documents"),
+    BACKUP_RESTORED: ("document", "documents"),
+}
+CSV_COLUMNS = ("time", "action", "who", "client", "count", "count_unit", "details")
 DEFAULT_PAGE_SIZE = 50
 
 
@@ -119,6 +127,11 @@ def record(
         db.collection(COLLECTION).insert_one(entry)
     except PyMongoError:
         log.exception("audit entry not stored: %s", action)
+
+
+def count_unit(action: str) -> str:
+    """What an entry's count counts for this action ("bytes", "studies", …), or ""."""
+    return COUNT_UNITS.get(action, ("", ""))[1]
 
 
 def _filters(action=None, client=None, since=None, until=None) -> dict:
@@ -172,6 +185,7 @@ def iter_csv(**filters):
                 entry.get("who", ""),
                 entry["client"],
                 "" if entry.get("count") is None else entry["count"],
+                count_unit(entry["action"]) if entry.get("count") is not None else "",
                 json.dumps(entry.get("details") or {}, sort_keys=True, default=str),
             ]
         )

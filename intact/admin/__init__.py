@@ -24,6 +24,7 @@ def init_app(app) -> None:
     from intact.admin import (  # noqa: F401, PLC0415
         accounts,
         audit_log,
+        download_views,
         formatting,
         login,
         my_account,
