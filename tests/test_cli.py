@@ -38,8 +38,8 @@ def test_create_studies_reads_a_file_and_writes_the_csv(app, runner, tmp_path):
     result = runner.invoke(args=["create-studies", str(ids), "--output", str(output)])
     assert result.exit_code == 0, result.output
     header, *rows = list(csv.reader(output.open(encoding="utf-8")))
-    assert header[:4] == ["study_id", "participant_id", "study_type", "url"]
-    assert [row[2] for row in rows] == ["baseline", "followup"]
+    assert header[:5] == ["study_id", "participant_id", "study_type", "followup_number", "url"]
+    assert [row[2:4] for row in rows] == [["baseline", ""], ["followup", "1"]]
     assert stored_count(app) == 2
 
 
@@ -132,8 +132,8 @@ def test_commands_are_audited_as_from_the_command_line(app, runner, tmp_path):
     runner.invoke(args=["create-studies"], input="P1\n")
     runner.invoke(args=["export", str(tmp_path / "all.zip")])
     with app.app_context():
-        (created,), _ = audit.find_entries(action=audit.STUDIES_CREATED)
-        (download,), _ = audit.find_entries(action=audit.DOWNLOAD)
+        (created,) = audit.find_entries(action=audit.STUDIES_CREATED).items
+        (download,) = audit.find_entries(action=audit.DOWNLOAD).items
     assert (created["client"], created["count"]) == ("command line", 2)
     assert created["details"]["via"] == "command line"
     assert download["client"] == "command line"

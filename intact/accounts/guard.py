@@ -72,8 +72,9 @@ def check_request():
     view = current_app.view_functions[request.endpoint]
     declared = permissions.declaration_of(request.endpoint, view)
     if declared == PUBLIC:
-        # Public pages (the login page) still know who is logged in.
-        principal.set_current(session_principal())
+        # The dashboard's public pages (login) still know who is logged in; participants'
+        # endpoints and static files need no session read.
+        principal.set_current(session_principal() if request.blueprint == DASHBOARD else None)
         return None
     if declared is None:
         log.error("route %s declares no permission: refused", request.endpoint)

@@ -5,10 +5,7 @@ from flask import abort, flash, render_template, request, url_for
 from intact import audit
 from intact.accounts import links, principal, sessions, tokens, twofactor, users
 from intact.accounts.permissions import ROLE_DESCRIPTIONS, ROLES, Permission, requires
-from intact.admin import add_to_menu, bp, pages
-from intact.admin import views as _dashboard_views  # noqa: F401 - its menu entries come first
-
-add_to_menu("dashboard.accounts", "Accounts")
+from intact.admin import bp, pages
 
 
 def _link_url(link: links.Link) -> str:

@@ -9,10 +9,7 @@ from flask import abort, current_app, flash, render_template, request, url_for
 from intact import audit
 from intact.accounts import passwords, principal, sessions, tokens, twofactor, users
 from intact.accounts.permissions import ADMIN, TOKEN_SCOPES, Permission, requires
-from intact.admin import add_to_menu, bp, pages
-from intact.admin import views as _dashboard_views  # noqa: F401 - its menu entries come first
-
-add_to_menu("dashboard.my_account", "My account", last=True)
+from intact.admin import bp, pages
 
 
 def _me() -> principal.Principal:

@@ -8,31 +8,12 @@ from flask import (
     request,
     url_for,
 )
-from marshmallow import ValidationError
 
 from intact import audit, auth, downloads, progress, quarantine, studies
 from intact.accounts import permissions, principal
 from intact.accounts.permissions import Permission, requires
-from intact.admin import (
-    MENU,
-    MENU_LAST,
-    add_to_menu,
-    bp,
-    creation,
-    errors,
-    formatting,
-    pages,
-    schemas,
-)
+from intact.admin import MENU, bp, creation, formatting, pages, schemas
 from intact.testtypes import TEST_TYPES
-
-errors.init_blueprint(bp)
-add_to_menu("dashboard.overview", "Overview")
-add_to_menu("dashboard.progress_grid", "Progress")
-add_to_menu("dashboard.create_studies", "Create studies")
-add_to_menu("dashboard.downloads", "Downloads")
-add_to_menu("dashboard.refused_list", "Refused submissions")
-add_to_menu("dashboard.instructions", "How it works", last=True)
 
 
 def may(permission: str) -> bool:
@@ -43,7 +24,7 @@ def may(permission: str) -> bool:
 def _menu() -> list[tuple[str, str]]:
     """The menu entries this person's role may open."""
     entries = []
-    for endpoint, label in MENU + MENU_LAST:
+    for endpoint, label in MENU:
         view = current_app.view_functions.get(endpoint)
         if view is None:
             continue
@@ -90,15 +71,7 @@ def overview():
 @requires(Permission.VIEW_PROGRESS)
 def progress_grid():
     """Who has done what: one row per participant, one column per study and test."""
-    try:
-        query = schemas.grid_query(request.args)
-    except ValidationError as error:
-        return errors.error_page(
-            400,
-            "The address asks for a search the dashboard does not understand.",
-            schemas.plain_errors(error),
-        )
-    grid = progress.progress_grid(query)
+    grid = progress.progress_grid(schemas.grid_query(request.args))
     return pages.render_page(
         "admin/progress.html",
         "admin/partials/_progress_table.html",
@@ -161,23 +134,25 @@ def create_studies_submit():
 BATCH_ROWS_SHOWN = 1000
 
 
+def _batch_or_404(batch_id: str):
+    shown = progress.batch_studies(batch_id, per_page=BATCH_ROWS_SHOWN)
+    if not shown.total:
+        abort(404, description="No studies were created with this batch id.")
+    return shown
+
+
 @bp.get("/batches/<batch_id>")
 @requires(Permission.SEE_STUDY_LINKS)
 def batch(batch_id):
     """The studies one creation made, with their links, and a download of just those."""
-    shown, total = progress.batch_studies(batch_id, BATCH_ROWS_SHOWN)
-    if not total:
-        abort(404, description="No studies were created with this batch id.")
-    return render_template("admin/batch.html", batch_id=batch_id, studies=shown, total=total)
+    return render_template("admin/batch.html", batch_id=batch_id, studies=_batch_or_404(batch_id))
 
 
 @bp.get("/batches/<batch_id>/studies.csv")
 @requires(Permission.DOWNLOAD_IDENTIFIABLE)
 def batch_csv(batch_id):
     """studies.csv for one creation batch only."""
-    _, total = progress.batch_studies(batch_id, 0)
-    if not total:
-        abort(404, description="No studies were created with this batch id.")
+    _batch_or_404(batch_id)
     return downloads.attachment(downloads.batch_studies_csv(batch_id))
 
 
@@ -188,25 +163,10 @@ REFUSED_PER_PAGE = 50
 @requires(Permission.SEE_REFUSED)
 def refused_list():
     """Submissions refused for a schema error that named a known study, newest first."""
-    try:
-        args = schemas.RefusedQueryArgsSchema().load(request.args)
-    except ValidationError as error:
-        return errors.error_page(400, None, schemas.plain_errors(error))
+    args = schemas.load(schemas.RefusedQueryArgsSchema, request.args)
     study_id = args["study_id"] or None
-    total = quarantine.count_refused(study_id)
-    pages = max(1, -(-total // REFUSED_PER_PAGE))
-    page = min(args["page"], pages)
-    entries = quarantine.list_refused(
-        study_id, limit=REFUSED_PER_PAGE, skip=(page - 1) * REFUSED_PER_PAGE
-    )
-    return render_template(
-        "admin/refused.html",
-        entries=entries,
-        total=total,
-        page=page,
-        pages=pages,
-        study_id=study_id,
-    )
+    refused = quarantine.list_refused(study_id, page=args["page"], per_page=REFUSED_PER_PAGE)
+    return render_template("admin/refused.html", refused=refused, study_id=study_id)
 
 
 @bp.get("/refused/<quarantine_id>")

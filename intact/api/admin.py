@@ -133,6 +133,12 @@ class StudySchema(Schema):
     participant_id = fields.String()
     url = fields.String(metadata={"description": "STUDY_URL_PREFIX + '/' + study_id"})
     study_type = fields.String(metadata={"description": "baseline or followup"})
+    followup_number = fields.Integer(
+        metadata={
+            "description": "Follow-up k (1, 2, … per participant, continuing after the ones "
+            "the participant has); absent for baselines. The same k on every page and export."
+        }
+    )
 
 
 class ParticipantFilterSchema(AdminFormSchema):
@@ -162,13 +168,19 @@ DOWNLOAD_HEADERS = {
         "schema": {"type": "string"},
     }
 }
-UNAUTHORIZED = {"response": "UNAUTHORIZED", "description": "Wrong or missing admin password."}
+UNAUTHORIZED = {
+    "response": "UNAUTHORIZED",
+    "description": "Wrong or missing admin password, or a bad, expired or revoked API token.",
+}
+# The `password` form field, or an API token (Swagger UI's Authorize button sends it).
+SECURITY = [{"bearerAuth": []}, {}]
 
 
 def file_response(content_type: str, description: str):
     """Document a download's answer: a streamed file with its name, or 401."""
 
     def document(view):
+        view = bp.doc(security=SECURITY)(view)
         view = bp.alt_response(401, **UNAUTHORIZED)(view)
         return bp.response(
             200, FILE, content_type=content_type, description=description, headers=DOWNLOAD_HEADERS
@@ -210,6 +222,7 @@ def _refuse(error: studies.InvalidBatch):
 @bp.arguments(CreateStudiesFormSchema, location="form", error_status_code=VALIDATION_STATUS)
 @bp.response(200, StudySchema(many=True))
 @bp.alt_response(401, **UNAUTHORIZED)
+@bp.doc(security=SECURITY)
 @bp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE", description="Over MAX_CONTENT_LENGTH.")
 def create_studies(form):
     """Create studies for a list of participant ids
@@ -232,6 +245,7 @@ def create_studies(form):
 )
 @bp.response(200, StudySchema(many=True))
 @bp.alt_response(401, **UNAUTHORIZED)
+@bp.doc(security=SECURITY)
 @bp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE", description="Over MAX_CONTENT_LENGTH.")
 def upload_studies_file(form):
     """Create studies for the participant ids in an uploaded file
@@ -253,8 +267,8 @@ def upload_studies_file(form):
 def download_studies(form):
     """Download every study as studies.csv
 
-    Columns: study_id, participant_id, study_type, url, created_at, first_opened_at,
-    last_seen_at, batch_id. Timestamps are ISO 8601 UTC.
+    Columns: study_id, participant_id, study_type, followup_number, url, created_at,
+    first_opened_at, last_seen_at, batch_id. Timestamps are ISO 8601 UTC.
     """
     return downloads.attachment(downloads.studies_csv(form["participant_id"]))
 
