@@ -82,6 +82,7 @@ COUNT_UNITS = {
     DOWNLOAD: ("byte", "bytes"),
     BACKUP_WRITTEN: ("document", "documents"),
     BACKUP_RESTORED: ("document", "documents"),
+    SESSIONS_ENDED: ("session", "sessions"),
 }
 CSV_COLUMNS = ("time", "action", "who", "client", "count", "count_unit", "details")
 
@@ -108,9 +109,13 @@ def record(
     log could not be written would only add a second failure. `client` is the request's address
     and `who` the request's account or token (`actor()`) unless given: a download that finishes
     after its request context is gone passes both along.
+    A count is allowed only for an action whose unit COUNT_UNITS states (ValueError otherwise),
+    so that a count means one thing per action.
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
+    if count is not None and action not in COUNT_UNITS:
+        raise ValueError(f"audit action {action!r} has no count unit in COUNT_UNITS")
     if client is None:
         client = clients.address() if has_request_context() else COMMAND_LINE
     entry = {
