@@ -238,10 +238,9 @@ def result_layout(test_type: str, seen: FieldsSeen | None = None) -> ResultLayou
     else:
         if known.is_list:
             columns.append(QUESTION_NUMBER_COLUMN)
-        declared = known.schema._declared_fields
-        for key in known.field_names:
-            description = declared[key].metadata.get("description", "")
-            columns.append(Column(key, description, **describe_field(declared[key])))
+        for key, schema_field in known.fields.items():
+            description = schema_field.metadata.get("description", "")
+            columns.append(Column(key, description, **describe_field(schema_field)))
         answer_extras = sorted(seen.in_answers)
         answer_keys = [*known.field_names, *answer_extras]
     submission_keys = sorted(seen.in_submissions)

@@ -9,7 +9,7 @@ from flask import (
     url_for,
 )
 
-from intact import audit, auth, downloads, progress, quarantine, studies
+from intact import audit, auth, downloads, progress, quarantine, studies, testtypes
 from intact.accounts import permissions, principal
 from intact.accounts.permissions import Permission, requires
 from intact.admin import MENU, bp, creation, formatting, pages, schemas
@@ -47,6 +47,7 @@ def _template_helpers():
         "show_study_ids": logged_in and may(Permission.SEE_STUDY_LINKS),
         "menu": _menu() if logged_in else [],
         "test_types": TEST_TYPES,
+        "test_label": testtypes.label,
         "state_labels": progress.STATE_LABELS,
         "state_descriptions": {
             state: text.format(days=current_app.config["ABANDONED_AFTER_DAYS"])
