@@ -15,7 +15,7 @@ from datetime import datetime
 
 from marshmallow import fields, validate
 
-from intact import db, studies
+from intact import cooperative, db, studies
 from intact.spreadsheet_safety import neutralise
 from intact.testtypes import TEST_TYPES, UNCLASSIFIED
 from intact.timestamps import utc_iso
@@ -82,6 +82,8 @@ def csv_chunks(header: Iterable[str], rows: Iterable[Iterable]) -> Iterator[byte
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     writer.writerow(header)
     for row in rows:
+        # Rows may come from memory (derived scores) rather than db.stream: a turn for others.
+        cooperative.pause()
         writer.writerow(row)
         if buffer.tell() >= CHUNK_CHARS:
             yield buffer.getvalue().encode()
