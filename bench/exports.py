@@ -24,25 +24,12 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH_DIR.parent), str(BENCH_DIR)]
 
-from summaries import fill  # noqa: E402 - bench/summaries.py: the same battery, same documents
+from summaries import embedded_app, fill  # noqa: E402 - bench/summaries.py: same documents
 
-from intact import archive, create_app, db, exports, studies, summaries  # noqa: E402
-
-
-def make_app(folder: str):
-    return create_app(
-        {
-            "DB_CONNECTION_STR": "",
-            "DATA_DIR": folder,
-            "ADMIN_PASSWORD": "bench-password",
-            "SECRET_KEY": "bench",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-
+from intact import archive, db, exports, studies, summaries  # noqa: E402
 
 # The derived-score tables: left out of the raw-data ZIP.
-DERIVED = (summaries.SUMMARY, summaries.CHANGE)
+DERIVED = (summaries.SUMMARY, summaries.CHANGE, summaries.RELIABLE_CHANGE)
 
 
 def tables_of(variant: str) -> list:
@@ -80,10 +67,11 @@ def resident_peak_kib() -> int:
 def measure_zip(folder: str) -> dict:
     """In this (fresh) process: time, resident peak and Python peak of the ZIP.
 
-    First the raw-data ZIP (without summary.csv and change.csv), then the ZIP as downloaded, with
-    the derived scores. Each is built three times: timed, timed again, and under tracemalloc.
+    First the raw-data ZIP (without summary.csv, change.csv, reliable_change.csv), then the ZIP as
+    downloaded, with the derived scores. Each is built three times: timed, timed again, and
+    under tracemalloc.
     """
-    app, start_seconds, _ = timed(lambda: make_app(folder))
+    app, start_seconds, _ = timed(lambda: embedded_app(folder))
     figures = {"start_seconds": start_seconds}
     with app.app_context():
         figures["rss_start_kib"] = resident_peak_kib()
@@ -131,7 +119,7 @@ def create_ten_thousand(app) -> str:
 
 def run(participants: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        app = make_app(folder)
+        app = embedded_app(folder)
         began = time.perf_counter()
         tests = fill(app, participants)
         print(
@@ -162,7 +150,7 @@ def run(participants: int) -> None:
                 f"Python peak {zip_['python_peak_bytes'] / 2**20:.1f} MiB, "
                 f"resident peak so far {zip_['rss_peak_kib'] / 1024:.0f} MiB"
             )
-        print(create_ten_thousand(make_app(folder)))
+        print(create_ten_thousand(embedded_app(folder)))
 
 
 def main() -> None:

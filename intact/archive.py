@@ -25,8 +25,10 @@ def tables(participant_id: str | None = None) -> list[exports.Table]:
     """Every table of the ZIP and the workbook, in order, for everyone or one participant.
 
     studies, one per test type, unclassified (results of no known type), summary (derived
-    scores and flags per study) and change (baseline → follow-up). Test tables' columns depend on
-    the extra fields stored, so this reads every test's field names once (`exports.scan_fields`).
+    scores and flags per study), change (baseline → follow-up, with each change's reliable
+    change index) and reliable_change (the r, SD1 and practice behind each index). Test tables'
+    columns depend on the extra fields stored, so this reads every test's field names once
+    (`exports.scan_fields`).
     """
     seen = exports.scan_fields(participant_id)
     return [
@@ -37,6 +39,7 @@ def tables(participant_id: str | None = None) -> list[exports.Table]:
         ),
         summaries.summary_table(participant_id),
         summaries.change_table(participant_id),
+        summaries.reliable_change_table(participant_id),
     ]
 
 

@@ -39,6 +39,8 @@ DOWNLOAD = "download"
 DELETION = "deletion"
 BACKUP_WRITTEN = "backup_written"
 BACKUP_RESTORED = "backup_restored"
+RCI_VALUES_SET = "reliable_change_values_set"
+RCI_VALUES_CLEARED = "reliable_change_values_cleared"
 ACCOUNT_CREATED = "account_created"
 ACCOUNT_ROLE_CHANGED = "account_role_changed"
 ACCOUNT_DEACTIVATED = "account_deactivated"
@@ -63,6 +65,8 @@ ACTIONS = {
     DELETION: "Data deleted",
     BACKUP_WRITTEN: "Backup written (flask backup)",
     BACKUP_RESTORED: "Backup restored (flask restore)",
+    RCI_VALUES_SET: "Reliable change values set (r, SD1, practice of a score)",
+    RCI_VALUES_CLEARED: "Reliable change values cleared",
     ACCOUNT_CREATED: "Account created",
     ACCOUNT_ROLE_CHANGED: "Account role changed",
     ACCOUNT_DEACTIVATED: "Account deactivated",

@@ -42,6 +42,7 @@ SAMPLE_ARGUMENTS = {
     "session_ref": "no-such-session",
     "token_id": "no-such-token",
     "kind": "archive",
+    "score": "ir_score",
     # account_id: the matrix's own target account, filled in by the fixture
 }
 HOW_TO_DECLARE = """\

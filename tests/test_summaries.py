@@ -181,6 +181,7 @@ def test_workbook_has_raw_summary_change_and_codebook_sheets(app, two_participan
         *exports.EXPORTABLE_TEST_TYPES,
         "summary",
         "change",
+        "reliable_change",
         "codebook",
     ]
     studies = list(book["studies"].iter_rows(values_only=True))
@@ -199,7 +200,7 @@ def test_workbook_has_raw_summary_change_and_codebook_sheets(app, two_participan
     assert p2_base["crt_flag_incomplete"] is False
     assert p2_base["started_at"] == START.replace(tzinfo=None)
     change = list(book["change"].iter_rows(values_only=True))
-    assert change[0] == scoring.CHANGE_COLUMNS
+    assert change[0] == summaries.CHANGE_COLUMNS
     assert dict(zip(change[0], change[1], strict=True))["ir_score_change"] == 1
     codebook = list(book["codebook"].iter_rows(values_only=True))
     assert codebook[0] == archive.CODEBOOK_COLUMNS
@@ -228,9 +229,10 @@ def test_cli_writes_the_summary_csv_and_the_workbook(runner, two_participants, t
     assert [r["study_id"] for r in rows] == ["cccccccc", "aaaaaaaa", "bbbbbbbb", "dddddddd"]
     result = runner.invoke(args=["export-summary", str(tmp_path / "intact.xlsx")])
     assert result.exit_code == 0, result.output
-    assert openpyxl.load_workbook(tmp_path / "intact.xlsx").sheetnames[-3:] == [
+    assert openpyxl.load_workbook(tmp_path / "intact.xlsx").sheetnames[-4:] == [
         "summary",
         "change",
+        "reliable_change",
         "codebook",
     ]
 

@@ -14,6 +14,7 @@ MENU = (
     ("dashboard.audit_log", "Audit log"),
     ("dashboard.scores", "Scores"),
     ("dashboard.flagged_tests", "Data quality"),
+    ("dashboard.reliable_declines", "Reliable change"),
     ("dashboard.accounts", "Accounts"),
     ("dashboard.my_account", "My account"),
     ("dashboard.instructions", "How it works"),
@@ -31,6 +32,7 @@ def init_app(app) -> None:
         formatting,
         login,  # noqa: F401
         my_account,  # noqa: F401
+        reliable_change,  # noqa: F401
         scores,  # noqa: F401
         session,
         views,  # noqa: F401
