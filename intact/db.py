@@ -63,6 +63,8 @@ INDEXES = {
         ("fingerprint", {"unique": True}),
         # One participant's tests, for the dashboard and the participant report.
         ("participant_id", {}),
+        # Scripts fetch what arrived since their last run, oldest first (/api/v1/tests).
+        ("received_at", {}),
     ],
     "quarantine": [
         ("quarantine_id", {"unique": True}),
@@ -75,6 +77,15 @@ INDEXES = {
     "reliable_change_values": [("score", {"unique": True})],
     # Rate-limit and login-throttle counters (intact/counters.py): ended windows go by themselves.
     "ratelimit_counters": [("expireAt", {"expireAfterSeconds": 0})],
+    # Named accounts and what belongs to them (intact/accounts/): secrets are found by digest.
+    "accounts": [("email", {"unique": True}), ("account_id", {"unique": True})],
+    "account_links": [("link_hash", {"unique": True}), ("account_id", {})],
+    "sessions": [("session_hash", {"unique": True}), ("account_id", {})],
+    "api_tokens": [
+        ("token_hash", {"unique": True}),
+        ("token_id", {"unique": True}),
+        ("account_id", {}),
+    ],
 }
 
 

@@ -165,14 +165,16 @@ def attachment(download: Download) -> Response:
     """
     chunks = iter(download.chunks)
     first = next(chunks, b"")
-    body = _stream(current_app._get_current_object(), download, first, chunks, clients.address())
+    # Who and from where are read now: the stream ends after the request context is gone.
+    requester = {"client": clients.address(), "who": audit.actor()}
+    body = _stream(current_app._get_current_object(), download, first, chunks, requester)
     response = Response(body, mimetype=download.mimetype)
     response.headers["Content-Disposition"] = content_disposition(download.file_name)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def _stream(app, download: Download, first: bytes, rest: Iterator[bytes], client: str):
+def _stream(app, download: Download, first: bytes, rest: Iterator[bytes], requester: dict):
     """first, then each further piece made inside its own app context; recorded when it ends.
 
     A context per piece rather than one for the whole download (stream_with_context): two
@@ -196,7 +198,7 @@ def _stream(app, download: Download, first: bytes, rest: Iterator[bytes], client
             close = getattr(rest, "close", None)
             if close is not None:
                 close()
-            record(download, sent, completed, client=client)
+            record(download, sent, completed, **requester)
 
 
 def save(download: Download, path: Path) -> int:
@@ -226,6 +228,7 @@ def record(
     completed: bool,
     *,
     client: str | None = None,
+    who: dict | None = None,
     file: str | None = None,
 ) -> None:
     """The audit entry of a download: `count` is the bytes that left, whatever the file.
@@ -237,6 +240,7 @@ def record(
         audit.DOWNLOAD,
         count=sent,
         client=client,
+        who=who,
         file=file or download.file_name,
         completed=completed,
         **details,

@@ -9,6 +9,7 @@ from flask import abort, make_response, render_template, request
 from marshmallow import ValidationError
 
 from intact import downloads, exports, studies
+from intact.accounts.permissions import Permission, requires
 from intact.admin import bp, schemas
 
 # What each download form of the dashboard posts: its fields, and the download they name (called
@@ -33,12 +34,14 @@ def _downloads_page(status: int = 200, form_errors: dict | None = None, values: 
 
 
 @bp.get("/downloads", endpoint="downloads")
+@requires(Permission.DOWNLOAD_IDENTIFIABLE)
 def downloads_page():
     """Download the studies, every result as a ZIP, one test's results, the scores."""
     return _downloads_page()
 
 
 @bp.post("/downloads/<kind>")
+@requires(Permission.DOWNLOAD_IDENTIFIABLE)
 def download(kind):
     """The file a download form names (FORMS), for everyone or one participant.
 

@@ -21,6 +21,7 @@ from pymongo.errors import PyMongoError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from intact import clients, db, quarantine, ratelimit, results
+from intact.accounts.permissions import public
 from intact.studies import STUDY_TYPES, StudyNotFound, find_study, record_activity
 from intact.testtypes import TEST_TYPES, WholeNumber
 
@@ -63,6 +64,7 @@ def _error_example(code: int, message: str, **details) -> dict:
 
 
 @bp.route("/studies/<study:study_id>")
+@public
 class Study(MethodView):
     """A study link."""
 
@@ -100,6 +102,7 @@ class Study(MethodView):
 
 
 @bp.route("/tests", strict_slashes=False)
+@public
 class Tests(MethodView):
     """Finished tests. `/tests/` answers too, directly: a redirect would break the preflight."""
 
