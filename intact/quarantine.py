@@ -46,11 +46,14 @@ def keep_refused(
     errors: list[dict],
     *,
     client: str | None = None,
+    reason: str | None = None,
 ) -> str | None:
     """Store a refused submission of this study; return its quarantine id, or None over a cap.
 
     `errors` is a flat list of the client's errors: [{"field": "result.0.sm_rt", "message": ...}].
     `client` is the sender's address, for the per-address cap (None: not from a request).
+    `reason` says why a well-formed result was refused (intact/participants/intake.py, e.g.
+    "study_completed"); None for a submission refused for its content.
     """
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     kept = raw_body[:limit]
@@ -70,6 +73,7 @@ def keep_refused(
         "content_type": content_type or "",
         "message": message,
         "errors": errors,
+        "reason": reason,
         # Text as sent; bytes that are not UTF-8 become U+FFFD (such a body was not JSON anyway).
         "raw_body": kept.decode("utf-8", "replace"),
         "size_bytes": len(raw_body),

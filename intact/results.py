@@ -17,7 +17,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from intact import db, deferred, quarantine
-from intact.participants import counters
+from intact.participants import counters, intake
 from intact.studies import StudyNotFound, find_study
 from intact.testtypes import (
     INT64_MAX,
@@ -44,6 +44,9 @@ INSERT_ATTEMPTS = 5
 class SubmissionRefused(Exception):
     """A submission that cannot be stored; `message` says why and names the field."""
 
+    # Why a well-formed result was refused (intact/participants/intake.py); None: its content.
+    reason: str | None = None
+
     def __init__(self, message: str, errors: dict | None = None):
         super().__init__(message)
         self.message = message
@@ -64,6 +67,14 @@ class NotJsonSubmission(SubmissionRefused):
 
 class InvalidSubmission(SubmissionRefused):
     """A JSON object whose fields are missing, of the wrong type or out of range."""
+
+
+class StudyClosed(SubmissionRefused):
+    """A well-formed result for a study that takes no more (intact/participants/intake.py)."""
+
+    def __init__(self, closure: intake.Closure):
+        super().__init__(closure.message, {"study_id": [closure.message]})
+        self.reason = closure.reason
 
 
 class StoringFailed(db.DatabaseUnavailable):
@@ -162,10 +173,11 @@ def submit(
 ) -> tuple[dict, bool]:
     """Validate and store one submission; return (the stored test, whether it is new).
 
-    Raises a SubmissionRefused subclass or StudyNotFound. A refused submission that names a
-    known study is kept in the quarantine (within its caps for the study and for `client`, the
-    sender's address) after the answer has been sent: a refusal does the same work before its
-    answer whether the study exists or not, so its timing tells a guesser nothing.
+    Raises a SubmissionRefused subclass (StudyClosed for a study that takes no more results)
+    or StudyNotFound. A refused submission that names a known study is kept in the quarantine
+    (within its caps for the study and for `client`, the sender's address) after the answer has
+    been sent: a refusal does the same work before its answer whether the study exists or not,
+    so its timing tells a guesser nothing.
     """
     try:
         body = parse_body(raw_body)
@@ -188,6 +200,15 @@ def submit(
         raise
     if study is None:
         raise StudyNotFound(body["study_id"])
+    closed = intake.closure(study)
+    if closed is not None:
+        # A retry of a test stored while the study was open is answered as before.
+        stored = find_same_test(study, submission)
+        if stored is not None:
+            return stored, False
+        refusal = StudyClosed(closed)
+        deferred.after_response(_keep_in_quarantine, study, raw_body, content_type, refusal, client)
+        raise refusal
     stored, created = store_test(study, submission)
     _note_activity(stored)
     return stored, created
@@ -377,15 +398,24 @@ def compute_fingerprint(study_id: str, test_type: str, time_started: datetime, r
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
+def _fingerprint_of(study: dict, submission: dict) -> str:
+    return compute_fingerprint(
+        study["study_id"], submission["test_type"], submission["time_started"], submission["result"]
+    )
+
+
+def find_same_test(study: dict, submission: dict) -> dict | None:
+    """The stored test this submission repeats (same fingerprint), or None."""
+    return db.tests().find_one({"fingerprint": _fingerprint_of(study, submission)}, {"_id": 0})
+
+
 def store_test(study: dict, submission: dict) -> tuple[dict, bool]:
     """Insert the test unless the same one is stored already; return (test, whether new).
 
     The unique fingerprint index decides, so two identical submissions racing each other still
     leave one test: the loser finds the winner's.
     """
-    fingerprint = compute_fingerprint(
-        study["study_id"], submission["test_type"], submission["time_started"], submission["result"]
-    )
+    fingerprint = _fingerprint_of(study, submission)
     for _ in range(INSERT_ATTEMPTS):
         document = {
             "test_id": str(ObjectId()),
@@ -441,7 +471,13 @@ def _keep_in_quarantine(study, raw_body, content_type, refusal: SubmissionRefuse
     # The refusal is the answer either way: an unreachable store must not turn it into a 503.
     try:
         quarantine.keep_refused(
-            study, raw_body, content_type, refusal.message, refusal.field_errors(), client=client
+            study,
+            raw_body,
+            content_type,
+            refusal.message,
+            refusal.field_errors(),
+            client=client,
+            reason=refusal.reason,
         )
     except (PyMongoError, *db.UNAVAILABLE_ERRORS):
         log.error("could not keep a refused submission in quarantine", exc_info=True)

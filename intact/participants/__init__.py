@@ -6,6 +6,8 @@
 - `counters.py`: per-study counts and dates (submissions by type, empty and refused ones, when
   started, last received, completed) refreshed with every submission, so pages read one document
   per study.
+- `intake.py`: whether a study still takes results, and if not why (completed more than
+  COMPLETED_GRACE_HOURS ago); both participant endpoints ask it.
 - `migrations.py`: stored documents brought up to date at start-up (idempotent steps).
 
 Every page, export and API names a follow-up by this number, so "Follow-up 2" is the same link
