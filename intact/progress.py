@@ -54,6 +54,7 @@ _PROGRESS_FIELDS = (
     "started_at",
     "last_received_at",
     "completed_at",
+    "replaced_by",
 )
 
 
@@ -78,6 +79,12 @@ class StudyProgress:
     last_received_at: datetime | None = None
     completed_at: datetime | None = None
     state: str = NOT_STARTED
+    # Closed links (intact/participants/lifecycle.py): the participant withdrew, or this link was
+    # deactivated (`replaced_by` the reissued study; `replaces`: the study this one reissues).
+    withdrawn_at: datetime | None = None
+    deactivated_at: datetime | None = None
+    replaced_by: str | None = None
+    replaces: str | None = None
 
     @property
     def label(self) -> str:
@@ -142,6 +149,13 @@ class ParticipantProgress:
 
     def __bool__(self) -> bool:
         return bool(self._studies if self._studies is not None else self._documents)
+
+    @property
+    def withdrawn(self) -> bool:
+        """Whether the participant withdrew (every study of theirs says so)."""
+        if self._studies is not None:
+            return any(s.withdrawn_at for s in self._studies)
+        return any(doc.get("withdrawn_at") for doc in self._documents)
 
     @property
     def last_activity(self) -> datetime | None:
@@ -316,6 +330,10 @@ def progress_of(doc: dict) -> StudyProgress:
         started_at=doc.get("started_at"),
         last_received_at=doc.get("last_received_at"),
         completed_at=doc.get("completed_at"),
+        withdrawn_at=doc.get("withdrawn_at"),
+        deactivated_at=doc.get("deactivated_at"),
+        replaced_by=doc.get("replaced_by"),
+        replaces=doc.get("replaces"),
     )
 
 
@@ -389,10 +407,14 @@ def group_by_participant(studies: list[StudyProgress]) -> list[ParticipantProgre
 
 
 def participants(now: datetime | None = None) -> list[ParticipantProgress]:
-    """Every participant with their study documents, read into StudyProgress only when used."""
+    """Every participant with their open or used links (deactivated ones left out), each read
+    into StudyProgress only when used."""
     states = (now or datetime.now(UTC), _abandoned_after())
     grouped = defaultdict(list)
     for doc in _read("studies", None, _PROGRESS_FIELDS):
+        if doc.get("deactivated_at"):
+            # A deactivated link is not a column of the grid: the study reissuing it is.
+            continue
         grouped[doc.get("participant_id", "")].append(doc)
     return [
         ParticipantProgress(participant_id, documents=documents, states=states)
