@@ -199,6 +199,13 @@ def test_a_reissued_link_replaces_the_old_one_which_answers_as_unknown(
     assert again.status_code == 409
     assert new["study_id"] in again.json["message"]
 
+    listed = client.get("/api/v1/participants/P1", headers=write_token).json["studies"]
+    deactivated = {s["study_id"]: s["deactivated_at"] is not None for s in listed}
+    assert deactivated == {
+        participant[("P1", "baseline")]["study_id"]: False,
+        old["study_id"]: True,
+        new["study_id"]: False,
+    }
     (entry,) = audit_entries(app, audit.LINK_REISSUED)
     assert entry["who"] == "res@example.org"
     assert entry["details"]["reason"] == "Forwarded to a relative"
@@ -303,6 +310,9 @@ def test_withdrawal_closes_every_link_keeps_the_data_and_every_export_says_so(
         refused = client.post(path, json=body, headers=write_token)
         assert refused.status_code == 409, path
         assert "withdrew" in refused.json["message"]
+    shown = client.get("/api/v1/participants/P1", headers=write_token).json
+    assert shown["withdrawn_at"] == answer.json["withdrawn_at"]
+    assert client.get("/api/v1/participants/P10", headers=write_token).json["withdrawn_at"] is None
     (entry,) = audit_entries(app, audit.PARTICIPANT_WITHDRAWN)
     assert (entry["who"], entry["count"]) == ("res@example.org", 2)
     assert entry["details"] == {"participant_id": "P1", "reason": "Consent withdrawn by phone"}
