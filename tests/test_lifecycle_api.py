@@ -18,11 +18,6 @@ from intact.participants import notes
 
 
 @pytest.fixture
-def researcher(app):
-    return make_account(app, "res@example.org", "researcher")
-
-
-@pytest.fixture
 def write_token(app, researcher):
     return bearer(make_token(app, researcher, "write"))
 
@@ -42,6 +37,12 @@ def participant(client, write_token):
     )
     assert created.status_code == 200
     return {(s["participant_id"], s["study_type"]): s for s in created.json}
+
+
+def reissue(client, study_id, token, reason="lost"):
+    return client.post(
+        f"/api/v1/studies/{study_id}/reissue", json={"reason": reason}, headers=token
+    )
 
 
 def post_test(client, study_id, sample="delayed_recall"):
@@ -220,9 +221,7 @@ def test_a_late_result_for_a_deactivated_link_is_kept_and_can_be_accepted(
     app, client, participant, write_token
 ):
     old = participant[("P1", "baseline")]
-    client.post(
-        f"/api/v1/studies/{old['study_id']}/reissue", json={"reason": "lost"}, headers=write_token
-    )
+    reissue(client, old["study_id"], write_token)
     late = post_test(client, old["study_id"], "spatial_memory")
     assert late.status_code == 400
     assert late.json["message"] == UNKNOWN_STUDY_MESSAGE  # as for an id that never existed
@@ -252,9 +251,7 @@ def test_an_invalid_late_result_is_kept_but_cannot_be_accepted(
     app, client, participant, write_token
 ):
     old = participant[("P1", "baseline")]
-    client.post(
-        f"/api/v1/studies/{old['study_id']}/reissue", json={"reason": "lost"}, headers=write_token
-    )
+    reissue(client, old["study_id"], write_token)
     body = load_sample("delayed_recall", old["study_id"])
     body["result"]["dr_score"] = 99
     assert client.post("/tests", json=body).status_code == 422
@@ -386,10 +383,10 @@ def test_erasure_leaves_no_document_naming_the_participant(
     assert erased.status_code == 200
     assert erased.json["erased"] is True
     assert erased.json["deleted"] == {
+        "studies": 3,
         "tests": 1,
         "quarantine": 2,
         "participant_notes": 1,
-        "studies": 3,
     }
     expected_hash = hmac.new(b"test-secret-key", b"P1", hashlib.sha256).hexdigest()
     assert erased.json["participant_hash"] == expected_hash
@@ -420,9 +417,7 @@ def test_erasure_leaves_no_document_naming_the_participant(
 def test_nothing_sent_to_a_closed_link_is_lost(app, client, participant, write_token):
     """Every submission to a deactivated link or a withdrawn participant's is kept somewhere."""
     old = participant[("P1", "baseline")]
-    client.post(
-        f"/api/v1/studies/{old['study_id']}/reissue", json={"reason": "lost"}, headers=write_token
-    )
+    reissue(client, old["study_id"], write_token)
     client.post("/api/v1/participants/P10/withdraw", json={"reason": "asked"}, headers=write_token)
     sent = 0
     for study_id in (old["study_id"], participant[("P10", "baseline")]["study_id"]):

@@ -44,8 +44,10 @@ MAX_REASON_CHARS = 1000
 # The erasure entry's name for the participant, in place of their id.
 HASH_FIELD = "participant_hash"
 # Collections holding a participant's own documents, in the order erasure deletes them: the
-# studies last, so that an erasure cut short can be asked for again (the participant still exists).
-ERASED_COLLECTIONS = ("tests", "quarantine", notes.COLLECTION, "studies")
+# studies first, so that no submission can be stored for them meanwhile (their links answer as
+# unknown ids at once). An erasure cut short can be asked for again: what is left still names the
+# participant, or one of the study ids the erasure read first.
+ERASED_COLLECTIONS = ("studies", "tests", "quarantine", notes.COLLECTION)
 
 
 class LifecycleRefused(Exception):
@@ -246,6 +248,9 @@ def erase(participant_id: str, reason: str) -> Erasure:
     for name in ERASED_COLLECTIONS:
         query = own if name in ("tests", "quarantine") else {"participant_id": participant_id}
         deleted[name] = db.collection(name).delete_many(query).deleted_count
+    # A submission that found its study just before the studies went may have been stored since.
+    for name in ("tests", "quarantine"):
+        deleted[name] += db.collection(name).delete_many(own).deleted_count
     hashed = participant_hash(participant_id)
     rewritten = _rewrite_audit_entries(participant_id, study_ids, hashed)
     audit.record(
