@@ -354,10 +354,12 @@ def load_progress(now: datetime | None = None, studies_filter: dict | None = Non
 
 def overview(now: datetime | None = None) -> Overview:
     """Counts of participants, studies by type and state, tests by type, and the latest arrival."""
-    studies = load_progress(now)
+    every_study = load_progress(now)
     tests_by_type = Counter()
-    for study in studies:
+    for study in every_study:
         tests_by_type.update(study.received)
+    # A deactivated link is no longer a study to run: the one reissuing it is counted instead.
+    studies = [s for s in every_study if not s.deactivated_at]
     ordered_tests = {name: tests_by_type[name] for name in TEST_TYPES}
     ordered_tests[UNCLASSIFIED] = tests_by_type[UNCLASSIFIED]
     by_type = Counter(s.study_type for s in studies)
@@ -370,7 +372,7 @@ def overview(now: datetime | None = None) -> Overview:
         tests=sum(tests_by_type.values()),
         tests_by_type=ordered_tests,
         latest_submission_at=max(
-            (s.last_received_at for s in studies if s.last_received_at), default=None
+            (s.last_received_at for s in every_study if s.last_received_at), default=None
         ),
         refused=quarantine.count_refused(),
     )

@@ -4,7 +4,7 @@ page, refused forms back with the message beside the field, roles, and the audit
 import pytest
 from conftest import CSRF_TOKEN, make_account, start_session
 
-from intact import audit, db, studies
+from intact import audit, db, progress, studies
 
 
 @pytest.fixture
@@ -105,6 +105,9 @@ def test_reissue_shows_the_new_link_and_the_grid_shows_only_it(app, client, p1):
     assert "Link deactivated" in page
     grid = researcher.get("/admin/progress").get_data(as_text=True)
     assert new["study_id"] in grid and old not in grid
+    with app.test_request_context():
+        counted = progress.overview()
+    assert (counted.studies, counted.studies_by_type["followup"]) == (2, 1)
     twice = post(researcher, f"/admin/studies/{old}/reissue", reason="again")
     assert twice.status_code == 422 and "deactivated already" in twice.get_data(as_text=True)
 
