@@ -30,6 +30,7 @@ def init_app(app) -> None:
         download_views,  # noqa: F401
         errors,
         formatting,
+        lifecycle,  # noqa: F401
         login,  # noqa: F401
         my_account,  # noqa: F401
         reliable_change,  # noqa: F401

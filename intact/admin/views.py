@@ -13,6 +13,7 @@ from intact import audit, auth, downloads, progress, quarantine, studies, testty
 from intact.accounts import permissions, principal
 from intact.accounts.permissions import Permission, requires
 from intact.admin import MENU, bp, creation, formatting, pages, schemas
+from intact.participants import lifecycle, notes
 from intact.testtypes import TEST_TYPES
 
 
@@ -85,11 +86,28 @@ def progress_grid():
 @requires(Permission.VIEW_PROGRESS)
 def participant(participant_id):
     """One participant's studies, and every test received with its answers."""
+    return participant_page(participant_id)
+
+
+def participant_page(participant_id: str, status: int = 200, **form):
+    """The participant page: studies, tests, withdrawal, notes (the study team's), actions.
+
+    `form`: a refused note form's `note_error` and `note_text`, shown beside the note field.
+    """
     try:
         details = progress.participant_details(participant_id)
     except progress.ParticipantNotFound:
         abort(404, description=f"No study belongs to a participant with the id {participant_id}.")
-    return render_template("admin/participant.html", details=details)
+    shown_notes = notes.notes_of(participant_id) if may(Permission.SEE_STUDY_LINKS) else []
+    page = render_template(
+        "admin/participant.html",
+        details=details,
+        withdrawal=lifecycle.withdrawal_of(participant_id),
+        notes=shown_notes,
+        max_note_chars=notes.MAX_NOTE_CHARS,
+        **form,
+    )
+    return page, status
 
 
 @bp.get("/studies/new")
@@ -176,7 +194,10 @@ def refused_detail(quarantine_id):
     except quarantine.RefusedNotFound:
         abort(404, description="There is no refused submission with this id.")
     return render_template(
-        "admin/refused_detail.html", entry=entry, body=formatting.readable_body(entry)
+        "admin/refused_detail.html",
+        entry=entry,
+        body=formatting.readable_body(entry),
+        acceptable=quarantine.acceptable(entry),
     )
 
 

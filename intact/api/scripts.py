@@ -154,12 +154,19 @@ class StudyStateSchema(Schema):
     tests_received = fields.Dict(
         keys=fields.String(), values=fields.Integer(), metadata={"description": "Per test type."}
     )
+    deactivated_at = fields.String(
+        allow_none=True,
+        metadata={"description": "When the link was deactivated (a reissued study replaces it)."},
+    )
 
 
 class ParticipantSchema(Schema):
     """A participant with their studies and counts."""
 
     participant_id = fields.String()
+    withdrawn_at = fields.String(
+        allow_none=True, metadata={"description": "When the participant withdrew; null if not."}
+    )
     studies = fields.List(fields.Nested(StudyStateSchema))
     study_count = fields.Integer()
     test_count = fields.Integer()
@@ -241,6 +248,7 @@ def _study_state(study: progress.StudyProgress) -> dict:
             "first_opened_at": _json_value(study.first_opened_at),
             "last_activity": _json_value(study.last_activity),
             "tests_received": dict(study.received),
+            "deactivated_at": _json_value(study.deactivated_at),
         }
     )
 
@@ -248,6 +256,9 @@ def _study_state(study: progress.StudyProgress) -> dict:
 def _participant(row: progress.ParticipantProgress) -> dict:
     return {
         "participant_id": row.participant_id,
+        "withdrawn_at": _json_value(
+            next((s.withdrawn_at for s in row.studies if s.withdrawn_at), None)
+        ),
         "studies": [_study_state(study) for study in row.studies],
         "study_count": len(row.studies),
         "test_count": sum(sum(study.received.values()) for study in row.studies),
