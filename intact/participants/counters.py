@@ -159,10 +159,12 @@ def recount(study_id: str) -> None:
 def recount_all(only_missing: bool = False) -> int:
     """Recount every study (or those without counters); return how many.
 
-    The tests are read in one pass, keeping only what counting needs (no answers).
+    One pass over the tests and one over the refused submissions, keeping only what counting
+    needs (no answers), then the studies are written in batches (`db.update_each`). With
+    `only_missing`, a study counted meanwhile (by another process) is left alone.
     """
     query = {TESTS_COUNT: {"$exists": False}} if only_missing else {}
-    if only_missing and db.studies().find_one(query, {"_id": 1}) is None:
+    if only_missing and next(db.stream("studies", query, ("study_id",)), None) is None:
         return 0
     tests_by_study = defaultdict(list)
     for test in db.stream("tests", None, _TEST_FIELDS):
@@ -171,14 +173,20 @@ def recount_all(only_missing: bool = False) -> int:
     refused_by_study = defaultdict(list)
     for entry in db.stream("quarantine", None, ("study_id", "received_at", "accepted_test_id")):
         refused_by_study[entry.get("study_id")].append(entry)
-    waiting = [study["study_id"] for study in db.stream("studies", query, ("study_id",))]
-    for study_id in waiting:
-        found = {
-            **counters_of(tests_by_study.pop(study_id, [])),
-            **refused_counters_of(refused_by_study.pop(study_id, [])),
-        }
-        db.studies().update_one({"study_id": study_id}, _set_or_unset(found))
-    return len(waiting)
+    recounted = 0
+
+    def updates():
+        nonlocal recounted
+        for study in db.stream("studies", query, ("_id", "study_id")):
+            recounted += 1
+            found = {
+                **counters_of(tests_by_study.pop(study["study_id"], [])),
+                **refused_counters_of(refused_by_study.pop(study["study_id"], [])),
+            }
+            yield study["_id"], query, _set_or_unset(found)
+
+    db.update_each("studies", updates())
+    return recounted
 
 
 def _set_or_unset(found: dict) -> dict:

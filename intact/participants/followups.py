@@ -77,36 +77,42 @@ def number_unnumbered(participant_ids=None) -> int:
 
     Order: creation time, then position in the database (a batch is inserted in its listed
     order). Safe to run again and from several processes at once: each computes the same
-    numbers, and a study that has one already is left alone.
+    numbers, and a study that has one already is left alone. One pass reads the studies, then the
+    tests, refused submissions and studies are written in batches (`db.update_each`).
     """
     query = {"study_type": FOLLOWUP, NUMBER_FIELD: None}
     if participant_ids is not None:
         query["participant_id"] = {"$in": sorted(set(participant_ids))}
-    if db.studies().find_one(query, {"_id": 1}) is None:
-        return 0
     waiting = defaultdict(list)
-    for position, study in enumerate(
-        db.stream("studies", query, ("study_id", "participant_id", "created_at"))
-    ):
+    fields = ("_id", "study_id", "participant_id", "created_at")
+    for position, study in enumerate(db.stream("studies", query, fields)):
         waiting[study.get("participant_id")].append((study.get("created_at"), position, study))
+    if not waiting:
+        return 0
     highest = highest_numbers(pid for pid in waiting if isinstance(pid, str))
-    numbered = 0
     oldest = datetime.min.replace(tzinfo=UTC)
+    numbers, study_updates = {}, []
+    unnumbered = {NUMBER_FIELD: None}  # matches a missing field and a null one
     for pid, found in waiting.items():
         found.sort(key=lambda item: (_aware(item[0]) or oldest, item[1]))
         number = highest.get(pid, 0)
         for _, _, study in found:
             number += 1
-            # Copies first, the study last: a run cut short between the two is redone in full.
-            # None matches a missing field and a null one (a test stored before the study had one).
-            copied = {"study_id": study["study_id"], NUMBER_FIELD: None}
-            db.tests().update_many(copied, {"$set": {NUMBER_FIELD: number}})
-            db.quarantine().update_many(copied, {"$set": {NUMBER_FIELD: number}})
-            result = db.studies().update_one(
-                {"study_id": study["study_id"], NUMBER_FIELD: None},
-                {"$set": {NUMBER_FIELD: number}},
-            )
-            numbered += result.modified_count
+            numbers[study["study_id"]] = number
+            study_updates.append((study["_id"], unnumbered, {"$set": {NUMBER_FIELD: number}}))
+    # Copies first, the studies last: a run cut short before a study is written is redone in full.
+    # Each participant's studies are written in ascending order, so a cut within them leaves the
+    # lower numbers taken and the next run gives the rest the same numbers again.
+    copies = {"study_id": {"$in": sorted(numbers)}, NUMBER_FIELD: None}
+    for name in ("tests", "quarantine"):
+        db.update_each(
+            name,
+            (
+                (copy["_id"], unnumbered, {"$set": {NUMBER_FIELD: numbers[copy["study_id"]]}})
+                for copy in db.stream(name, copies, ("_id", "study_id"))
+            ),
+        )
+    numbered = db.update_each("studies", study_updates)
     if numbered:
         log.info("numbered %d follow-up studies created before follow-up numbers", numbered)
     return numbered
