@@ -29,12 +29,24 @@ def quality_rules() -> scoring.QualityRules:
     return scoring.QualityRules.from_config(current_app.config)
 
 
+def iter_participants(participant_id: str | None = None) -> Iterator[list[scoring.StudySummary]]:
+    """Each participant's study summaries (or one participant's), participant after participant.
+
+    Studies and tests are read grouped by participant (`db.stream(..., by="participant_id")`), so
+    only one participant's scores are held at a time: memory stays flat in the number of tests.
+    """
+    query = {} if participant_id is None else {"participant_id": participant_id}
+    return scoring.summarise_participants(
+        db.stream("studies", query, by="participant_id"),
+        db.stream("tests", query, by="participant_id"),
+        quality_rules(),
+    )
+
+
 def iter_summaries(participant_id: str | None = None) -> Iterator[scoring.StudySummary]:
     """Every study (or one participant's) with its scores, in participant then study order."""
-    query = {} if participant_id is None else {"participant_id": participant_id}
-    return scoring.summarise_studies(
-        db.stream("studies", query), db.stream("tests", query), quality_rules()
-    )
+    for summaries in iter_participants(participant_id):
+        yield from summaries
 
 
 def iter_summary_rows(participant_id: str | None = None) -> Iterator[dict]:
@@ -45,7 +57,8 @@ def iter_summary_rows(participant_id: str | None = None) -> Iterator[dict]:
 
 def iter_change_rows(participant_id: str | None = None) -> Iterator[dict]:
     """The change table: one row per follow-up study, `scoring.CHANGE_COLUMNS`."""
-    return scoring.change_rows(iter_summaries(participant_id))
+    for summaries in iter_participants(participant_id):
+        yield from scoring.participant_change_rows(summaries)
 
 
 # --- CSV files in the ZIP and as downloads ------------------------------------------------------

@@ -76,3 +76,87 @@ def test_stream_can_yield_only_some_fields(store_config):
     with app.app_context():
         streamed = list(db.stream("tests", {"study_id": "s1"}, fields=("test_id", "study_id")))
     assert streamed == [{"test_id": f"t{i}", "study_id": "s1"} for i in (1, 4, 7)]
+
+
+def _insert_interleaved(app):
+    """Tests of three participants (and one without a participant id) arriving interleaved."""
+    arrivals = ["P2", "P10", None, "P1", "P2", "P1", "P10", "P2"]
+    with app.app_context():
+        db.tests().insert_many(
+            [
+                {
+                    "test_id": f"t{i}",
+                    "fingerprint": f"f{i}",
+                    "study_id": f"s{i}",
+                    "test_type": "delayed_recall",
+                    "received_at": datetime(2026, 11, 20, 14, i, 30, 250_000, tzinfo=UTC),
+                    **({"participant_id": who} if who else {}),
+                }
+                for i, who in enumerate(arrivals)
+            ]
+        )
+
+
+def test_stream_by_a_field_groups_in_ascending_order_oldest_first_within(store_config):
+    app = create_app(store_config)
+    _insert_interleaved(app)
+    with app.app_context():
+        streamed = [
+            (d.get("participant_id"), d["test_id"]) for d in db.stream("tests", by="participant_id")
+        ]
+        # Without a participant id first (MongoDB's order for a missing value), then P1, P10, P2
+        # in code point order (MongoDB's binary order of UTF-8 is the same).
+        assert streamed == [
+            (None, "t2"),
+            ("P1", "t3"),
+            ("P1", "t5"),
+            ("P10", "t1"),
+            ("P10", "t6"),
+            ("P2", "t0"),
+            ("P2", "t4"),
+            ("P2", "t7"),
+        ]
+        narrowed = db.stream(
+            "tests", {"study_id": {"$in": ["s4", "s5", "s1"]}}, by="participant_id"
+        )
+        assert [d["test_id"] for d in narrowed] == ["t5", "t1", "t4"]
+
+
+def test_stream_of_what_arrived_since_a_moment(store_config):
+    app = create_app(store_config)
+    _insert_interleaved(app)
+    # t5 arrived at 14:05:30.250: a bound within its second reads it and the filter decides.
+    cases = [
+        ({"$gte": datetime(2026, 11, 20, 14, 5, 30, 250_000, tzinfo=UTC)}, ["t5", "t6", "t7"]),
+        ({"$gte": datetime(2026, 11, 20, 14, 5, 30, 251_000, tzinfo=UTC)}, ["t6", "t7"]),
+        ({"$gt": datetime(2026, 11, 20, 14, 5, 30, 250_000, tzinfo=UTC)}, ["t6", "t7"]),
+        (
+            {
+                "$gte": datetime(2026, 11, 20, 14, 2, tzinfo=UTC),
+                "$lt": datetime(2026, 11, 20, 14, 4, tzinfo=UTC),
+            },
+            ["t2", "t3"],
+        ),
+    ]
+    with app.app_context():
+        for condition, expected in cases:
+            query = {"received_at": condition}
+            assert [d["test_id"] for d in db.stream("tests", query)] == expected, condition
+
+
+def test_embedded_since_reads_only_the_newer_rows(app_config, monkeypatch):
+    app_config["DB_CONNECTION_STR"] = ""
+    app = create_app(app_config)
+    _insert_interleaved(app)
+    decoded = []
+    real_decode = db.bson.decode
+    monkeypatch.setattr(
+        db.bson, "decode", lambda raw, **options: decoded.append(1) or real_decode(raw, **options)
+    )
+    with app.app_context():
+        since = {"received_at": {"$gte": datetime(2026, 11, 20, 14, 6, tzinfo=UTC)}}
+        assert [d["test_id"] for d in db.stream("tests", since)] == ["t6", "t7"]
+        assert len(decoded) == 2
+        decoded.clear()
+        by = [d["test_id"] for d in db.stream("tests", since, by="participant_id")]
+        assert (by, len(decoded)) == (["t6", "t7"], 2)
