@@ -40,6 +40,8 @@ from intact.testtypes import TEST_TYPES, UNCLASSIFIED
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEST_PASSWORD = "correct-horse-battery"
+# Keys the pseudonyms of de-identified exports in tests (intact/pseudonyms.py).
+TEST_PSEUDONYM_KEY = "test-pseudonym-key-0123456789abcdef"
 
 
 # --- apps ----------------------------------------------------------------------------------
@@ -52,6 +54,7 @@ def app_config(tmp_path):
         "DB_CONNECTION_STR": "mongomock://",
         "ADMIN_PASSWORD": TEST_PASSWORD,
         "SECRET_KEY": "test-secret-key",
+        "PSEUDONYM_KEY": TEST_PSEUDONYM_KEY,
         "DATA_DIR": str(tmp_path / "data"),
         "TESTING": True,
     }
