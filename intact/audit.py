@@ -1,7 +1,9 @@
-"""Audit log of admin actions: who (client address) did what, when, to how many records.
+"""Audit log of admin actions: who (client address) did what, when, and how much of it.
 
 Call `audit.record(action, count=..., **details)` where an admin action succeeds or fails. Details
-are small facts (a test type, a participant filter, a file name) and never a password.
+are small facts (a test type, a participant filter, a file name) and never a password. What
+`count` counts is fixed per action (`COUNT_UNITS`); every download is recorded by
+`downloads.record`, in bytes.
 """
 
 import csv
@@ -45,7 +47,14 @@ ACTIONS = {
     BACKUP_WRITTEN: "Backup written (flask backup)",
     BACKUP_RESTORED: "Backup restored (flask restore)",
 }
-CSV_COLUMNS = ("time", "action", "client", "count", "details")
+# What `count` counts, per action: (one, many). Actions not listed carry no count.
+COUNT_UNITS = {
+    STUDIES_CREATED: ("study", "studies"),
+    DOWNLOAD: ("byte", "bytes"),
+    BACKUP_WRITTEN: ("document", "documents"),
+    BACKUP_RESTORED: ("document", "documents"),
+}
+CSV_COLUMNS = ("time", "action", "client", "count", "count_unit", "details")
 DEFAULT_PAGE_SIZE = 50
 
 
@@ -73,6 +82,11 @@ def record(action: str, *, count: int | None = None, client: str | None = None, 
         db.collection(COLLECTION).insert_one(entry)
     except PyMongoError:
         log.exception("audit entry not stored: %s", action)
+
+
+def count_unit(action: str) -> str:
+    """What an entry's count counts for this action ("bytes", "studies", …), or ""."""
+    return COUNT_UNITS.get(action, ("", ""))[1]
 
 
 def _filters(action=None, client=None, since=None, until=None) -> dict:
@@ -125,6 +139,7 @@ def iter_csv(**filters):
                 entry["action"],
                 entry["client"],
                 "" if entry.get("count") is None else entry["count"],
+                count_unit(entry["action"]) if entry.get("count") is not None else "",
                 json.dumps(entry.get("details") or {}, sort_keys=True, default=str),
             ]
         )

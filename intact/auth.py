@@ -2,15 +2,16 @@
 
 Scripts written for the original backend post `password` with every request. The dashboard logs in
 once; its session cookie carries `admin` and a CSRF token that every state-changing request must
-send back (form field `csrf_token` or header `X-CSRF-Token`, which htmx sends).
+send back (form field `csrf_token` or header `X-CSRF-Token`, which htmx sends). What a refused
+request sees is the caller's business: the admin API answers JSON (`admin_required`), the
+dashboard its own login page (intact/admin).
 """
 
 import functools
 import hmac
 import secrets
-from urllib.parse import urlencode, urlsplit
 
-from flask import abort, current_app, redirect, request, session, url_for
+from flask import abort, current_app, request, session
 
 from intact import audit, ratelimit
 
@@ -73,34 +74,7 @@ def admin_required(view):
         if not is_admin_request():
             if request.form.get("password"):
                 audit.record(audit.ADMIN_PASSWORD_REFUSED, endpoint=request.endpoint)
-            if _is_dashboard_form():
-                return _back_to_login()
             abort(401, description=WRONG_PASSWORD_MESSAGE)
         return view(*args, **kwargs)
 
     return ratelimit.limit_login_attempts(wrapper)
-
-
-def _is_dashboard_form() -> bool:
-    """A plain form post from a dashboard page: it carries the CSRF field and no password.
-
-    Scripts send `password` and keep getting the JSON 401; a researcher whose session ended while
-    a download form was open is better served by the login page than by raw JSON.
-    """
-    return (
-        CSRF_FORM_FIELD in request.form
-        and not has_admin_session()
-        and "password" not in request.form
-        and "HX-Request" not in request.headers
-        and "dashboard.login" in current_app.view_functions
-    )
-
-
-def _back_to_login():
-    """303 to the dashboard login, coming back to the dashboard page the form was on."""
-    dashboard = url_for("dashboard.overview")
-    referrer = urlsplit(request.referrer or "")
-    came_from = referrer.path if referrer.netloc == request.host else ""
-    if not came_from.startswith(dashboard):
-        came_from = dashboard
-    return redirect(f"{url_for('dashboard.login')}?{urlencode({'next': came_from})}", 303)

@@ -7,7 +7,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from marshmallow import ValidationError
 
-from intact import audit, backup, db, exports, participant_lists, studies, summaries
+from intact import audit, backup, db, downloads, exports, participant_lists, studies
 from intact.identifiers import ParticipantIdField
 
 
@@ -91,14 +91,13 @@ def export_summary(output: Path, participant_id) -> None:
     suffix = output.suffix.lower()
     if suffix not in {".csv", ".xlsx"}:
         raise click.BadParameter("name a .csv or an .xlsx file", param_hint="OUTPUT")
-    chunks = (
-        summaries.workbook_chunks(participant_id)
+    download = (
+        downloads.workbook(participant_id)
         if suffix == ".xlsx"
-        else summaries.summary_csv(participant_id)
+        else downloads.summary_csv(participant_id)
     )
-    with output.open("wb") as handle:
-        handle.writelines(chunks)
-    click.echo(f"Wrote {output}")
+    size = downloads.save(download, output)
+    click.echo(f"Wrote {output} ({size:,} bytes).")
 
 
 @click.command("create-studies")
@@ -155,23 +154,10 @@ def _read_file(path: str) -> bytes:
 
 
 @click.command("export")
-@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+@click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 @click.option("--participant-id", type=PARTICIPANT_ID, help="Only this participant's data.")
 @with_appcontext
-def export_command(path, participant_id):
+def export_command(path: Path, participant_id):
     """Write the ZIP that the download endpoint gives (every CSV and the codebook) to PATH."""
-    target = Path(path)
-    size = 0
-    try:
-        with target.open("wb") as archive:
-            for chunk in exports.zip_archive(participant_id):
-                archive.write(chunk)
-                size += len(chunk)
-    except BaseException:
-        # Never leave half an archive that looks like a whole one.
-        target.unlink(missing_ok=True)
-        raise
-    audit.record(
-        audit.DOWNLOAD, export="zip", participant_id=participant_id, file=str(target), bytes=size
-    )
-    click.echo(f"Wrote {target} ({size:,} bytes).")
+    size = downloads.save(downloads.zip_archive(participant_id), path)
+    click.echo(f"Wrote {path} ({size:,} bytes).")

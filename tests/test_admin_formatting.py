@@ -61,3 +61,19 @@ def test_answer_value(value, text):
 def test_initials_name_the_test_columns():
     assert formatting.initials("choice_reaction_time") == "CRT"
     assert formatting.milliseconds(400.4) == "400 ms"
+
+
+@pytest.mark.parametrize(
+    ("count", "unit", "text"),
+    [
+        (1, ("study", "studies"), "1 study"),
+        (10, ("study", "studies"), "10 studies"),
+        (10, ("byte", "bytes"), "10 bytes"),
+        (14_540, ("byte", "bytes"), "14.2 KB"),
+        (1234, ("document", "documents"), "1,234 documents"),
+        (1234, None, "1,234"),
+        (None, ("study", "studies"), "—"),
+    ],
+)
+def test_a_count_is_shown_with_what_it_counts(count, unit, text):
+    assert formatting.counted(count, unit) == text

@@ -156,10 +156,10 @@ def test_csv_export(app):
     assert rows[0] == list(audit.CSV_COLUMNS)
     assert len(rows) == 7
     newest = rows[1]
-    assert newest[1:4] == ["download", "10.0.0.3", ""]
-    assert json.loads(newest[4]) == {"file": '=HYPERLINK("http://evil")'}
+    assert newest[1:5] == ["download", "10.0.0.3", "", ""]
+    assert json.loads(newest[5]) == {"file": '=HYPERLINK("http://evil")'}
     oldest = rows[-1]
-    assert oldest == ["2026-11-01T09:00:00.000Z", "login_failure", "10.0.0.1", "0", "{}"]
+    assert oldest == ["2026-11-01T09:00:00.000Z", "login_failure", "10.0.0.1", "0", "", "{}"]
 
 
 def test_csv_cells_cannot_start_a_formula(app):
@@ -221,6 +221,58 @@ def test_a_download_the_client_abandons_is_recorded_as_not_completed(app, client
     (entry,), _ = entries(app, action=audit.DOWNLOAD)
     assert entry["details"]["completed"] is False
     assert entry["count"] == len(first_piece)
+
+
+def newest_download(app) -> dict:
+    with app.app_context():
+        return audit.find_entries(action=audit.DOWNLOAD)[0][0]
+
+
+def test_every_download_counts_the_bytes_it_sent_whatever_it_holds(
+    app, admin, runner, tmp_path, make_study
+):
+    """One meaning of `count`: a batch CSV of 10 studies is its bytes, not "10 bytes"."""
+    for number in range(10):
+        make_study(f"P{number}", study_id=f"batch{number:03d}".replace("0", "z"))
+    over_http = {
+        "/admin/batches/test-batch/studies.csv": ("get", {}),
+        "/admin/audit.csv": ("get", {}),
+        "/tests/summary/download-file": ("post", {"password": TEST_PASSWORD}),
+        "/studies/download-file": ("post", {"password": TEST_PASSWORD}),
+    }
+    for path, (method, form) in over_http.items():
+        response = getattr(admin, method)(path, data=form)
+        body = response.get_data()
+        entry = newest_download(app)
+        assert (entry["count"], entry["details"]["completed"]) == (len(body), True), path
+        assert entry["details"]["file"] in response.headers["Content-Disposition"]
+        if "batches" in path:
+            assert entry["details"]["batch_id"] == "test-batch"
+            assert entry["count"] > 10 * 50  # ten rows of about 90 bytes, not "10"
+
+    for command, name in (("export", "all.zip"), ("export-summary", "scores.xlsx")):
+        target = tmp_path / name
+        assert runner.invoke(args=[command, str(target)]).exit_code == 0
+        entry = newest_download(app)
+        assert entry["count"] == target.stat().st_size
+        assert (entry["client"], entry["details"]["file"]) == (audit.COMMAND_LINE, str(target))
+
+
+def test_the_unit_of_each_count_is_said_in_the_csv_and_on_the_page(app, admin):
+    with app.app_context():
+        audit.record(audit.STUDIES_CREATED, count=1)
+        audit.record(audit.STUDIES_CREATED, count=10)
+        audit.record(audit.DOWNLOAD, count=2048, file="studies.csv", completed=True)
+        audit.record(audit.BACKUP_WRITTEN, count=1234)
+        text = "".join(audit.iter_csv())
+    rows = {(row["action"], row["count"]): row for row in csv.DictReader(io.StringIO(text))}
+    assert rows["studies_created", "1"]["count_unit"] == "studies"
+    assert rows["download", "2048"]["count_unit"] == "bytes"
+    assert rows["backup_written", "1234"]["count_unit"] == "documents"
+    assert rows["login_success", ""]["count_unit"] == ""
+    page = admin.get("/admin/audit").get_data(as_text=True)
+    for shown in (">1 study<", ">10 studies<", ">2.0 KB<", ">1,234 documents<"):
+        assert shown in page
 
 
 # --- the dashboard page ----------------------------------------------------------------------
@@ -291,7 +343,9 @@ def test_the_audit_log_downloads_as_csv_with_the_pages_filters(app, admin):
     assert rows[0] == list(audit.CSV_COLUMNS)
     assert [row[1] for row in rows[1:]] == ["download", "studies_created", "login_success"]
     (entry,), _ = entries(app, action=audit.DOWNLOAD, client="127.0.0.1")
-    assert entry["details"]["file"] == "audit-log.csv"
+    assert entry["details"]["file"] in response.headers["Content-Disposition"]
+    assert entry["details"]["filters"] == {"client": "10.0.0.2"}
+    assert entry["count"] == len(response.get_data())
 
 
 def test_the_audit_page_is_in_the_menu(admin):

@@ -3,7 +3,6 @@
 import html
 import io
 import re
-import zipfile
 from datetime import UTC, datetime, timedelta
 
 import itsdangerous
@@ -596,42 +595,6 @@ def test_batch_csv_holds_only_that_batch_and_is_audited(app, admin, make_study):
 def test_unknown_batch_is_a_404_page(admin):
     assert admin.get("/admin/batches/nothing").status_code == 404
     assert admin.get("/admin/batches/nothing/studies.csv").status_code == 404
-
-
-def test_downloads_page_posts_to_the_export_endpoints_with_the_token(admin):
-    text = admin.get("/admin/downloads").get_data(as_text=True)
-    token = csrf_from(admin.get("/admin/downloads"))
-    for action in (
-        "/tests/zip-archive/download-file",
-        "/tests/single-test-type/download-file",
-        "/studies/download-file",
-    ):
-        assert f'action="{action}"' in text
-    assert text.count(f'name="csrf_token" value="{token}"') >= 4
-    assert '<option value="unclassified">Empty results (no answers)</option>' in text
-
-
-def test_the_session_downloads_the_zip_and_a_test_type(admin, make_study, make_test):
-    make_test(make_study("P1"), "spatial_memory")
-    token = csrf_from(admin.get("/admin/downloads"))
-    archive = admin.post("/tests/zip-archive/download-file", data={"csrf_token": token})
-    assert archive.status_code == 200
-    with zipfile.ZipFile(io.BytesIO(archive.data)) as opened:
-        assert "spatial_memory.csv" in opened.namelist()
-    one = admin.post(
-        "/tests/single-test-type/download-file",
-        data={"csrf_token": token, "test_type": "spatial_memory", "participant_id": "P1"},
-    )
-    assert one.status_code == 200
-    assert "sm_rt" in one.get_data(as_text=True)
-    assert admin.post("/tests/zip-archive/download-file").status_code == 401
-
-
-def test_participant_page_offers_that_participants_zip(admin, make_study):
-    make_study("P1")
-    text = admin.get("/admin/participants/P1").get_data(as_text=True)
-    assert '<input type="hidden" name="participant_id" value="P1">' in text
-    assert 'action="/tests/zip-archive/download-file"' in text
 
 
 def test_every_pager_links_its_neighbours(app, admin, make_study):

@@ -11,7 +11,7 @@ import time
 import pytest
 from conftest import csrf_from, load_sample, log_in, store_locked_by_another_process
 
-from intact import create_app, db
+from intact import auth, create_app, db
 
 ANSWER_WITHIN_SECONDS = 5
 
@@ -143,3 +143,22 @@ def test_participant_api_answers_503_when_mongodb_is_unreachable(unreachable_mon
         assert response.status_code == 503
         assert response.is_json
         assert seconds < ANSWER_WITHIN_SECONDS
+
+
+def test_dashboard_download_answers_the_dashboards_503_page_when_mongodb_is_unreachable(
+    unreachable_mongodb_app,
+):
+    client = unreachable_mongodb_app.test_client()
+    # The session of a researcher who logged in before the outage (logging in needs the store).
+    with client.session_transaction() as session:
+        session[auth.SESSION_FLAG] = True
+    token = csrf_from(client.get("/admin/downloads"))
+    response, seconds = timed(
+        lambda: client.post("/admin/downloads/archive", data={"csrf_token": token})
+    )
+    assert response.status_code == 503
+    assert response.mimetype == "text/html"
+    assert response.headers["Retry-After"] == "5"
+    assert "Content-Disposition" not in response.headers
+    assert "The database is not reachable" in response.get_data(as_text=True)
+    assert seconds < ANSWER_WITHIN_SECONDS

@@ -8,10 +8,13 @@
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import threading
 import time
+import urllib.parse
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -169,3 +172,41 @@ def test_a_cancelled_download_leaves_nothing_behind(environment):
     assert [entry["details"]["completed"] for entry in downloads] == [True, False]
     cancelled = downloads[1]
     assert 0 < cancelled["count"] < downloads[0]["count"]
+
+
+# participant id -> the ASCII file name a browser that cannot read filename* falls back to.
+FILE_NAME_FALLBACKS = {"张伟1": "intact-data-1-", "Müller1": "intact-data-Muller1-", "P001": None}
+
+
+def test_a_file_named_after_any_participant_downloads_through_gunicorn(environment):
+    """RFC 6266: an ASCII `filename=` always, plus `filename*=UTF-8''…` for any other name."""
+    app = create_app(store_settings(environment))
+    with app.app_context():
+        db.studies().insert_many(
+            [
+                {"study_id": f"{letter * 8}", "participant_id": name, "study_type": "baseline"}
+                for letter, name in zip("xyz", FILE_NAME_FALLBACKS, strict=True)
+            ]
+        )
+    dispositions = {}
+    with Gunicorn(environment) as server:
+        for participant_id in FILE_NAME_FALLBACKS:
+            form = {"password": environment["ADMIN_PASSWORD"], "participant_id": participant_id}
+            url = f"{server.url}/tests/zip-archive/download-file"
+            body = urllib.parse.urlencode(form).encode()
+            with urllib.request.urlopen(url, data=body, timeout=30) as answer:
+                assert answer.status == 200
+                assert answer.read()[:2] == b"PK"
+                dispositions[participant_id] = answer.headers["Content-Disposition"]
+    for participant_id, fallback in FILE_NAME_FALLBACKS.items():
+        disposition = dispositions[participant_id]
+        assert disposition.isascii()
+        plain = re.search(r"filename=([^;]+)", disposition).group(1)
+        encoded = re.search(r"filename\*=UTF-8''([^;]+)", disposition)
+        if fallback is None:  # what a browser saves: filename*, when given (RFC 6266 section 4.3)
+            assert encoded is None
+            assert plain.startswith(f"intact-data-{participant_id}-")
+        else:
+            saved = urllib.parse.unquote(encoded.group(1))
+            assert saved.startswith(f"intact-data-{participant_id}-")
+            assert re.fullmatch(rf"{re.escape(fallback)}\d{{8}}T\d{{6}}Z\.zip", plain)

@@ -164,18 +164,18 @@ def test_the_participant_page_links_to_their_scores(admin, seeded):
 
 def test_scores_page_offers_the_downloads_with_the_session_token(admin, seeded):
     page = admin.get("/admin/scores").get_data(as_text=True)
-    assert 'action="/tests/summary/download-file"' in page
-    assert 'action="/tests/workbook/download-file"' in page
+    assert 'action="/admin/downloads/summary"' in page
+    assert 'action="/admin/downloads/workbook"' in page
     with admin.session_transaction() as session:
         token = session["csrf_token"]
     assert f'name="csrf_token" value="{token}"' in page
-    response = admin.post("/tests/summary/download-file", data={"csrf_token": token})
+    response = admin.post("/admin/downloads/summary", data={"csrf_token": token})
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
 
 
 def test_downloads_page_offers_the_scores_and_the_workbook(admin):
     page = admin.get("/admin/downloads").get_data(as_text=True)
-    assert 'action="/tests/summary/download-file"' in page
-    assert 'action="/tests/workbook/download-file"' in page
+    assert 'action="/admin/downloads/summary"' in page
+    assert 'action="/admin/downloads/workbook"' in page
     assert 'id="workbook-participant" name="participant_id"' in page

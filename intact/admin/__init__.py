@@ -21,7 +21,14 @@ def add_to_menu(endpoint: str, label: str, *, last: bool = False) -> None:
 def init_app(app) -> None:
     """Register the dashboard: its session settings, template filters, views and error pages."""
     # Imported here, not at the top: the views module registers its routes on `bp` above.
-    from intact.admin import audit_log, formatting, scores, session, views  # noqa: F401, PLC0415
+    from intact.admin import (  # noqa: F401, PLC0415
+        audit_log,
+        download_views,
+        formatting,
+        scores,
+        session,
+        views,
+    )
 
     session.init_app(app)
     formatting.init_app(app)

@@ -86,6 +86,18 @@ def byte_size(value) -> str:
     return f"{value / 1024:,.1f} KB"
 
 
+def counted(count, unit: tuple[str, str] | None = None) -> str:
+    """'10 studies', '1 study', '14.2 KB' for bytes, from (one, many); '—' when there is none."""
+    if not isinstance(count, int):
+        return "—"
+    if unit is None:
+        return f"{count:,}"
+    one, many = unit
+    if many == "bytes":
+        return byte_size(count)
+    return f"{count:,} {one if count == 1 else many}"
+
+
 def initials(name: str) -> str:
     """'choice_reaction_time' -> 'CRT': the short column heading of a test type."""
     return "".join(word[0] for word in name.split("_") if word).upper()
@@ -101,3 +113,4 @@ def init_app(app) -> None:
     app.add_template_filter(duration)
     app.add_template_filter(initials)
     app.add_template_filter(byte_size)
+    app.add_template_filter(counted)

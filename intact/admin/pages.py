@@ -40,17 +40,24 @@ def redirect_to(location: str):
     return redirect(location, 303)
 
 
+def _same_site_path(url: str) -> str | None:
+    """The path and query of `url` when it is an address on this site, else None."""
+    parts = urlsplit(url)
+    if parts.netloc != request.host:
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
 def _path_to_come_back_to() -> str | None:
     prefix = url_for("dashboard.overview")
     if is_htmx():
         # The page the researcher is looking at, not the fragment URL htmx was calling.
-        current = urlsplit(request.headers.get(HX_CURRENT_URL, ""))
-        if current.netloc != request.host:
-            return None
-        return safe_next(current.path + (f"?{current.query}" if current.query else ""), prefix)
+        return safe_next(_same_site_path(request.headers.get(HX_CURRENT_URL, "")), prefix)
     if request.method == "GET":
         return safe_next(request.full_path.rstrip("?"), prefix)
-    return None
+    # A form posted after the session ended (a download left open): back to the page it was on,
+    # when the browser says which (our pages send no Referer, so usually the overview).
+    return safe_next(_same_site_path(request.referrer or ""), prefix)
 
 
 def login_url_for_this_request() -> str:
@@ -70,4 +77,5 @@ def send_to_login():
         response = make_response("Please log in again.", 401)
         response.headers[HX_REDIRECT] = location
         return response
-    return redirect(location, 302)
+    # 303 after a form: the browser fetches the login page rather than posting to it.
+    return redirect(location, 302 if request.method == "GET" else 303)

@@ -1,8 +1,17 @@
 """What the dashboard accepts in its query strings and forms, checked with marshmallow."""
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import (
+    EXCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    pre_load,
+    validate,
+    validates_schema,
+)
 
-from intact.identifiers import StudyIdField
+from intact.exports import EXPORTABLE_TEST_TYPES
+from intact.identifiers import ParticipantIdField, StudyIdField
 from intact.progress import PER_PAGE_CHOICES, SORTS, STUDY_STATES, GridQuery
 from intact.studies import STUDY_TYPES
 
@@ -109,3 +118,26 @@ class CreateStudiesFormSchema(Schema):
 def field_errors(error: ValidationError) -> dict[str, str]:
     """marshmallow's errors as one sentence per form field, to show next to that field."""
     return {name: " ".join(problems) for name, problems in error.messages.items()}
+
+
+class DownloadFormSchema(Schema):
+    """A download form: only one participant's data, or (field left empty) everyone's."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    participant_id = ParticipantIdField(load_default=None)
+
+    @pre_load
+    def _drop_blank_fields(self, data, **kwargs):
+        return {key: value for key, value in data.items() if value.strip()}
+
+
+class TestTypeDownloadFormSchema(DownloadFormSchema):
+    """The one-test download form: which test, and optionally one participant."""
+
+    test_type = fields.String(
+        required=True,
+        validate=validate.OneOf(EXPORTABLE_TEST_TYPES, error="Choose a test from the list."),
+        error_messages={"required": "Choose a test from the list."},
+    )

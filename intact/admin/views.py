@@ -1,9 +1,6 @@
 """Dashboard views: each reads the request, calls a service function and renders a template."""
 
-from datetime import UTC, datetime
-
 from flask import (
-    Response,
     abort,
     current_app,
     flash,
@@ -14,7 +11,7 @@ from flask import (
 )
 from marshmallow import ValidationError
 
-from intact import audit, auth, exports, progress, quarantine, ratelimit, studies
+from intact import audit, auth, downloads, progress, quarantine, ratelimit, studies
 from intact.admin import (
     MENU,
     MENU_LAST,
@@ -201,19 +198,7 @@ def batch_csv(batch_id):
     _, total = progress.batch_studies(batch_id, 0)
     if not total:
         abort(404, description="No studies were created with this batch id.")
-    # A batch is at most MAX_STUDIES_PER_REQUEST rows (about 1 MB at 10,000): built in one go.
-    body = b"".join(exports.studies_csv(batch_id=batch_id))
-    created = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    audit.record(audit.DOWNLOAD, count=total, file="studies.csv", batch_id=batch_id)
-    response = Response(body, mimetype="text/csv")
-    response.headers.set("Content-Disposition", "attachment", filename=f"studies-new-{created}.csv")
-    return response
-
-
-@bp.get("/downloads")
-def downloads():
-    """Download the studies, every result as a ZIP, or one test's results."""
-    return render_template("admin/downloads.html", exportable=exports.EXPORTABLE_TEST_TYPES)
+    return downloads.attachment(downloads.batch_studies_csv(batch_id))
 
 
 REFUSED_PER_PAGE = 50

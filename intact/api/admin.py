@@ -5,7 +5,6 @@ Every route answers with and without a trailing slash, without a redirect. Authe
 a `password` form field, or a dashboard session with its CSRF token (intact/auth.py).
 """
 
-from flask import Response, current_app
 from flask_smorest import Blueprint, abort
 from flask_smorest.fields import Upload
 from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
@@ -13,7 +12,7 @@ from webargs.flaskparser import FlaskParser
 from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import CombinedMultiDict
 
-from intact import audit, clients, exports, participant_lists, studies, summaries
+from intact import audit, downloads, exports, participant_lists, studies, summaries
 from intact.auth import admin_required
 from intact.identifiers import ParticipantIdField
 
@@ -157,7 +156,8 @@ class TestTypeDownloadSchema(ParticipantFilterSchema):
 FILE = {"type": "string", "format": "binary"}
 DOWNLOAD_HEADERS = {
     "Content-Disposition": {
-        "description": "attachment; filename=...",
+        "description": "attachment; filename=... (and filename*=UTF-8''... for a name "
+        "outside ASCII, RFC 6266)",
         "schema": {"type": "string"},
     }
 }
@@ -255,12 +255,7 @@ def download_studies(form):
     Columns: study_id, participant_id, study_type, url, created_at, first_opened_at,
     last_seen_at, batch_id. Timestamps are ISO 8601 UTC.
     """
-    return _download(
-        exports.studies_csv(form["participant_id"]),
-        exports.STUDIES_FILE,
-        "text/csv",
-        form["participant_id"],
-    )
+    return downloads.attachment(downloads.studies_csv(form["participant_id"]))
 
 
 @bp.route("/tests/single-test-type/download-file", methods=["POST"], strict_slashes=False)
@@ -273,9 +268,7 @@ def download_test_type(form):
     One row per answer (with question_number) for list tests, one row per test for immediate
     and delayed recall. The ZIP's codebook.csv describes every column.
     """
-    test_type = form["test_type"]
-    chunks = exports.test_type_csv(test_type, form["participant_id"])
-    return _download(chunks, f"{test_type}.csv", "text/csv", form["participant_id"])
+    return downloads.attachment(downloads.test_type_csv(form["test_type"], form["participant_id"]))
 
 
 @bp.route("/tests/zip-archive/download-file", methods=["POST"], strict_slashes=False)
@@ -291,13 +284,7 @@ def download_zip_archive(form):
     codebook.csv (every column, its type and unit), studies.csv, one CSV per test type (header
     only when there is no data) and unclassified.csv.
     """
-    participant_id = form["participant_id"]
-    return _download(
-        exports.zip_archive(participant_id),
-        exports.archive_file_name(participant_id),
-        "application/zip",
-        participant_id,
-    )
+    return downloads.attachment(downloads.zip_archive(form["participant_id"]))
 
 
 @bp.route("/tests/summary/download-file", methods=["POST"], strict_slashes=False)
@@ -312,8 +299,7 @@ def download_summary(form):
     The ZIP's codebook.csv gives every column's formula and unit; the ZIP also holds this file
     and change.csv (each score's change from baseline to every follow-up).
     """
-    chunks = summaries.summary_csv(form["participant_id"])
-    return _download(chunks, summaries.SUMMARY_FILE, "text/csv", form["participant_id"])
+    return downloads.attachment(downloads.summary_csv(form["participant_id"]))
 
 
 @bp.route("/tests/workbook/download-file", methods=["POST"], strict_slashes=False)
@@ -327,52 +313,4 @@ def download_workbook(form):
     (summary.csv), change (change.csv) and codebook. Numbers are numbers; text that a spreadsheet
     could run as a formula starts with a single quote.
     """
-    participant_id = form["participant_id"]
-    return _download(
-        summaries.workbook_chunks(participant_id),
-        summaries.workbook_file_name(participant_id),
-        summaries.XLSX_MIMETYPE,
-        participant_id,
-    )
-
-
-def _download(chunks, file_name: str, mimetype: str, participant_id: str | None) -> Response:
-    """Stream chunks as an attachment named file_name."""
-    chunks = iter(chunks)
-    # The first piece is made before the answer starts, so an unreachable database is a 503
-    # with a JSON message rather than a download that breaks off.
-    first = next(chunks, b"")
-    audited = {"client": clients.address(), "file": file_name, "participant_id": participant_id}
-    body = _each_in_app_context(current_app._get_current_object(), first, chunks, audited)
-    response = Response(body, mimetype=mimetype)
-    response.headers.set("Content-Disposition", "attachment", filename=file_name)
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _each_in_app_context(app, first: bytes, rest, audited: dict):
-    """first, then each further piece made inside its own app context; audited when it ends.
-
-    A context per piece rather than one for the whole download (stream_with_context): two
-    downloads served in turn by one thread then never pop each other's context.
-    """
-    sent, completed = len(first), False
-    try:
-        # Inside the try: a client that hangs up after the first piece must reach the finally too.
-        yield first
-        while True:
-            with app.app_context():
-                piece = next(rest, None)
-            if piece is None:
-                completed = True
-                return
-            sent += len(piece)
-            yield piece
-    finally:
-        with app.app_context():
-            # A client that hung up: let the export close its database cursors.
-            close = getattr(rest, "close", None)
-            if close is not None:
-                close()
-            # The count is the bytes that left; `completed` says whether the client took it all.
-            audit.record(audit.DOWNLOAD, count=sent, completed=completed, **audited)
+    return downloads.attachment(downloads.workbook(form["participant_id"]))

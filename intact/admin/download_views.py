@@ -1,0 +1,57 @@
+"""Dashboard downloads: the Downloads page and the download forms that it and other pages post.
+
+The forms post here, never to the admin API, so the dashboard's login, CSRF token and HTML
+errors apply to them. The files themselves are made and handed over by intact/downloads.py,
+like every download of the app.
+"""
+
+from flask import abort, make_response, render_template, request
+from marshmallow import ValidationError
+
+from intact import downloads, exports
+from intact.admin import bp, schemas
+
+# What each download form of the dashboard posts: its fields, and the download they name (called
+# with those fields). The kind is the last part of the form's address and the id of its fields.
+FORMS = {
+    "archive": (schemas.DownloadFormSchema, downloads.zip_archive),
+    "test-type": (schemas.TestTypeDownloadFormSchema, downloads.test_type_csv),
+    "studies": (schemas.DownloadFormSchema, downloads.studies_csv),
+    "summary": (schemas.DownloadFormSchema, downloads.summary_csv),
+    "workbook": (schemas.DownloadFormSchema, downloads.workbook),
+}
+
+
+def _downloads_page(status: int = 200, form_errors: dict | None = None, values: dict | None = None):
+    page = render_template(
+        "admin/downloads.html",
+        exportable=exports.EXPORTABLE_TEST_TYPES,
+        form_errors=form_errors or {},
+        values=values or {},
+    )
+    return make_response(page, status)
+
+
+@bp.get("/downloads", endpoint="downloads")
+def downloads_page():
+    """Download the studies, every result as a ZIP, one test's results, the scores."""
+    return _downloads_page()
+
+
+@bp.post("/downloads/<kind>")
+def download(kind):
+    """The file a download form names (FORMS), for everyone or one participant.
+
+    A form that cannot be used comes back as the Downloads page with the problem beside the field
+    (422); nothing is downloaded.
+    """
+    if kind not in FORMS:
+        abort(404)
+    schema, named_download = FORMS[kind]
+    try:
+        form = schema().load(request.form)
+    except ValidationError as error:
+        return _downloads_page(
+            422, {kind: schemas.field_errors(error)}, {kind: request.form.to_dict()}
+        )
+    return downloads.attachment(named_download(**form))
