@@ -18,6 +18,7 @@ from intact import (
     health,
     identifiers,
     logs,
+    participants,
     ratelimit,
     security_headers,
 )
@@ -52,6 +53,7 @@ def create_app(test_config=None):
     identifiers.init_app(app)
     clients.init_app(app)
     db.init_app(app, settings)
+    participants.init_app(app)
     ratelimit.init_app(app)
     security_headers.init_app(app)
     app.register_blueprint(health.bp)

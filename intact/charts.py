@@ -27,6 +27,9 @@ LEGEND_HEIGHT = 18
 MAX_BAR_VALUES = 21  # more distinct whole numbers than this: a box plot reads better
 WHISKER_IQR = 1.5
 GROUP_CLASSES = ("baseline", "followup")
+# Follow-ups 1, 2, 3 … have their own colour (classes followup-1 … followup-4 in scores.css);
+# later ones share the last.
+NUMBERED_FOLLOWUP_CLASSES = 4
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from marshmallow import ValidationError
 
 from intact import audit, backup, db, downloads, exports, participant_lists, studies
 from intact.identifiers import ParticipantIdField
+from intact.participants import migrations
 
 
 class ParticipantIdType(click.ParamType):
@@ -72,6 +73,8 @@ def restore_command(path, force):
     except backup.BackupError as error:
         raise click.ClickException(str(error)) from error
     total = sum(header["collections"].values())
+    # A backup from an earlier version: bring its documents up to date, as start-up does.
+    migrations.run()
     audit.record(audit.BACKUP_RESTORED, count=total, file=str(path), replaced=force)
     written = f"{header['created_at']:%Y-%m-%d %H:%M} UTC"
     click.echo(f"Restored {total} documents from {path} (written {written})")

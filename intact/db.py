@@ -43,6 +43,12 @@ INDEXES = {
         ("participant_id", {}),
         # A batch is downloaded again, or removed when its creation fails midway.
         ("batch_id", {}),
+        # One "Follow-up k" per participant (intact/participants/followups.py); a reissued link
+        # shares its number and names the study it replaces. Baselines have no number.
+        (
+            [("participant_id", 1), ("followup_number", 1), ("replaces", 1)],
+            {"unique": True, "partialFilterExpression": {"followup_number": {"$gt": 0}}},
+        ),
     ],
     "tests": [
         ("test_id", {"unique": True}),

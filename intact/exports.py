@@ -30,6 +30,7 @@ TEST_COLUMNS = (
     "participant_id",
     "study_id",
     "study_type",
+    "followup_number",
     "test_id",
     "test_type",
     "time_started",
@@ -326,6 +327,11 @@ STUDY_COLUMN_DOCS = {
     "study_id": ("The study's id: the last part of its link, the participant's credential.", {}),
     "participant_id": ("The participant's id, as the researcher entered it.", {}),
     "study_type": ("Which session this study is.", {"values": "baseline | followup"}),
+    "followup_number": (
+        "Follow-up k: numbered 1, 2, … per participant when the study was created, never "
+        "changed; the same k on every page and in every file. Empty for baselines.",
+        {"value_type": "integer or empty"},
+    ),
     "url": ("The link handed to the participant.", {}),
     "created_at": ("When the study was created.", {"value_type": "timestamp", "unit": "UTC"}),
     "first_opened_at": (
@@ -342,6 +348,10 @@ TEST_COLUMN_DOCS = {
     "participant_id": ("The participant's id.", {}),
     "study_id": ("The study this test was taken in.", {}),
     "study_type": ("The session the test belongs to.", {"values": "baseline | followup"}),
+    "followup_number": (
+        "Which follow-up (the study's number, as in studies.csv); empty for baselines.",
+        {"value_type": "integer or empty"},
+    ),
     "test_id": ("The stored test's id: one per submission.", {}),
     "test_type": ("Which cognitive test.", {}),
     "time_started": (

@@ -15,6 +15,7 @@ from marshmallow import validate
 
 from intact import db, quarantine
 from intact.identifiers import normalise_participant_id
+from intact.participants import followups
 from intact.scoring import DEFAULT_RULES, QualityRules
 from intact.studies import STUDY_FIELDS, STUDY_TYPES
 from intact.testtypes import TEST_TYPES, UNCLASSIFIED
@@ -61,9 +62,15 @@ class StudyProgress:
     created_at: datetime | None
     first_opened_at: datetime | None
     last_seen_at: datetime | None
+    followup_number: int | None = None
     received: Counter = field(default_factory=Counter)
     last_received_at: datetime | None = None
     state: str = NOT_STARTED
+
+    @property
+    def label(self) -> str:
+        """'Baseline' or 'Follow-up k': the same name on every page and in every export."""
+        return followups.label(self.study_type, self.followup_number)
 
     @property
     def last_activity(self) -> datetime | None:
@@ -90,8 +97,22 @@ class ParticipantProgress:
         return max((s.last_activity for s in self.studies if s.last_activity), default=None)
 
     def studies_of_type(self, study_type: str) -> list[StudyProgress]:
-        """The participant's studies of one type, oldest first."""
+        """The participant's studies of one type: baselines oldest first, follow-ups by number."""
         return [s for s in self.studies if s.study_type == study_type]
+
+    def study_in(self, column: "StudyColumn") -> StudyProgress | None:
+        """The participant's study shown in this column of the grid, if they have one."""
+        if column.study_type == "followup":
+            return next(
+                (
+                    s
+                    for s in self.studies_of_type("followup")
+                    if (s.followup_number or 0) == column.key
+                ),
+                None,
+            )
+        baselines = self.studies_of_type(column.study_type)
+        return baselines[column.key] if column.key < len(baselines) else None
 
 
 @dataclass(frozen=True)
@@ -108,17 +129,12 @@ class GridQuery:
 
 @dataclass(frozen=True)
 class StudyColumn:
-    """A group of six test columns: one study slot (the n-th baseline or follow-up)."""
+    """A group of six test columns: the n-th baseline, or Follow-up k (its number)."""
 
     study_type: str
-    index: int  # 0-based position among the participant's studies of this type
-    of_type: int  # how many slots of this type the page shows
-
-    @property
-    def label(self) -> str:
-        """'Baseline', or 'Follow-up 2' when a participant has several of that type."""
-        name = "Baseline" if self.study_type == "baseline" else "Follow-up"
-        return name if self.of_type == 1 else f"{name} {self.index + 1}"
+    # Baselines: 0-based position among the participant's baselines. Follow-ups: the number.
+    key: int
+    label: str
 
 
 @dataclass
@@ -238,6 +254,7 @@ def load_progress(now: datetime | None = None, studies_filter: dict | None = Non
             created_at=doc.get("created_at"),
             first_opened_at=doc.get("first_opened_at"),
             last_seen_at=doc.get("last_seen_at"),
+            followup_number=doc.get("followup_number"),
         )
     tests_filter = None if studies_filter is None else {"study_id": {"$in": list(by_id)}}
     for doc in _read("tests", tests_filter, _TEST_SUMMARY_FIELDS):
@@ -291,13 +308,14 @@ def _study_order(study: StudyProgress):
     created = study.created_at or datetime.min.replace(tzinfo=UTC)
     return (
         STUDY_TYPES.index(study.study_type) if study.study_type in STUDY_TYPES else 99,
+        study.followup_number or 0,
         created,
         study.study_id,
     )
 
 
 def group_by_participant(studies: list[StudyProgress]) -> list[ParticipantProgress]:
-    """One ParticipantProgress per participant id, studies baselines first and oldest first."""
+    """One ParticipantProgress per participant: baselines oldest first, follow-ups by number."""
     grouped = defaultdict(list)
     for study in studies:
         grouped[study.participant_id].append(study)
@@ -329,10 +347,16 @@ def _sort_rows(rows: list[ParticipantProgress], sort: str) -> list[ParticipantPr
 
 
 def _columns_for(rows: list[ParticipantProgress]) -> list[StudyColumn]:
-    columns = []
-    for study_type in STUDY_TYPES:
-        slots = max((len(r.studies_of_type(study_type)) for r in rows), default=0)
-        columns += [StudyColumn(study_type, i, slots) for i in range(slots)]
+    """Baseline columns by position, then one column per follow-up number on the page."""
+    slots = max((len(r.studies_of_type("baseline")) for r in rows), default=0)
+    columns = [
+        StudyColumn("baseline", i, "Baseline" if slots == 1 else f"Baseline {i + 1}")
+        for i in range(slots)
+    ]
+    numbers = sorted({s.followup_number or 0 for r in rows for s in r.studies_of_type("followup")})
+    columns += [
+        StudyColumn("followup", number, followups.label("followup", number)) for number in numbers
+    ]
     return columns
 
 

@@ -36,6 +36,7 @@ def keep_refused(
         "study_id": study["study_id"],
         "participant_id": study.get("participant_id"),
         "study_type": study.get("study_type"),
+        "followup_number": study.get("followup_number"),
         "received_at": datetime.now(UTC),
         "content_type": content_type or "",
         "message": message,

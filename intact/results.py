@@ -385,6 +385,7 @@ def store_test(study: dict, submission: dict) -> tuple[dict, bool]:
             "study_id": study["study_id"],
             "participant_id": study.get("participant_id"),
             "study_type": study.get("study_type"),
+            "followup_number": study.get("followup_number"),
             "test_type": submission["test_type"],
             "time_started": submission["time_started"],
             "time_elapsed_milliseconds": submission["time_elapsed_milliseconds"],

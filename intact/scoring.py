@@ -246,6 +246,9 @@ _STUDY_COLUMNS = (
     ("study_id", "", "text", "the study link's id"),
     ("participant_id", "", "text", "as the researcher typed it"),
     ("study_type", "", "text", "baseline or followup"),
+    ("followup_number", "", "count",
+     "Follow-up k: numbered 1, 2, … per participant when the study was created; empty for "
+     "baselines"),
     ("created_at", "", "UTC date-time", "when the study link was created"),
     ("started_at", "", "UTC date-time", "earliest time_started of the study's tests"),
     ("tests_submitted", "", "count", "submissions stored for the study, unclassified included"),
@@ -283,7 +286,8 @@ _CHANGE_ID_COLUMNS = (
      "the participant's earliest baseline study with at least one test; empty if none"),
     ("baseline_started_at", "", "UTC date-time", "started_at of the baseline study"),
     ("followup_study_id", "", "text", "one follow-up study of the participant"),
-    ("followup_number", "", "count", "1 for the earliest follow-up, 2 for the next, …"),
+    ("followup_number", "", "count",
+     "Follow-up k: the study's number, given when it was created (as in studies.csv)"),
     ("followup_started_at", "", "UTC date-time", "started_at of the follow-up study"),
     ("days_since_baseline", "", "days", "followup_started_at − baseline_started_at"),
 )  # fmt: skip
@@ -348,6 +352,7 @@ class TestScore:
     test_type: str
     time_started: datetime | None
     received_at: datetime | None
+    followup_number: int | None = None
     scores: dict = field(default_factory=dict)
     flags: dict = field(default_factory=dict)
 
@@ -373,6 +378,7 @@ def score_test(test: Mapping, rules: QualityRules = DEFAULT_RULES) -> TestScore:
         test_type=test_type if test_type in PREFIXES else UNCLASSIFIED,
         time_started=test.get("time_started"),
         received_at=test.get("received_at"),
+        followup_number=test.get("followup_number"),
     )
     if scored.test_type == UNCLASSIFIED:
         scored.flags = {UNCLASSIFIED: True}
@@ -532,6 +538,7 @@ class StudySummary:
     tests: list[TestScore]
     # test type -> the submission whose scores count (the first of that type)
     scored: dict[str, TestScore]
+    followup_number: int | None = None
 
     @property
     def started_at(self) -> datetime | None:
@@ -567,7 +574,7 @@ def _submission_order(test: TestScore):
     )
 
 
-_STUDY_IDENTITY = ("study_id", "participant_id", "study_type", "created_at")
+_STUDY_IDENTITY = ("study_id", "participant_id", "study_type", "followup_number", "created_at")
 
 
 def summarise_study(
@@ -596,6 +603,8 @@ def _summary(study: Mapping, tests: list[TestScore]) -> StudySummary:
         created_at=study.get("created_at"),
         tests=scored,
         scored={kind: first_of_type[kind] for kind in TEST_TYPES if kind in first_of_type},
+        followup_number=study.get("followup_number")
+        or (some_test.followup_number if some_test else None),
     )
 
 
@@ -697,6 +706,7 @@ def summary_row(summary: StudySummary) -> dict:
         "study_id": summary.study_id,
         "participant_id": summary.participant_id,
         "study_type": summary.study_type,
+        "followup_number": summary.followup_number,
         "created_at": summary.created_at,
         "started_at": summary.started_at,
         "tests_submitted": len(summary.tests),
@@ -757,8 +767,15 @@ def baseline_of(studies: list[StudySummary]) -> StudySummary | None:
 
 
 def followups_of(studies: list[StudySummary]) -> list[StudySummary]:
-    """The participant's follow-up studies: started ones by first test, then unstarted ones."""
-    return sorted((s for s in studies if s.study_type == "followup"), key=_chronological)
+    """The participant's follow-up studies by their number (Follow-up 1, 2, …).
+
+    The number was given when the study was created, so Follow-up 2 stays Follow-up 2 whichever
+    link the participant used first; a study without one (only in hand-made data) comes last.
+    """
+    return sorted(
+        (s for s in studies if s.study_type == "followup"),
+        key=lambda s: (s.followup_number is None, s.followup_number or 0, *_chronological(s)),
+    )
 
 
 def score_change(column: str, baseline: StudySummary | None, followup: StudySummary):
@@ -775,7 +792,7 @@ def participant_change_rows(studies: list[StudySummary]) -> Iterator[dict]:
     """One `CHANGE_COLUMNS` row per follow-up of one participant: each score's change."""
     baseline = baseline_of(studies)
     baseline_start = baseline.started_at if baseline else None
-    for number, followup in enumerate(followups_of(studies), start=1):
+    for followup in followups_of(studies):
         followup_start = followup.started_at
         days = None
         if baseline_start and followup_start:
@@ -785,7 +802,7 @@ def participant_change_rows(studies: list[StudySummary]) -> Iterator[dict]:
             "baseline_study_id": baseline.study_id if baseline else None,
             "baseline_started_at": baseline_start,
             "followup_study_id": followup.study_id,
-            "followup_number": number,
+            "followup_number": followup.followup_number,
             "followup_started_at": followup_start,
             "days_since_baseline": days,
         }

@@ -13,6 +13,7 @@ from intact import db, participant_lists
 from intact.identifiers import normalise_study_id
 from intact.offensive_words import contains_offensive_word
 from intact.participant_lists import InvalidBatch
+from intact.participants.followups import number_new_studies
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,7 @@ STUDY_FIELDS = (
     "study_id",
     "participant_id",
     "study_type",
+    "followup_number",
     "url",
     "created_at",
     "first_opened_at",
@@ -33,6 +35,8 @@ STUDY_ID_ALPHABET = string.ascii_lowercase
 INSERT_CHUNK = 1000
 DUPLICATE_KEY = 11000
 MAX_ID_DRAWS = 10
+# Another creation for the same participant took the follow-up numbers this one drew: number again.
+MAX_NUMBERING_ATTEMPTS = 5
 
 
 class StudyNotFound(LookupError):
@@ -67,41 +71,67 @@ def create_studies(participant_ids, baselines=1, followups=1) -> list[dict]:
     """Create baselines + followups studies per participant, all or nothing; return them.
 
     Each study is {study_id, participant_id, url, study_type, created_at, batch_id}, in creation
-    order: participant by participant, baselines first. Raise InvalidBatch for bad input.
+    order: participant by participant, baselines first; follow-ups also carry followup_number
+    (1, 2, … per participant, after any follow-up the participant has already). Raise
+    InvalidBatch for bad input.
     """
     participant_ids = _check_batch(list(participant_ids), baselines, followups)
+    types = ["baseline"] * baselines + ["followup"] * followups
+    return new_studies([(pid, study_type) for pid in participant_ids for study_type in types])
+
+
+def new_studies(wanted: list[tuple[str, str]], **fields) -> list[dict]:
+    """Store one new study per (participant_id, study_type), all or nothing; return them.
+
+    The ids are checked already. `fields` are further fields every new study gets (the study a
+    reissued link replaces, for example); a `followup_number` there is kept, else follow-ups are
+    numbered after the participant's last.
+    """
     now = datetime.now(UTC)
     # MongoDB keeps milliseconds: what is returned is then exactly what is stored.
     now = now.replace(microsecond=now.microsecond // 1000 * 1000)
     batch_id = uuid.uuid4().hex
     url_prefix = current_app.config["STUDY_URL_PREFIX"].rstrip("/")
     length = current_app.config["STUDY_ID_LENGTH"]
-    types = ["baseline"] * baselines + ["followup"] * followups
     drawn = set()
     studies = []
-    for participant_id in participant_ids:
-        for study_type in types:
-            study_id = new_study_id(length, avoid=drawn)
-            drawn.add(study_id)
-            studies.append(
-                {
-                    "study_id": study_id,
-                    "participant_id": participant_id,
-                    "url": f"{url_prefix}/{study_id}",
-                    "study_type": study_type,
-                    "created_at": now,
-                    "batch_id": batch_id,
-                }
-            )
-    try:
-        for start in range(0, len(studies), INSERT_CHUNK):
-            _insert_with_fresh_ids(studies[start : start + INSERT_CHUNK], url_prefix, length)
-    except BaseException:
-        # All or nothing: whatever reached the database before the failure goes again.
-        _delete_batch(batch_id)
-        raise
+    for participant_id, study_type in wanted:
+        study_id = new_study_id(length, avoid=drawn)
+        drawn.add(study_id)
+        studies.append(
+            {
+                "study_id": study_id,
+                "participant_id": participant_id,
+                "url": f"{url_prefix}/{study_id}",
+                "study_type": study_type,
+                "created_at": now,
+                "batch_id": batch_id,
+                **fields,
+            }
+        )
+    for attempt in range(1, MAX_NUMBERING_ATTEMPTS + 1):
+        if "followup_number" not in fields:
+            number_new_studies(studies)
+        try:
+            for start in range(0, len(studies), INSERT_CHUNK):
+                _insert_with_fresh_ids(studies[start : start + INSERT_CHUNK], url_prefix, length)
+        except NumberTaken:
+            _delete_batch(batch_id)
+            if attempt == MAX_NUMBERING_ATTEMPTS or "followup_number" in fields:
+                raise
+            log.info("follow-up numbers taken by a concurrent creation; numbering again")
+            continue
+        except BaseException:
+            # All or nothing: whatever reached the database before the failure goes again.
+            _delete_batch(batch_id)
+            raise
+        break
     log.info("created %d studies in batch %s", len(studies), batch_id)
     return studies
+
+
+class NumberTaken(RuntimeError):
+    """Another study of the participant holds this follow-up number (a concurrent creation)."""
 
 
 def _check_batch(participant_ids: list, baselines, followups) -> list[str]:
@@ -154,13 +184,21 @@ def _insert_with_fresh_ids(studies: list[dict], url_prefix: str, length: int) ->
             errors = error.details.get("writeErrors", [])
             if not errors or any(e.get("code") != DUPLICATE_KEY for e in errors):
                 raise
-            # Another batch (or an earlier one) holds these ids: the unique index refused them.
             pending = [pending[e["index"]] for e in errors]
+            taken = set(db.studies().distinct("study_id", {"study_id": {"$in": _ids(pending)}}))
+            if any(study["study_id"] not in taken for study in pending):
+                # A free id was refused: the follow-up number is what another study holds.
+                raise NumberTaken("a follow-up number was taken meanwhile") from error
+            # Another batch (or an earlier one) holds these ids: the unique index refused them.
             log.info("%d study ids were taken already; drawing new ones", len(pending))
             for study in pending:
                 study["study_id"] = new_study_id(length)
                 study["url"] = f"{url_prefix}/{study['study_id']}"
     raise RuntimeError(f"Could not draw free study ids after {MAX_ID_DRAWS} attempts.")
+
+
+def _ids(studies: list[dict]) -> list[str]:
+    return [study["study_id"] for study in studies]
 
 
 def _delete_batch(batch_id: str) -> None:

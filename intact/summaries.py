@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from flask import current_app
 
 from intact import charts, db, exports, scoring
+from intact.participants import followups
 from intact.testtypes import TEST_TYPES
 from intact.workbook import Sheet, write_workbook
 
@@ -103,9 +104,12 @@ _ALWAYS_FILLED = {
     "unclassified_submissions",
     "flagged_tests",
     "followup_study_id",
-    "followup_number",
     *(f"{prefix}_submissions" for prefix in scoring.PREFIXES.values()),
 }
+
+
+# Filled in one file only: every change.csv row is a follow-up (summary.csv has baselines too).
+_FILLED = {(CHANGE_FILE, "followup_number")}
 
 
 def describe_files(codebook: exports.Codebook) -> None:
@@ -117,7 +121,7 @@ def describe_files(codebook: exports.Codebook) -> None:
     ):
         for entry in entries:
             value_type, unit, values = _CODEBOOK_DETAILS[entry.unit]
-            if entry.column not in _ALWAYS_FILLED:
+            if entry.column not in _ALWAYS_FILLED and (file_name, entry.column) not in _FILLED:
                 value_type += " or empty"
             description = entry.formula
             if entry.test_type:
@@ -262,42 +266,69 @@ def participant_overview(participant_id: str) -> ParticipantOverview:
 
 @dataclass
 class ScoreDistribution:
-    """One score across all studies: baseline vs follow-up values and the change per follow-up."""
+    """One score across all studies: its values at baseline and at each follow-up (by number),
+    and the change from the baseline at each follow-up. Follow-up 1 and 2 are never pooled."""
 
     column: str
     test_type: str
     label: str
     unit: str
     baseline: list[float]
-    followup: list[float]
-    change: list[float]
+    # follow-up number -> values (and changes) of the studies with that number
+    followups: dict[int, list[float]]
+    changes: dict[int, list[float]]
+
+    def followup(self, number: int) -> list[float]:
+        """The values at Follow-up `number` (empty when there are none)."""
+        return self.followups.get(number, [])
+
+    def change(self, number: int) -> list[float]:
+        """The changes from baseline to Follow-up `number`."""
+        return self.changes.get(number, [])
 
     @property
-    def medians(self) -> tuple[float | None, float | None, float | None]:
-        """Median at baseline, at follow-up, and median change."""
-        return tuple(
-            statistics.median(values) if values else None
-            for values in (self.baseline, self.followup, self.change)
-        )
+    def numbers(self) -> list[int]:
+        """The follow-up numbers that have a value or a change, in order."""
+        return sorted(self.followups.keys() | self.changes.keys())
+
+    @property
+    def rows(self) -> list[tuple[str, str, list[float]]]:
+        """(label, kind, values) for the numbers table: baseline, then each follow-up and its
+        change; kind is "score" or "change"."""
+        found = [("Baseline", "score", self.baseline)]
+        for number in self.numbers:
+            name = followups.label("followup", number)
+            found.append((name, "score", self.followup(number)))
+            found.append((f"Change to {name.lower()}", "change", self.change(number)))
+        return found
+
+    @staticmethod
+    def median(values: list[float]) -> float | None:
+        """The median, None for no values."""
+        return statistics.median(values) if values else None
 
     @property
     def chart(self) -> charts.Chart:
-        """Baseline vs follow-up distribution, ready for templates/admin/partials/_chart.html."""
+        """Baseline vs each follow-up, ready for templates/admin/partials/_chart.html."""
+        groups = [charts.Group("Baseline", "baseline", self.baseline)]
+        groups += [
+            charts.Group(
+                followups.label("followup", number),
+                f"followup followup-{min(number, charts.NUMBERED_FOLLOWUP_CLASSES)}",
+                self.followup(number),
+            )
+            for number in self.numbers
+        ]
         return charts.distribution_chart(
-            self.label,
-            self.unit,
-            [
-                charts.Group("Baseline", "baseline", self.baseline),
-                charts.Group("Follow-up", "followup", self.followup),
-            ],
-            discrete=self.unit.split(" ")[0] in DISCRETE_UNITS,
+            self.label, self.unit, groups, discrete=self.unit.split(" ")[0] in DISCRETE_UNITS
         )
 
 
 def score_distributions(exclude_flagged: bool = False) -> list[ScoreDistribution]:
-    """Every score's values at baseline and at follow-up over all studies, and their changes.
+    """Every score's values at baseline and at each follow-up number, and their changes.
 
-    With `exclude_flagged`, a test with any data-quality flag contributes no value.
+    With `exclude_flagged`, a test with any data-quality flag contributes no value. A follow-up
+    without a number (hand-made data only) counts as Follow-up 0.
     """
     found = {
         column: ScoreDistribution(
@@ -306,20 +337,24 @@ def score_distributions(exclude_flagged: bool = False) -> list[ScoreDistribution
             scoring.score_label(column),
             scoring.score_unit(column),
             [],
-            [],
-            [],
+            {},
+            {},
         )
         for column in scoring.ALL_SCORE_COLUMNS
     }
     for studies in scoring.by_participant(iter_summaries()):
         for study in studies:
-            side = "baseline" if study.study_type == "baseline" else "followup"
+            number = study.followup_number or 0
             for test in study.scored.values():
                 if exclude_flagged and test.flagged:
                     continue
                 for column, value in test.scores.items():
-                    if value is not None:
-                        getattr(found[column], side).append(value)
+                    if value is None:
+                        continue
+                    if study.study_type == "baseline":
+                        found[column].baseline.append(value)
+                    else:
+                        found[column].followups.setdefault(number, []).append(value)
         baseline = scoring.baseline_of(studies)
         for followup in scoring.followups_of(studies):
             for column, distribution in found.items():
@@ -329,7 +364,8 @@ def score_distributions(exclude_flagged: bool = False) -> list[ScoreDistribution
                     continue
                 change = scoring.score_change(column, baseline, followup)
                 if change is not None:
-                    distribution.change.append(change)
+                    number = followup.followup_number or 0
+                    distribution.changes.setdefault(number, []).append(change)
     return list(found.values())
 
 

@@ -252,11 +252,23 @@ def load_sample(name: str, study_id: str) -> dict:
 
 @pytest.fixture
 def make_study(app):
-    """Insert a study straight into the database and return it (no _id)."""
+    """Insert a study straight into the database and return it (no _id).
+
+    A follow-up gets the next follow-up number of its participant, as creation gives it, unless
+    `followup_number` is passed (None: a study stored before numbers existed).
+    """
     counter = itertools.count()
 
     def make(participant_id="P001", study_type="baseline", study_id=None, **fields):
         study_id = study_id or f"study{next(counter):03d}".replace("0", "a")
+        if study_type == "followup" and "followup_number" not in fields:
+            with app.app_context():
+                taken = db.studies().count_documents(
+                    {"participant_id": participant_id, "study_type": "followup"}
+                )
+            fields["followup_number"] = taken + 1
+        if fields.get("followup_number", 0) is None:
+            del fields["followup_number"]
         study = {
             "study_id": study_id,
             "participant_id": participant_id,
@@ -292,6 +304,7 @@ def stored_test(study: dict, test_type: str, received_at=None, **fields) -> dict
         "study_id": study["study_id"],
         "participant_id": study["participant_id"],
         "study_type": study["study_type"],
+        "followup_number": study.get("followup_number"),
         "test_type": test_type,
         "time_started": datetime.fromisoformat(payload["time_started"]),
         "time_elapsed_milliseconds": payload["time_elapsed_milliseconds"],

@@ -75,12 +75,14 @@ def test_create_studies_answers_the_original_shape(app, client):
     assert response.status_code == 200
     assert response.mimetype == "application/json"
     studies = response.json
-    assert [list(s) for s in studies] == [["study_id", "participant_id", "url", "study_type"]] * 4
-    assert [(s["participant_id"], s["study_type"]) for s in studies] == [
-        ("P1", "baseline"),
-        ("P1", "followup"),
-        ("P2", "baseline"),
-        ("P2", "followup"),
+    # The original's four keys, in its order; follow-ups add their number.
+    original = ["study_id", "participant_id", "url", "study_type"]
+    assert [list(s) for s in studies] == [original, [*original, "followup_number"]] * 2
+    assert [(s["participant_id"], s["study_type"], s.get("followup_number")) for s in studies] == [
+        ("P1", "baseline", None),
+        ("P1", "followup", 1),
+        ("P2", "baseline", None),
+        ("P2", "followup", 1),
     ]
     assert all(s["url"] == f"https://intact.example.org/{s['study_id']}" for s in studies)
     with app.app_context():

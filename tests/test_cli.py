@@ -38,8 +38,8 @@ def test_create_studies_reads_a_file_and_writes_the_csv(app, runner, tmp_path):
     result = runner.invoke(args=["create-studies", str(ids), "--output", str(output)])
     assert result.exit_code == 0, result.output
     header, *rows = list(csv.reader(output.open(encoding="utf-8")))
-    assert header[:4] == ["study_id", "participant_id", "study_type", "url"]
-    assert [row[2] for row in rows] == ["baseline", "followup"]
+    assert header[:5] == ["study_id", "participant_id", "study_type", "followup_number", "url"]
+    assert [row[2:4] for row in rows] == [["baseline", ""], ["followup", "1"]]
     assert stored_count(app) == 2
 
 

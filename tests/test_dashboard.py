@@ -584,7 +584,7 @@ def test_batch_csv_holds_only_that_batch_and_is_audited(app, admin, make_study):
     rows = response.get_data(as_text=True).splitlines()
     assert response.status_code == 200
     assert response.headers["Content-Disposition"].startswith("attachment; filename=studies-new-")
-    assert rows[0].startswith('"study_id","participant_id","study_type","url"')
+    assert rows[0].startswith('"study_id","participant_id","study_type","followup_number","url"')
     assert len(rows) == 5
     assert "olderone" not in response.get_data(as_text=True)
     with app.app_context():

@@ -16,6 +16,7 @@ FIXED = [
     "participant_id",
     "study_id",
     "study_type",
+    "followup_number",
     "test_id",
     "test_type",
     "time_started",
@@ -77,7 +78,7 @@ def study(make_study):
 def test_immediate_recall_is_one_row_per_test(client, study, store_result):
     first = store_result(study, load_sample("immediate_recall", study["study_id"]))
     second = store_result(study, load_sample("immediate_recall_first_try", study["study_id"]))
-    base = ["P001", "abcdefgh", "baseline"]
+    base = ["P001", "abcdefgh", "baseline", ""]
     assert rows_of_type(client, "immediate_recall") == [
         [*FIXED, "ir_rt_first", "ir_rt_second", "ir_score"],
         [
@@ -157,7 +158,17 @@ def test_empty_results_go_to_unclassified_with_the_result_as_json(client, study,
 
 
 def fixed_cells(test, test_type):
-    return ["P001", "abcdefgh", "baseline", test["test_id"], test_type, STARTED, ELAPSED, IPHONE]
+    return [
+        "P001",
+        "abcdefgh",
+        "baseline",
+        "",
+        test["test_id"],
+        test_type,
+        STARTED,
+        ELAPSED,
+        IPHONE,
+    ]
 
 
 def test_every_field_is_quoted_utf8_with_crlf(client, study, store_result):
@@ -221,7 +232,7 @@ def test_extra_fields_seen_are_appended_sorted(client, study, store_result):
         ['{"shown": [1, 2]}', "", "clash", "2.1", "timed out", "clash2"],
         ["", "arrow", "", "2.1", "timed out", "clash2"],
     ]
-    assert [row[3] for row in rows] == [plain["test_id"]] * 2 + [noted["test_id"]] * 2
+    assert [row[4] for row in rows] == [plain["test_id"]] * 2 + [noted["test_id"]] * 2
 
 
 def test_text_that_could_run_as_a_formula_is_neutralised(client, study, store_result):
@@ -330,6 +341,7 @@ def test_studies_csv_lists_every_study_with_its_run_state(client, make_study):
         "",
         "",
     )
+    assert (row["followup_number"], never["followup_number"]) == ("", "1")
     download = post_download(client, "/studies/download-file")
     assert download.data == archive.read("studies.csv")
 

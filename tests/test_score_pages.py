@@ -57,8 +57,8 @@ def test_scores_page_draws_a_chart_per_score(admin, seeded):
     assert "scores.css" in page
     assert "Immediate recall: score" in page
     # ir_score is drawn as bars (few whole numbers): 1 at baseline, 2 at follow-up.
-    assert "Baseline, 1: 1 of 1" in page and "Follow-up, 2: 1 of 1" in page
-    assert "Baseline: n = 1, median 1; Follow-up: n = 1, median 2" in page
+    assert "Baseline, 1: 1 of 1" in page and "Follow-up 1, 2: 1 of 1" in page
+    assert "Baseline: n = 1, median 1; Follow-up 1: n = 1, median 2" in page
     assert page.count("<svg") >= 4
     assert "No values yet." in page  # nothing for spatial memory
 

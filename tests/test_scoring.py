@@ -373,9 +373,13 @@ def test_summaries_come_out_sorted_by_participant_then_study_whatever_the_input_
 # --- Baseline → follow-up change ------------------------------------------------------------
 
 
-def participant_studies(participant_id, plan):
-    """Summaries for (study_id, study_type, days after START, ir_score, crt answers) tuples."""
+def participant_studies(participant_id, plan, numbers=None):
+    """Summaries for (study_id, study_type, days after START, ir_score, crt answers) tuples.
+
+    Follow-ups are numbered in plan order unless `numbers` maps a study id to its number.
+    """
     summaries = []
+    numbered = iter(range(1, len(plan) + 1))
     for study_id, study_type, days, ir_score, crt_answers in plan:
         started = START + timedelta(days=days)
         tests = []
@@ -384,15 +388,16 @@ def participant_studies(participant_id, plan):
             tests.append(stored_test("immediate_recall", result, time_started=started))
         if crt_answers is not None:
             tests.append(stored_test("choice_reaction_time", crt_answers, time_started=started))
+        document = study(study_id, participant_id, study_type)
+        if study_type == "followup":
+            document["followup_number"] = (numbers or {}).get(study_id) or next(numbered)
         for test in tests:
             test.update(study_id=study_id, participant_id=participant_id, study_type=study_type)
-        summaries.append(
-            scoring.summarise_study(study(study_id, participant_id, study_type), tests)
-        )
+        summaries.append(scoring.summarise_study(document, tests))
     return summaries
 
 
-def test_change_is_followup_minus_baseline_for_each_followup_in_time_order():
+def test_change_is_followup_minus_baseline_for_each_followup_by_its_number():
     baseline_crt = [crt(400, True)] * 8 + [crt(400, False)] * 2  # accuracy 0.8, median 400
     followup_crt = [crt(500, True)] * 9 + [crt(500, False)]  # accuracy 0.9, median 500
     summaries = participant_studies(
@@ -402,25 +407,27 @@ def test_change_is_followup_minus_baseline_for_each_followup_in_time_order():
             ("bbbbbbbb", "followup", 180, None, None),  # no tests yet: created, not started
             ("cccccccc", "followup", 90, 2, followup_crt),
         ],
+        numbers={"bbbbbbbb": 1, "cccccccc": 2},
     )
     rows = list(scoring.change_rows(summaries))
     assert len(rows) == 2
     first, second = rows
     assert tuple(first) == scoring.CHANGE_COLUMNS
-    assert first["followup_study_id"] == "cccccccc"
+    # Follow-up 1 is the study numbered 1 at creation, though the participant used link 2 first:
+    # the number, not the date taken, says which follow-up a study is.
+    assert first["followup_study_id"] == "bbbbbbbb"
     assert first["followup_number"] == 1
-    assert first["baseline_study_id"] == "aaaaaaaa"
-    assert first["days_since_baseline"] == 90.0
-    assert first["ir_score_change"] == 1
-    assert first["crt_accuracy_change"] == 0.1
-    assert first["crt_rt_median_correct_change"] == 100.0
-    assert first["crt_rt_sd_correct_change"] == 0.0  # both SDs are 0
-    assert first["dr_score_change"] is None  # no delayed recall on either side
-    # A follow-up nobody started comes after every started one, though it was created first.
-    assert second["followup_study_id"] == "bbbbbbbb"
+    assert first["ir_score_change"] is None
+    assert first["days_since_baseline"] is None
+    assert second["followup_study_id"] == "cccccccc"
     assert second["followup_number"] == 2
-    assert second["ir_score_change"] is None
-    assert second["days_since_baseline"] is None
+    assert second["baseline_study_id"] == "aaaaaaaa"
+    assert second["days_since_baseline"] == 90.0
+    assert second["ir_score_change"] == 1
+    assert second["crt_accuracy_change"] == 0.1
+    assert second["crt_rt_median_correct_change"] == 100.0
+    assert second["crt_rt_sd_correct_change"] == 0.0  # both SDs are 0
+    assert second["dr_score_change"] is None  # no delayed recall on either side
 
 
 def test_the_earliest_baseline_with_tests_is_the_reference():

@@ -273,11 +273,17 @@ def test_score_distributions_split_baseline_and_followup(app, two_participants):
     with app.app_context():
         found = {d.column: d for d in summaries.score_distributions()}
     assert sorted(found["ir_score"].baseline) == [1]
-    assert found["ir_score"].followup == [2]
-    assert found["ir_score"].change == [1]
+    assert found["ir_score"].followup(1) == [2]
+    assert found["ir_score"].change(1) == [1]
     assert found["dr_score"].baseline == [3]  # P001's first delayed recall
-    assert found["crt_accuracy"].medians == (0.8, 0.9, 0.1)
-    assert found["crt_rt_median_correct"].followup == []  # only implausible RTs
+    crt = found["crt_accuracy"]
+    assert [crt.median(values) for _, _, values in crt.rows] == [0.8, 0.9, 0.1]
+    assert [label for label, _, _ in crt.rows] == [
+        "Baseline",
+        "Follow-up 1",
+        "Change to follow-up 1",
+    ]
+    assert found["crt_rt_median_correct"].followup(1) == []  # only implausible RTs
     assert found["crt_accuracy"].chart.kind == "box"
     assert found["ir_score"].chart.kind == "bars"
 
@@ -286,9 +292,9 @@ def test_score_distributions_can_leave_flagged_tests_out(app, two_participants):
     with app.app_context():
         found = {d.column: d for d in summaries.score_distributions(exclude_flagged=True)}
     assert found["crt_accuracy"].baseline == [0.8]
-    assert found["crt_accuracy"].followup == []  # its RTs are all implausible
-    assert found["crt_accuracy"].change == []
-    assert found["ir_score"].change == [1]
+    assert found["crt_accuracy"].followup(1) == []  # its RTs are all implausible
+    assert found["crt_accuracy"].change(1) == []
+    assert found["ir_score"].change(1) == [1]
     assert found["dr_score"].baseline == []  # a duplicate
 
 

@@ -3,6 +3,8 @@
 import json
 from datetime import UTC, datetime
 
+from intact.participants import followups
+
 _UNITS = (("day", 86400), ("hour", 3600), ("minute", 60))
 
 
@@ -103,6 +105,12 @@ def initials(name: str) -> str:
     return "".join(word[0] for word in name.split("_") if word).upper()
 
 
+def study_label(study) -> str:
+    """A study (document or object) as 'Baseline' or 'Follow-up k', the same on every page."""
+    get = study.get if isinstance(study, dict) else lambda name: getattr(study, name, None)
+    return followups.label(get("study_type"), get("followup_number"))
+
+
 def init_app(app) -> None:
     """Make the filters available to every template."""
     app.add_template_filter(utc_time)
@@ -114,3 +122,4 @@ def init_app(app) -> None:
     app.add_template_filter(initials)
     app.add_template_filter(byte_size)
     app.add_template_filter(counted)
+    app.add_template_filter(study_label)

@@ -132,6 +132,12 @@ class StudySchema(Schema):
     participant_id = fields.String()
     url = fields.String(metadata={"description": "STUDY_URL_PREFIX + '/' + study_id"})
     study_type = fields.String(metadata={"description": "baseline or followup"})
+    followup_number = fields.Integer(
+        metadata={
+            "description": "Follow-up k (1, 2, … per participant, continuing after the ones "
+            "the participant has); absent for baselines. The same k on every page and export."
+        }
+    )
 
 
 class ParticipantFilterSchema(AdminFormSchema):
@@ -252,8 +258,8 @@ def upload_studies_file(form):
 def download_studies(form):
     """Download every study as studies.csv
 
-    Columns: study_id, participant_id, study_type, url, created_at, first_opened_at,
-    last_seen_at, batch_id. Timestamps are ISO 8601 UTC.
+    Columns: study_id, participant_id, study_type, followup_number, url, created_at,
+    first_opened_at, last_seen_at, batch_id. Timestamps are ISO 8601 UTC.
     """
     return downloads.attachment(downloads.studies_csv(form["participant_id"]))
 

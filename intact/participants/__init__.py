@@ -1,0 +1,17 @@
+"""A participant's life in a study, beyond creating the links (which is `intact/studies.py`).
+
+- `followups.py`: the follow-up number each follow-up study gets when it is created (1, 2, … per
+  participant, kept for ever), its label ("Follow-up 2"), and the start-up numbering of studies
+  created before numbers existed.
+- `migrations.py`: stored documents brought up to date at start-up (idempotent steps).
+
+Every page, export and API names a follow-up by this number, so "Follow-up 2" is the same link
+everywhere.
+"""
+
+from intact.participants import migrations
+
+
+def init_app(app) -> None:
+    """Upgrade documents stored by earlier versions (at start-up, or once the database answers)."""
+    migrations.init_app(app)
