@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from flask import has_request_context
 from pymongo.errors import PyMongoError
 
-from intact import clients, db
+from intact import clients, db, paging
+from intact.paging import Page
 from intact.spreadsheet_safety import neutralise
 from intact.timestamps import utc_iso
 
@@ -55,7 +56,6 @@ COUNT_UNITS = {
     BACKUP_RESTORED: ("document", "documents"),
 }
 CSV_COLUMNS = ("time", "action", "client", "count", "count_unit", "details")
-DEFAULT_PAGE_SIZE = 50
 
 
 def record(action: str, *, count: int | None = None, client: str | None = None, **details) -> None:
@@ -106,16 +106,15 @@ def _filters(action=None, client=None, since=None, until=None) -> dict:
     return query
 
 
-def count_entries(**filters) -> int:
-    """How many entries match the filters."""
-    return db.collection(COLLECTION).count_documents(_filters(**filters))
-
-
-def find_entries(*, limit=DEFAULT_PAGE_SIZE, offset=0, **filters) -> tuple[list[dict], int]:
-    """One page of entries matching the filters, newest first, and how many match in all."""
+def find_entries(*, page: int = 1, per_page: int = paging.DEFAULT_PER_PAGE, **filters) -> Page:
+    """One page of the entries matching the filters, newest first (they are counted once)."""
     query = _filters(**filters)
-    page = db.collection(COLLECTION).find(query, {"_id": 0}).sort("time", -1)
-    return list(page.skip(offset).limit(limit)), count_entries(**filters)
+    entries = db.collection(COLLECTION)
+
+    def fetch(skip: int, limit: int) -> list[dict]:
+        return list(entries.find(query, {"_id": 0}).sort("time", -1).skip(skip).limit(limit))
+
+    return paging.paginate(entries.count_documents(query), page, per_page, fetch)
 
 
 def iter_csv(**filters):

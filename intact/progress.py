@@ -4,7 +4,6 @@ Every page is built from two scans, one of `studies` and one of `tests` (a few f
 the grid can filter and sort by state and activity, which depend on both. Nothing here writes.
 """
 
-import math
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -13,8 +12,9 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 from marshmallow import validate
 
-from intact import db, quarantine
+from intact import db, paging, quarantine
 from intact.identifiers import normalise_participant_id
+from intact.paging import Page
 from intact.participants import followups
 from intact.scoring import DEFAULT_RULES, QualityRules
 from intact.studies import STUDY_FIELDS, STUDY_TYPES
@@ -139,15 +139,12 @@ class StudyColumn:
 
 @dataclass
 class GridPage:
-    """One page of the progress grid."""
+    """One page of the progress grid: its rows (a Page of participants) and their columns."""
 
     query: GridQuery
-    rows: list[ParticipantProgress]
+    rows: Page
     columns: list[StudyColumn]
-    total_rows: int
     total_participants: int
-    page: int
-    pages: int
 
 
 @dataclass
@@ -373,18 +370,12 @@ def progress_grid(query: GridQuery, now: datetime | None = None) -> GridPage:
         rows = [r for r in rows if _matches(r, query.search)]
     if query.state:
         rows = [r for r in rows if any(s.state == query.state for s in r.studies)]
-    rows = _sort_rows(rows, query.sort)
-    pages = max(1, math.ceil(len(rows) / query.per_page))
-    page = min(query.page, pages)
-    shown = rows[(page - 1) * query.per_page : page * query.per_page]
+    shown = paging.page_of(_sort_rows(rows, query.sort), query.page, query.per_page)
     return GridPage(
         query=query,
         rows=shown,
-        columns=_columns_for(shown),
-        total_rows=len(rows),
+        columns=_columns_for(shown.items),
         total_participants=len(participants),
-        page=page,
-        pages=pages,
     )
 
 
@@ -473,13 +464,10 @@ def participant_details(participant_id: str, now: datetime | None = None) -> Par
     return ParticipantDetails(participant_id, results)
 
 
-def batch_studies(batch_id: str, limit: int) -> tuple[list[dict], int]:
-    """Up to `limit` studies of one creation batch, in creation order, and how many it holds."""
+def batch_studies(batch_id: str, *, page: int = 1, per_page: int = paging.DEFAULT_PER_PAGE) -> Page:
+    """One page of the studies one creation batch made, in creation order (empty: no batch)."""
     if not isinstance(batch_id, str) or not batch_id:
-        return [], 0
-    shown, total = [], 0
-    for study in db.stream("studies", {"batch_id": batch_id}, STUDY_FIELDS):
-        total += 1
-        if len(shown) < limit:
-            shown.append(study)
-    return shown, total
+        return paging.page_of([], page, per_page)
+    # A batch is at most MAX_STUDIES_PER_REQUEST small documents: read whole, then paged.
+    every = list(db.stream("studies", {"batch_id": batch_id}, STUDY_FIELDS))
+    return paging.page_of(every, page, per_page)

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from bson import ObjectId
 from flask import current_app
 
-from intact import db
+from intact import db, paging
+from intact.paging import Page
 
 log = logging.getLogger(__name__)
 
@@ -54,17 +55,20 @@ def keep_refused(
     return document["quarantine_id"]
 
 
-def list_refused(study_id: str | None = None, *, limit: int = 50, skip: int = 0) -> list[dict]:
-    """Quarantined submissions, newest first, without their raw bodies."""
+def list_refused(
+    study_id: str | None = None, *, page: int = 1, per_page: int = paging.DEFAULT_PER_PAGE
+) -> Page:
+    """One page of the quarantined submissions, newest first, without their raw bodies.
+
+    Only one study's when `study_id` is given.
+    """
     query = {"study_id": study_id} if study_id else {}
-    cursor = (
-        db.quarantine()
-        .find(query, SUMMARY_PROJECTION)
-        .sort("received_at", -1)
-        .skip(max(skip, 0))
-        .limit(max(limit, 0))
-    )
-    return list(cursor)
+
+    def fetch(skip: int, limit: int) -> list[dict]:
+        cursor = db.quarantine().find(query, SUMMARY_PROJECTION).sort("received_at", -1)
+        return list(cursor.skip(skip).limit(limit))
+
+    return paging.paginate(count_refused(study_id), page, per_page, fetch)
 
 
 def count_refused(study_id: str | None = None) -> int:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from flask import current_app
 
-from intact import charts, db, exports, scoring
+from intact import charts, db, exports, paging, scoring
 from intact.participants import followups
 from intact.testtypes import TEST_TYPES
 from intact.workbook import Sheet, write_workbook
@@ -374,11 +374,15 @@ def _is_flagged(study: scoring.StudySummary | None, column: str) -> bool:
     return bool(test and test.flagged)
 
 
-def flagged_tests(flag: str | None = None) -> list[scoring.TestScore]:
-    """Every submission with a data-quality flag (or with this flag), by participant and study."""
-    return [
+def flagged_tests(
+    flag: str | None = None, *, page: int = 1, per_page: int = paging.DEFAULT_PER_PAGE
+) -> paging.Page:
+    """One page of the submissions with a data-quality flag (or with this flag), by participant
+    and study; every study is scored to find them."""
+    flagged = [
         test
         for study in iter_summaries()
         for test in study.flagged_tests
         if flag is None or flag in test.raised_flags
     ]
+    return paging.page_of(flagged, page, per_page)

@@ -33,7 +33,8 @@ def app(app_config):
 def entries(app, **filters):
     """(a page of the matching entries, newest first; how many match in all)"""
     with app.app_context():
-        return audit.find_entries(**filters)
+        page = audit.find_entries(**filters)
+    return page.items, page.total
 
 
 def test_an_entry_holds_time_action_client_count_and_details(app):
@@ -122,9 +123,12 @@ def fill_log(app):
 
 def test_entries_are_listed_newest_first_and_paged(app):
     fill_log(app)
-    page, total = entries(app, limit=2, offset=1)
-    assert total == 5
-    assert [entry["count"] for entry in page] == [3, 2]
+    with app.app_context():
+        second = audit.find_entries(page=2, per_page=2)
+        past_the_end = audit.find_entries(page=9, per_page=2)
+    assert (second.total, second.pages, second.page) == (5, 3, 2)
+    assert [entry["count"] for entry in second.items] == [2, 1]
+    assert (past_the_end.page, [entry["count"] for entry in past_the_end.items]) == (3, [0])
 
 
 @pytest.mark.parametrize(
@@ -225,7 +229,7 @@ def test_a_download_the_client_abandons_is_recorded_as_not_completed(app, client
 
 def newest_download(app) -> dict:
     with app.app_context():
-        return audit.find_entries(action=audit.DOWNLOAD)[0][0]
+        return audit.find_entries(action=audit.DOWNLOAD).items[0]
 
 
 def test_every_download_counts_the_bytes_it_sent_whatever_it_holds(
@@ -331,6 +335,22 @@ def test_the_audit_page_pages(app, admin):
     assert "10.1.0.119<" in first
     assert "10.1.0.0<" in third
     assert "10.1.0.119<" not in third
+
+
+def test_the_audit_page_counts_its_entries_once(app, admin, monkeypatch):
+    fill_log(app)
+    with app.app_context():
+        collection_type = type(db.collection(audit.COLLECTION))
+    real_count = collection_type.count_documents
+    counted = []
+
+    def count_documents(self, *args, **kwargs):
+        counted.append(self.name)
+        return real_count(self, *args, **kwargs)
+
+    monkeypatch.setattr(collection_type, "count_documents", count_documents)
+    assert "6 entries" in admin.get("/admin/audit").get_data(as_text=True)
+    assert counted.count(audit.COLLECTION) == 1
 
 
 def test_the_audit_log_downloads_as_csv_with_the_pages_filters(app, admin):

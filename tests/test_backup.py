@@ -152,7 +152,7 @@ def test_cli_backup_then_restore(store_config, target_config, tmp_path):
     assert "Restored 6 documents" in restored.output
     assert dump(target) == dump(source)
     with target.app_context():
-        (entry,), _ = audit.find_entries(action=audit.BACKUP_RESTORED)
+        (entry,) = audit.find_entries(action=audit.BACKUP_RESTORED).items
     assert entry["client"] == audit.COMMAND_LINE
     assert entry["count"] == 6
 

@@ -132,8 +132,8 @@ def test_commands_are_audited_as_from_the_command_line(app, runner, tmp_path):
     runner.invoke(args=["create-studies"], input="P1\n")
     runner.invoke(args=["export", str(tmp_path / "all.zip")])
     with app.app_context():
-        (created,), _ = audit.find_entries(action=audit.STUDIES_CREATED)
-        (download,), _ = audit.find_entries(action=audit.DOWNLOAD)
+        (created,) = audit.find_entries(action=audit.STUDIES_CREATED).items
+        (download,) = audit.find_entries(action=audit.DOWNLOAD).items
     assert (created["client"], created["count"]) == ("command line", 2)
     assert created["details"]["via"] == "command line"
     assert download["client"] == "command line"

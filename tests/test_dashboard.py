@@ -3,6 +3,8 @@
 import html
 import io
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import itsdangerous
@@ -104,7 +106,8 @@ def test_logins_and_logouts_go_to_the_audit_log(app, client):
     token = csrf_from(client.get("/admin/"))
     client.post("/admin/logout", data={"csrf_token": token})
     with app.app_context():
-        entries, total = audit.find_entries()
+        logged = audit.find_entries()
+    entries, total = logged.items, logged.total
     assert [entry["action"] for entry in reversed(entries)] == [
         audit.LOGIN_FAILURE,
         audit.LOGIN_SUCCESS,
@@ -191,6 +194,41 @@ def test_a_new_login_gets_a_new_csrf_token(client):
 
 
 # --- pages ----------------------------------------------------------------------------------
+
+
+def test_the_menu_shows_every_page_in_its_written_order(app, admin):
+    from intact.admin import MENU
+
+    nav = admin.get("/admin/").get_data(as_text=True).split('class="site-nav"')[1]
+    nav = nav.split("</nav>")[0]
+    shown = re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', nav)
+    with app.test_request_context():
+        from flask import url_for
+
+        assert shown == [(url_for(endpoint), label) for endpoint, label in MENU]
+    assert [label for _, label in shown][-1] == "How it works"
+    assert all(endpoint in app.view_functions for endpoint, _ in MENU)
+
+
+def test_importing_the_dashboard_registers_nothing_until_init_app():
+    """Routes are added by importing the view modules; error pages only by admin.init_app."""
+    script = (
+        "from intact.admin import bp, views, audit_log, scores, download_views\n"
+        "assert not bp.error_handler_spec, bp.error_handler_spec\n"
+        "from intact import create_app\n"
+        "environment = {'DB_CONNECTION_STR': 'mongomock://', 'ADMIN_PASSWORD': 'x' * 16,\n"
+        "               'SECRET_KEY': 'k' * 32, 'TESTING': True}\n"
+        "for _ in range(2):  # tests build many apps on the one blueprint\n"
+        "    client = create_app(environment).test_client()\n"
+        "    with client.session_transaction() as session:\n"
+        "        session['admin'] = True\n"
+        "    answer = client.get('/admin/nothing')\n"
+        "    assert answer.status_code == 404 and answer.mimetype == 'text/html', answer\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
 
 
 def test_every_page_is_marked_not_to_be_cached(admin):
@@ -294,8 +332,8 @@ def test_no_match_says_so_and_offers_to_clear(admin, make_study):
     [
         ("state=finished", "Unknown state &#39;finished&#39;"),
         ("sort=random", "Unknown order"),
-        ("page=0", "The page number starts at 1"),
-        ("page=two", "Not a valid integer"),
+        ("page=0", "The page number is a whole number from 1."),
+        ("page=two", "The page number is a whole number from 1."),
         ("study_type=pilot", "Unknown study type"),
     ],
 )
@@ -588,7 +626,7 @@ def test_batch_csv_holds_only_that_batch_and_is_audited(app, admin, make_study):
     assert len(rows) == 5
     assert "olderone" not in response.get_data(as_text=True)
     with app.app_context():
-        actions = [entry["action"] for entry in audit.find_entries()[0]]
+        actions = [entry["action"] for entry in audit.find_entries().items]
     assert actions[:2] == [audit.DOWNLOAD, audit.STUDIES_CREATED]
 
 

@@ -34,9 +34,9 @@ def test_an_attachment_streams_and_is_recorded_when_its_last_byte_has_gone(app):
         assert response.headers["Cache-Control"] == "no-store"
         assert response.mimetype == "text/csv"
         with app.app_context():
-            assert audit.find_entries(action=audit.DOWNLOAD)[1] == 0
+            assert audit.find_entries(action=audit.DOWNLOAD).total == 0
         assert b"".join(response.response) == b"x,y\n1,2\n"
-        (entry,), _ = audit.find_entries(action=audit.DOWNLOAD)
+        (entry,) = audit.find_entries(action=audit.DOWNLOAD).items
     assert entry["count"] == 8
     assert entry["client"] == "192.0.2.9"
     assert entry["details"] == {"file": "a.csv", "completed": True, "n": 1}
@@ -54,6 +54,6 @@ def test_a_file_saved_on_the_server_is_recorded_or_removed(app, tmp_path):
         with pytest.raises(RuntimeError):
             downloads.save(downloads.Download("x.zip", "application/zip", broken()), target)
         assert not target.exists()
-        (entry,), _ = audit.find_entries(action=audit.DOWNLOAD)
+        (entry,) = audit.find_entries(action=audit.DOWNLOAD).items
     assert (entry["count"], entry["client"]) == (3, audit.COMMAND_LINE)
     assert entry["details"] == {"file": str(target), "completed": True}

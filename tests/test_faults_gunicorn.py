@@ -168,7 +168,7 @@ def test_a_cancelled_download_leaves_nothing_behind(environment):
     assert list(scratch.iterdir()) == []
     assert data_files(data_dir) == data_files_before
     with create_app(store_settings(environment)).app_context():
-        downloads, _ = audit.find_entries(action=audit.DOWNLOAD)
+        downloads = audit.find_entries(action=audit.DOWNLOAD).items
     assert [entry["details"]["completed"] for entry in downloads] == [True, False]
     cancelled = downloads[1]
     assert 0 < cancelled["count"] < downloads[0]["count"]

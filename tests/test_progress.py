@@ -110,7 +110,7 @@ def test_overview_of_an_empty_database(app, in_app):
 
 
 def _ids(page):
-    return [row.participant_id for row in page.rows]
+    return [row.participant_id for row in page.rows.items]
 
 
 @pytest.fixture
@@ -187,22 +187,22 @@ def test_grid_filters_by_state(app, in_app, cohort, state, found):
 def test_grid_filter_by_study_type_keeps_only_those_studies(app, in_app, cohort):
     page = progress.progress_grid(GridQuery(study_type="followup"), NOW)
     assert _ids(page) == ["P10"]
-    assert [s.study_id for s in page.rows[0].studies] == ["followaa", "followbb"]
+    assert [s.study_id for s in page.rows.items[0].studies] == ["followaa", "followbb"]
     assert [c.label for c in page.columns] == ["Follow-up 1", "Follow-up 2"]
 
 
 def test_grid_columns_are_one_group_per_study_slot(app, in_app, cohort):
     page = progress.progress_grid(GridQuery(), NOW)
     assert [c.label for c in page.columns] == ["Baseline", "Follow-up 1", "Follow-up 2"]
-    p10 = page.rows[-1]
+    p10 = page.rows.items[-1]
     assert p10.studies_of_type("followup")[0].received["immediate_recall"] == 1
 
 
 def test_grid_paginates_and_clamps_past_the_last_page(app, in_app, cohort):
     first = progress.progress_grid(GridQuery(per_page=2, page=1), NOW)
-    assert (_ids(first), first.pages, first.total_rows) == (["P1", "P2"], 3, 5)
+    assert (_ids(first), first.rows.pages, first.rows.total) == (["P1", "P2"], 3, 5)
     last = progress.progress_grid(GridQuery(per_page=2, page=9), NOW)
-    assert (_ids(last), last.page) == (["P10"], 3)
+    assert (_ids(last), last.rows.page) == (["P10"], 3)
 
 
 def test_participant_details_summarise_each_test(app, in_app, make_study, make_test):

@@ -29,11 +29,16 @@ def test_keep_get_list_and_count(app):
             db.quarantine().update_one(
                 {"quarantine_id": kept_id}, {"$set": {"received_at": base + timedelta(offset)}}
             )
-        listed = quarantine.list_refused()
+        listed = quarantine.list_refused().items
         assert [item["quarantine_id"] for item in listed] == [other, second, first]
         assert all("raw_body" not in item and "_id" not in item for item in listed)
-        assert [i["message"] for i in quarantine.list_refused("abcdefgh")] == ["second", "first"]
-        assert [i["message"] for i in quarantine.list_refused(limit=1, skip=1)] == ["second"]
+        assert [i["message"] for i in quarantine.list_refused("abcdefgh").items] == [
+            "second",
+            "first",
+        ]
+        second_page = quarantine.list_refused(page=2, per_page=1)
+        assert [i["message"] for i in second_page.items] == ["second"]
+        assert (second_page.page, second_page.pages, second_page.total) == (2, 3, 3)
         assert quarantine.count_refused() == 3
         assert quarantine.count_refused("abcdefgh") == 2
 

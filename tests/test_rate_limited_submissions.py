@@ -28,7 +28,7 @@ def test_a_valid_submission_over_the_limit_is_kept_for_recovery(app, client, mak
     assert response.status_code == 429
     with app.app_context():
         assert db.tests().count_documents({}) == 0
-        (kept,) = quarantine.list_refused(study["study_id"])
+        (kept,) = quarantine.list_refused(study["study_id"]).items
         assert kept["message"] == results.RATE_LIMITED_MESSAGE
         raw = quarantine.get_refused(kept["quarantine_id"])["raw_body"]
     assert '"sm_rt": 5230' in raw

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from conftest import HTMX, is_fragment
 
+from intact.admin import formatting
 from intact.admin import scores as score_pages
 
 BASELINE_DAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -101,15 +102,28 @@ def test_flagged_tests_page_by_page(admin, seeded, monkeypatch):
     rows = second.get_data(as_text=True)
     assert is_fragment(second)
     assert rows.count("<tr>") == 1 and "Show more" not in rows and "<table" not in rows
+    # "Show more" past the end (flags went away meanwhile) adds nothing, not the last page again.
+    past_the_end = admin.get("/admin/scores/flagged?page=3", headers=HTMX)
+    assert past_the_end.status_code == 200
+    assert "<tr" not in past_the_end.get_data(as_text=True)
 
 
 @pytest.mark.parametrize(
-    ("query", "message"),
-    [("flag=bogus", "There is no data-quality flag called"), ("page=0", "whole number from 1")],
+    ("path", "message"),
+    [
+        (
+            "/admin/scores/flagged?flag=bogus",
+            "There is no data-quality flag called &#39;bogus&#39;",
+        ),
+        ("/admin/scores/flagged?page=0", "The page number is a whole number from 1."),
+        ("/admin/scores/flagged?page=x", "The page number is a whole number from 1."),
+        ("/admin/scores?flagged=maybe", "Use flagged=exclude or leave it out."),
+    ],
 )
-def test_flagged_tests_refuse_a_bad_query_with_a_page(admin, query, message):
-    response = admin.get(f"/admin/scores/flagged?{query}")
+def test_score_pages_refuse_a_bad_query_with_a_page(admin, path, message):
+    response = admin.get(path)
     assert response.status_code == 400
+    assert response.mimetype == "text/html"
     assert message in response.get_data(as_text=True)
 
 
@@ -146,15 +160,15 @@ def test_report_is_printable(admin, seeded):
 
 
 def test_score_formatting():
-    assert score_pages.format_score(412.25, "ms") == "412.2 ms"
-    assert score_pages.format_score(1500.0, "ms") == "1,500.0 ms"
-    assert score_pages.format_score(0.6667, "proportion 0–1") == "0.667"
-    assert score_pages.format_score(3, "count 0–5") == "3"
-    assert score_pages.format_score(None, "ms") == "—"
-    assert score_pages.format_change(-12.5, "ms") == "−12.5 ms"
-    assert score_pages.format_change(1, "points 0–2") == "+1"
-    assert score_pages.format_change(0, "ms") == "±0"
-    assert score_pages.format_change(None, "ms") == "—"
+    assert formatting.format_score(412.25, "ms") == "412.2 ms"
+    assert formatting.format_score(1500.0, "ms") == "1,500.0 ms"
+    assert formatting.format_score(0.6667, "proportion 0–1") == "0.667"
+    assert formatting.format_score(3, "count 0–5") == "3"
+    assert formatting.format_score(None, "ms") == "—"
+    assert formatting.format_change(-12.5, "ms") == "−12.5 ms"
+    assert formatting.format_change(1, "points 0–2") == "+1"
+    assert formatting.format_change(0, "ms") == "±0"
+    assert formatting.format_change(None, "ms") == "—"
 
 
 def test_the_participant_page_links_to_their_scores(admin, seeded):

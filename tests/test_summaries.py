@@ -300,8 +300,8 @@ def test_score_distributions_can_leave_flagged_tests_out(app, two_participants):
 
 def test_flagged_tests_list_every_flagged_submission(app, two_participants):
     with app.app_context():
-        every = summaries.flagged_tests()
-        duplicates = summaries.flagged_tests("duplicate")
+        every = summaries.flagged_tests().items
+        duplicates = summaries.flagged_tests("duplicate").items
     assert [(t.participant_id, t.test_type, t.raised_flags) for t in every] == [
         ("P001", "delayed_recall", ("duplicate",)),
         ("P001", "delayed_recall", ("duplicate",)),

@@ -4,32 +4,34 @@ from flask import Blueprint
 
 bp = Blueprint("dashboard", __name__, url_prefix="/admin")
 
-# The dashboard's menu, in order: (endpoint, label). Other modules that add a dashboard page
-# call `add_to_menu`; an entry whose endpoint is not registered is not shown.
-MENU: list[tuple[str, str]] = []
-# Entries that stay at the end of the menu whatever is added later (the help page).
-MENU_LAST: list[tuple[str, str]] = []
-
-
-def add_to_menu(endpoint: str, label: str, *, last: bool = False) -> None:
-    """Show a page in the menu (once, in the order added; `last` keeps it at the end)."""
-    entries = MENU_LAST if last else MENU
-    if (endpoint, label) not in entries:
-        entries.append((endpoint, label))
+# The dashboard's menu, in order: (endpoint, label). A new page adds its line here.
+MENU = (
+    ("dashboard.overview", "Overview"),
+    ("dashboard.progress_grid", "Progress"),
+    ("dashboard.create_studies", "Create studies"),
+    ("dashboard.downloads", "Downloads"),
+    ("dashboard.refused_list", "Refused submissions"),
+    ("dashboard.audit_log", "Audit log"),
+    ("dashboard.scores", "Scores"),
+    ("dashboard.flagged_tests", "Data quality"),
+    ("dashboard.instructions", "How it works"),
+)
 
 
 def init_app(app) -> None:
     """Register the dashboard: its session settings, template filters, views and error pages."""
-    # Imported here, not at the top: the views module registers its routes on `bp` above.
-    from intact.admin import (  # noqa: F401, PLC0415
-        audit_log,
-        download_views,
+    # Imported here, not at the top: these modules add their routes to `bp` above.
+    from intact.admin import (  # noqa: PLC0415
+        audit_log,  # noqa: F401
+        download_views,  # noqa: F401
+        errors,
         formatting,
-        scores,
+        scores,  # noqa: F401
         session,
-        views,
+        views,  # noqa: F401
     )
 
+    errors.init_blueprint(bp)
     session.init_app(app)
     formatting.init_app(app)
     app.register_blueprint(bp)

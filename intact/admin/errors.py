@@ -26,6 +26,7 @@ TITLES = {
     503: "The database is not reachable",
 }
 MESSAGES = {
+    400: "The address asks for something the dashboard does not understand.",
     403: "For your safety, forms stop working after you log out or log in again. "
     "Reload the page and try once more.",
     404: "There is nothing at this address. Check the link, or start again from the overview.",
@@ -55,12 +56,20 @@ def error_page(status: int, message: str | None = None, details: list[str] | Non
 
 
 def init_blueprint(bp) -> None:
-    """Register the dashboard's own handlers: they win over the app's JSON ones for /admin."""
+    """Register the dashboard's own handlers: they win over the app's JSON ones for /admin.
+
+    Called by `admin.init_app` before the blueprint is registered. A blueprint keeps its
+    handlers for every app it is registered on (tests build many apps), so only the first call
+    registers them; Flask refuses changes to a blueprint once registered.
+    """
+    if bp.error_handler_spec.get(None):
+        return
 
     def _http_error(error):
         # abort(404, description="…") says something specific; werkzeug's default text does not.
         custom = error.description if error.description != type(error).description else None
-        return error_page(error.code or 500, custom)
+        # schemas.InvalidQuery names each field's problem.
+        return error_page(error.code or 500, custom, getattr(error, "details", None))
 
     bp.register_error_handler(HTTPException, _http_error)
     # Flask looks for a handler by status code before it looks by class, so an app-wide handler

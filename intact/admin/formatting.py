@@ -1,4 +1,7 @@
-"""Template filters: times, durations and values the way a researcher reads them."""
+"""Template filters: times, durations, scores and values the way a researcher reads them.
+
+Every filter the dashboard's templates use is here, registered by `init_app`.
+"""
 
 import json
 from datetime import UTC, datetime
@@ -100,6 +103,27 @@ def counted(count, unit: tuple[str, str] | None = None) -> str:
     return f"{count:,} {one if count == 1 else many}"
 
 
+def format_score(value, unit: str = "") -> str:
+    """A score as a researcher reads it: '412.5 ms', '0.667', '3'; '—' when missing."""
+    if value is None:
+        return "—"
+    if unit == "ms":
+        return f"{value:,.1f} ms"
+    if unit.startswith("proportion"):
+        return f"{value:.3f}"
+    return f"{value:g}"
+
+
+def format_change(value, unit: str = "") -> str:
+    """A change with its sign: '+1', '−12.5 ms', '±0'; '—' when it cannot be computed."""
+    if value is None:
+        return "—"
+    if value == 0:
+        return "±0"
+    sign = "+" if value > 0 else "−"
+    return sign + format_score(abs(value), unit)
+
+
 def initials(name: str) -> str:
     """'choice_reaction_time' -> 'CRT': the short column heading of a test type."""
     return "".join(word[0] for word in name.split("_") if word).upper()
@@ -112,7 +136,7 @@ def study_label(study) -> str:
 
 
 def init_app(app) -> None:
-    """Make the filters available to every template."""
+    """Make the filters available to every template (`score` and `change` by those names)."""
     app.add_template_filter(utc_time)
     app.add_template_filter(iso_time)
     app.add_template_filter(time_ago)
@@ -122,4 +146,6 @@ def init_app(app) -> None:
     app.add_template_filter(initials)
     app.add_template_filter(byte_size)
     app.add_template_filter(counted)
+    app.add_template_filter(format_score, "score")
+    app.add_template_filter(format_change, "change")
     app.add_template_filter(study_label)

@@ -1,4 +1,12 @@
-"""What the dashboard accepts in its query strings and forms, checked with marshmallow."""
+"""Everything the dashboard accepts in its query strings and forms, checked with marshmallow.
+
+A view reads its query string with `load(XxxQueryArgsSchema, request.args)`: what it cannot use
+raises `InvalidQuery`, which the dashboard answers with its 400 page naming each problem
+(intact/admin/errors.py). Forms whose problems are shown beside their fields catch
+marshmallow's ValidationError themselves and use `field_errors`.
+"""
+
+from datetime import date
 
 from marshmallow import (
     EXCLUDE,
@@ -9,46 +17,32 @@ from marshmallow import (
     validate,
     validates_schema,
 )
+from werkzeug.exceptions import BadRequest
 
+from intact.audit import ACTIONS
 from intact.exports import EXPORTABLE_TEST_TYPES
 from intact.identifiers import ParticipantIdField, StudyIdField
 from intact.progress import PER_PAGE_CHOICES, SORTS, STUDY_STATES, GridQuery
+from intact.scoring import FLAG_NAMES
 from intact.studies import STUDY_TYPES
 
-
-def _one_of(choices, what):
-    return validate.OneOf(choices, error=f"Unknown {what} {{input!r}}.")
+PAGE_NUMBER_MESSAGE = "The page number is a whole number from 1."
 
 
-class ProgressQueryArgsSchema(Schema):
-    """Search, filters, order and page of the progress grid (all optional)."""
+class InvalidQuery(BadRequest):
+    """A query string the dashboard cannot use; `details` says what is wrong with each field."""
 
-    class Meta:
-        unknown = EXCLUDE
-
-    q = fields.String(load_default="", validate=validate.Length(max=200))
-    study_type = fields.String(load_default="", validate=_one_of(("", *STUDY_TYPES), "study type"))
-    state = fields.String(load_default="", validate=_one_of(("", *STUDY_STATES), "state"))
-    sort = fields.String(load_default="participant", validate=_one_of(SORTS, "order"))
-    page = fields.Integer(
-        load_default=1, validate=validate.Range(min=1, error="The page number starts at 1.")
-    )
-    per_page = fields.Integer(
-        load_default=50, validate=_one_of(PER_PAGE_CHOICES, "number of rows per page")
-    )
+    def __init__(self, error: ValidationError):
+        super().__init__()
+        self.details = plain_errors(error)
 
 
-def grid_query(args) -> GridQuery:
-    """The grid query these query-string arguments ask for; raise ValidationError."""
-    loaded = ProgressQueryArgsSchema().load(args)
-    return GridQuery(
-        search=loaded["q"].strip(),
-        study_type=loaded["study_type"],
-        state=loaded["state"],
-        sort=loaded["sort"],
-        page=loaded["page"],
-        per_page=loaded["per_page"],
-    )
+def load(schema: type[Schema], values) -> dict:
+    """`values` (a query string or form) as `schema` reads them; or InvalidQuery."""
+    try:
+        return schema().load(values)
+    except ValidationError as error:
+        raise InvalidQuery(error) from None
 
 
 def plain_errors(error: ValidationError) -> list[str]:
@@ -61,6 +55,74 @@ def plain_errors(error: ValidationError) -> list[str]:
     return found
 
 
+def field_errors(error: ValidationError) -> dict[str, str]:
+    """marshmallow's errors as one sentence per form field, to show next to that field."""
+    return {name: " ".join(problems) for name, problems in error.messages.items()}
+
+
+def link_args(schema: type[Schema], values: dict, **changes) -> dict:
+    """Query-string arguments for `values` with `changes`, each field's default left out.
+
+    What a page's links (pager, sort headings, CSV) carry, so its address stays short.
+    """
+    defaults = schema().load({})
+    return {
+        name: value.isoformat() if isinstance(value, date) else value
+        for name, value in {**values, **changes}.items()
+        if value not in ("", None) and value != defaults.get(name)
+    }
+
+
+class QuerySchema(Schema):
+    """A query string or form: unknown fields ignored, an empty field taken as not sent."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    @pre_load
+    def _drop_blank_fields(self, data, **kwargs):
+        # A filter form sends every field; an empty one means "any" (the field's default).
+        return {key: value for key, value in data.items() if value.strip()}
+
+
+def _one_of(choices, what):
+    return validate.OneOf(choices, error=f"Unknown {what} {{input!r}}.")
+
+
+def _page_number() -> fields.Integer:
+    return fields.Integer(
+        load_default=1,
+        validate=validate.Range(min=1, error=PAGE_NUMBER_MESSAGE),
+        error_messages={"invalid": PAGE_NUMBER_MESSAGE},
+    )
+
+
+class ProgressQueryArgsSchema(QuerySchema):
+    """Search, filters, order and page of the progress grid (all optional)."""
+
+    q = fields.String(load_default="", validate=validate.Length(max=200))
+    study_type = fields.String(load_default="", validate=_one_of(("", *STUDY_TYPES), "study type"))
+    state = fields.String(load_default="", validate=_one_of(("", *STUDY_STATES), "state"))
+    sort = fields.String(load_default="participant", validate=_one_of(SORTS, "order"))
+    page = _page_number()
+    per_page = fields.Integer(
+        load_default=50, validate=_one_of(PER_PAGE_CHOICES, "number of rows per page")
+    )
+
+
+def grid_query(args) -> GridQuery:
+    """The grid query these query-string arguments ask for; or InvalidQuery."""
+    loaded = load(ProgressQueryArgsSchema, args)
+    return GridQuery(
+        search=loaded["q"].strip(),
+        study_type=loaded["study_type"],
+        state=loaded["state"],
+        sort=loaded["sort"],
+        page=loaded["page"],
+        per_page=loaded["per_page"],
+    )
+
+
 def grid_args(query: GridQuery, **changes) -> dict:
     """The query-string arguments for `query` with `changes`, leaving out the defaults."""
     values = {
@@ -70,22 +132,49 @@ def grid_args(query: GridQuery, **changes) -> dict:
         "sort": query.sort,
         "page": query.page,
         "per_page": query.per_page,
-        **changes,
     }
-    defaults = ProgressQueryArgsSchema().load({})
-    return {name: value for name, value in values.items() if value != defaults[name]}
+    return link_args(ProgressQueryArgsSchema, values, **changes)
 
 
-class RefusedQueryArgsSchema(Schema):
+class RefusedQueryArgsSchema(QuerySchema):
     """Which refused submissions to list: one study's, and which page."""
 
-    class Meta:
-        unknown = EXCLUDE
-
     study_id = StudyIdField(load_default="", validate=validate.Length(max=100))
-    page = fields.Integer(
-        load_default=1, validate=validate.Range(min=1, error="The page number starts at 1.")
+    page = _page_number()
+
+
+class AuditQueryArgsSchema(QuerySchema):
+    """Which audit entries to show: an action, a client address, a period of whole days, a page."""
+
+    action = fields.String(
+        load_default="",
+        validate=validate.OneOf(["", *ACTIONS], error="Choose an action from the list."),
     )
+    client = fields.String(load_default="", validate=validate.Length(max=100))
+    since = fields.Date(load_default=None, error_messages={"invalid": "A date like 2026-11-20."})
+    until = fields.Date(load_default=None, error_messages={"invalid": "A date like 2026-11-20."})
+    page = _page_number()
+
+
+class ScoresQueryArgsSchema(QuerySchema):
+    """The scores page: every test, or (flagged=exclude) those without a data-quality flag."""
+
+    flagged = fields.String(
+        load_default="",
+        validate=validate.OneOf(["", "exclude"], error="Use flagged=exclude or leave it out."),
+    )
+
+
+class FlaggedQueryArgsSchema(QuerySchema):
+    """The data-quality page: one flag (or any), and which page of the list."""
+
+    flag = fields.String(
+        load_default="",
+        validate=validate.OneOf(
+            ["", *FLAG_NAMES], error="There is no data-quality flag called {input!r}."
+        ),
+    )
+    page = _page_number()
 
 
 def _count(label: str) -> fields.Integer:
@@ -115,22 +204,10 @@ class CreateStudiesFormSchema(Schema):
             )
 
 
-def field_errors(error: ValidationError) -> dict[str, str]:
-    """marshmallow's errors as one sentence per form field, to show next to that field."""
-    return {name: " ".join(problems) for name, problems in error.messages.items()}
-
-
-class DownloadFormSchema(Schema):
+class DownloadFormSchema(QuerySchema):
     """A download form: only one participant's data, or (field left empty) everyone's."""
 
-    class Meta:
-        unknown = EXCLUDE
-
     participant_id = ParticipantIdField(load_default=None)
-
-    @pre_load
-    def _drop_blank_fields(self, data, **kwargs):
-        return {key: value for key, value in data.items() if value.strip()}
 
 
 class TestTypeDownloadFormSchema(DownloadFormSchema):

@@ -5,45 +5,10 @@ from datetime import UTC, datetime
 from flask import abort, render_template, request
 
 from intact import scoring, summaries
-from intact.admin import add_to_menu, bp, errors, pages
-from intact.admin import views as _dashboard_views  # noqa: F401 - its menu entries come first
+from intact.admin import bp, pages, schemas
 from intact.testtypes import TEST_TYPES
 
 FLAGGED_PER_PAGE = 100
-
-add_to_menu("dashboard.scores", "Scores")
-add_to_menu("dashboard.flagged_tests", "Data quality")
-
-
-def format_score(value, unit: str = "") -> str:
-    """A score as a researcher reads it: '412.5 ms', '0.667', '3'; '—' when missing."""
-    if value is None:
-        return "—"
-    if unit == "ms":
-        return f"{value:,.1f} ms"
-    if unit.startswith("proportion"):
-        return f"{value:.3f}"
-    return f"{value:g}"
-
-
-def format_change(value, unit: str = "") -> str:
-    """A change with its sign: '+1', '−12.5 ms', '±0'; '—' when it cannot be computed."""
-    if value is None:
-        return "—"
-    if value == 0:
-        return "±0"
-    sign = "+" if value > 0 else "−"
-    return sign + format_score(abs(value), unit)
-
-
-@bp.app_template_filter("score")
-def _score_filter(value, unit=""):
-    return format_score(value, unit)
-
-
-@bp.app_template_filter("change")
-def _change_filter(value, unit=""):
-    return format_change(value, unit)
 
 
 def _flag_descriptions() -> dict[str, str]:
@@ -54,7 +19,7 @@ def _flag_descriptions() -> dict[str, str]:
 @bp.get("/scores")
 def scores():
     """Each score's distribution at baseline and at follow-up, over every study."""
-    exclude_flagged = request.args.get("flagged") == "exclude"
+    exclude_flagged = schemas.load(schemas.ScoresQueryArgsSchema, request.args)["flagged"] != ""
     distributions = summaries.score_distributions(exclude_flagged)
     sections = [
         (test_type.label, [d for d in distributions if d.test_type == name])
@@ -66,28 +31,21 @@ def scores():
 @bp.get("/scores/flagged")
 def flagged_tests():
     """Every test with a data-quality flag, with a link to its participant; filter by flag."""
-    flag = request.args.get("flag") or None
-    if flag is not None and flag not in scoring.FLAG_NAMES:
-        return errors.error_page(
-            400, f"There is no data-quality flag called {flag!r}.", list(scoring.FLAG_NAMES)
-        )
-    page = request.args.get("page", "1")
-    if not page.isdigit() or int(page) < 1:
-        return errors.error_page(400, "The page number must be a whole number from 1.")
-    page = int(page)
-    every = summaries.flagged_tests(flag)
-    start = (page - 1) * FLAGGED_PER_PAGE
-    # Page 1 replaces the whole table (a new filter); later pages append rows to it.
-    fragment = (
-        "admin/partials/_flagged_rows.html" if page > 1 else "admin/partials/_flagged_table.html"
-    )
+    args = schemas.load(schemas.FlaggedQueryArgsSchema, request.args)
+    flag = args["flag"] or None
+    flagged = summaries.flagged_tests(flag, page=args["page"], per_page=FLAGGED_PER_PAGE)
+    if args["page"] > 1:
+        # "Show more" appends rows to the table; past the end (flags went away) it adds none.
+        fragment = "admin/partials/_flagged_rows.html"
+        rows = flagged.items if flagged.page == args["page"] else []
+    else:
+        # Page 1 replaces the whole table (a new filter).
+        fragment, rows = "admin/partials/_flagged_table.html", flagged.items
     return pages.render_page(
         "admin/flagged.html",
         fragment,
-        tests=every[start : start + FLAGGED_PER_PAGE],
-        total=len(every),
-        page=page,
-        has_more=start + FLAGGED_PER_PAGE < len(every),
+        flagged=flagged,
+        rows=rows,
         flag=flag,
         flag_descriptions=_flag_descriptions(),
     )

@@ -9,32 +9,12 @@ from flask import (
     request,
     url_for,
 )
-from marshmallow import ValidationError
 
 from intact import audit, auth, downloads, progress, quarantine, ratelimit, studies
-from intact.admin import (
-    MENU,
-    MENU_LAST,
-    add_to_menu,
-    bp,
-    creation,
-    errors,
-    formatting,
-    pages,
-    schemas,
-    session,
-)
+from intact.admin import MENU, bp, creation, formatting, pages, schemas, session
 from intact.testtypes import TEST_TYPES
 
 PUBLIC_ENDPOINTS = frozenset({"dashboard.login"})
-
-errors.init_blueprint(bp)
-add_to_menu("dashboard.overview", "Overview")
-add_to_menu("dashboard.progress_grid", "Progress")
-add_to_menu("dashboard.create_studies", "Create studies")
-add_to_menu("dashboard.downloads", "Downloads")
-add_to_menu("dashboard.refused_list", "Refused submissions")
-add_to_menu("dashboard.instructions", "How it works", last=True)
 
 
 @bp.before_request
@@ -54,11 +34,7 @@ def _template_helpers():
     return {
         "csrf_token": auth.csrf_token,
         "logged_in": auth.has_admin_session(),
-        "menu": [
-            (endpoint, label)
-            for endpoint, label in MENU + MENU_LAST
-            if endpoint in current_app.view_functions
-        ],
+        "menu": MENU,
         "test_types": TEST_TYPES,
         "state_labels": progress.STATE_LABELS,
         "state_descriptions": {
@@ -115,15 +91,7 @@ def overview():
 @bp.get("/progress")
 def progress_grid():
     """Who has done what: one row per participant, one column per study and test."""
-    try:
-        query = schemas.grid_query(request.args)
-    except ValidationError as error:
-        return errors.error_page(
-            400,
-            "The address asks for a search the dashboard does not understand.",
-            schemas.plain_errors(error),
-        )
-    grid = progress.progress_grid(query)
+    grid = progress.progress_grid(schemas.grid_query(request.args))
     return pages.render_page(
         "admin/progress.html",
         "admin/partials/_progress_table.html",
@@ -183,21 +151,23 @@ def create_studies_submit():
 BATCH_ROWS_SHOWN = 1000
 
 
+def _batch_or_404(batch_id: str):
+    shown = progress.batch_studies(batch_id, per_page=BATCH_ROWS_SHOWN)
+    if not shown.total:
+        abort(404, description="No studies were created with this batch id.")
+    return shown
+
+
 @bp.get("/batches/<batch_id>")
 def batch(batch_id):
     """The studies one creation made, with their links, and a download of just those."""
-    shown, total = progress.batch_studies(batch_id, BATCH_ROWS_SHOWN)
-    if not total:
-        abort(404, description="No studies were created with this batch id.")
-    return render_template("admin/batch.html", batch_id=batch_id, studies=shown, total=total)
+    return render_template("admin/batch.html", batch_id=batch_id, studies=_batch_or_404(batch_id))
 
 
 @bp.get("/batches/<batch_id>/studies.csv")
 def batch_csv(batch_id):
     """studies.csv for one creation batch only."""
-    _, total = progress.batch_studies(batch_id, 0)
-    if not total:
-        abort(404, description="No studies were created with this batch id.")
+    _batch_or_404(batch_id)
     return downloads.attachment(downloads.batch_studies_csv(batch_id))
 
 
@@ -207,25 +177,10 @@ REFUSED_PER_PAGE = 50
 @bp.get("/refused")
 def refused_list():
     """Submissions refused for a schema error that named a known study, newest first."""
-    try:
-        args = schemas.RefusedQueryArgsSchema().load(request.args)
-    except ValidationError as error:
-        return errors.error_page(400, None, schemas.plain_errors(error))
+    args = schemas.load(schemas.RefusedQueryArgsSchema, request.args)
     study_id = args["study_id"] or None
-    total = quarantine.count_refused(study_id)
-    pages = max(1, -(-total // REFUSED_PER_PAGE))
-    page = min(args["page"], pages)
-    entries = quarantine.list_refused(
-        study_id, limit=REFUSED_PER_PAGE, skip=(page - 1) * REFUSED_PER_PAGE
-    )
-    return render_template(
-        "admin/refused.html",
-        entries=entries,
-        total=total,
-        page=page,
-        pages=pages,
-        study_id=study_id,
-    )
+    refused = quarantine.list_refused(study_id, page=args["page"], per_page=REFUSED_PER_PAGE)
+    return render_template("admin/refused.html", refused=refused, study_id=study_id)
 
 
 @bp.get("/refused/<quarantine_id>")
