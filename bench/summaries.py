@@ -14,7 +14,7 @@ import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from intact import create_app, db, summaries
+from intact import archive, create_app, db, summaries
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -120,7 +120,7 @@ def main() -> None:
             workbook = Path(folder) / "intact.xlsx"
 
             def write():
-                summaries.write_summary_workbook(workbook)
+                archive.write_workbook(workbook)
                 return f"{workbook.stat().st_size / 2**20:.1f} MiB"
 
             measure("workbook (raw sheets, summary, change, codebook)", write)

@@ -20,10 +20,11 @@ from urllib.parse import quote
 from flask import Response, current_app
 from werkzeug.http import dump_options_header
 
-from intact import audit, clients, exports, summaries
+from intact import archive, audit, clients, exports, summaries
 
 CSV_MIMETYPE = "text/csv"
 ZIP_MIMETYPE = "application/zip"
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Characters RFC 5987's attr-char allows unencoded in `filename*` (besides letters and digits).
 _ATTR_CHARS = "!#$&+-.^_`|~"
 
@@ -66,11 +67,11 @@ def test_type_csv(test_type: str, participant_id: str | None = None) -> Download
 
 
 def zip_archive(participant_id: str | None = None) -> Download:
-    """The ZIP of every CSV file with its codebook."""
+    """intact-data[-<participant>]-<UTC time>.zip: every table as CSV with the codebook."""
     return Download(
-        exports.archive_file_name(participant_id),
+        stamped_file_name(_whose("intact-data", participant_id), "zip"),
         ZIP_MIMETYPE,
-        exports.zip_archive(participant_id),
+        archive.zip_archive(participant_id),
         {"participant_id": participant_id},
     )
 
@@ -86,11 +87,11 @@ def summary_csv(participant_id: str | None = None) -> Download:
 
 
 def workbook(participant_id: str | None = None) -> Download:
-    """The Excel workbook: raw results, scores, change and codebook."""
+    """intact-scores[-<participant>]-<UTC time>.xlsx: the ZIP's tables as sheets, and codebook."""
     return Download(
-        summaries.workbook_file_name(participant_id),
-        summaries.XLSX_MIMETYPE,
-        summaries.workbook_chunks(participant_id),
+        stamped_file_name(_whose("intact-scores", participant_id), "xlsx"),
+        XLSX_MIMETYPE,
+        archive.workbook_chunks(participant_id),
         {"participant_id": participant_id},
     )
 
@@ -118,6 +119,10 @@ def audit_log_csv(**filters) -> Download:
 def stamped_file_name(stem: str, suffix: str, now: datetime | None = None) -> str:
     """<stem>-<UTC time>.<suffix>: downloads do not overwrite each other."""
     return f"{stem}-{(now or datetime.now(UTC)).strftime('%Y%m%dT%H%M%SZ')}.{suffix}"
+
+
+def _whose(stem: str, participant_id: str | None) -> str:
+    return f"{stem}-{participant_id}" if participant_id else stem
 
 
 # --- handing it over ---------------------------------------------------------------------------

@@ -1,17 +1,17 @@
-"""Streaming exports: studies.csv, one CSV per test type, and a ZIP of them all with a codebook.
+"""Exported tables: studies, one per test type, unclassified results; cells and CSV.
 
-Every export is a generator of bytes. Documents are read from the database one at a time and
-written as they come, so memory stays flat whatever the data size and nothing touches the disk:
-two downloads at once share nothing.
+A `Table` is one file of a download: its columns, each described for the codebook, and its rows,
+read from the database one document at a time when the table is written. `intact/archive.py`
+lists the tables of the ZIP and the workbook; a single CSV download writes one table. Memory stays
+flat whatever the data size, and two downloads at once share nothing.
 """
 
 import csv
 import io
 import json
-import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from marshmallow import fields, validate
 
@@ -21,7 +21,6 @@ from intact.testtypes import TEST_TYPES, UNCLASSIFIED
 from intact.timestamps import utc_iso
 
 STUDIES_FILE = "studies.csv"
-CODEBOOK_FILE = "codebook.csv"
 UNCLASSIFIED_FILE = f"{UNCLASSIFIED}.csv"
 EXPORTABLE_TEST_TYPES = (*TEST_TYPES, UNCLASSIFIED)
 
@@ -42,9 +41,6 @@ QUESTION_NUMBER = "question_number"
 RAW_RESULT = "result"
 # Text is encoded and handed on in pieces of about this many characters.
 CHUNK_CHARS = 64 * 1024
-# zlib's default level. Measured on bench/exports.py's 19 MB of CSV: level 1 took 2.81 s for
-# 1.27 MB, level 6 2.97 s for 1.03 MB, level 9 5.24 s for 0.94 MB (writing the CSV dominates).
-ZIP_COMPRESSLEVEL = 6
 
 
 # --- cells -------------------------------------------------------------------------------------
@@ -94,26 +90,85 @@ def csv_chunks(header: Iterable[str], rows: Iterable[Iterable]) -> Iterator[byte
     yield buffer.getvalue().encode()
 
 
+# --- tables ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of an exported table, as the codebook describes it."""
+
+    name: str
+    description: str
+    value_type: str = "text"  # text, integer, number, boolean, timestamp, JSON; "… or empty"
+    unit: str = ""  # ms, UTC, points, proportion, days
+    values: str = ""  # allowed values: "left | right", "0 to 5"
+
+
+@dataclass(frozen=True)
+class Table:
+    """One exported table: a CSV file of the ZIP and a sheet of the workbook.
+
+    `rows()` reads the data when called and yields each row's raw values in column order
+    (numbers, booleans, datetimes, None, nested lists and objects): CSV writes each as a `cell`,
+    the workbook as a typed cell.
+    """
+
+    name: str  # the sheet's name; the file is `<name>.csv`
+    columns: tuple[Column, ...]
+    rows: Callable[[], Iterable[Sequence]]
+
+    @property
+    def file_name(self) -> str:
+        """The CSV's name in downloads and in the ZIP."""
+        return f"{self.name}.csv"
+
+    @property
+    def header(self) -> tuple[str, ...]:
+        """The column names, in order."""
+        return tuple(column.name for column in self.columns)
+
+    def csv(self) -> Iterator[bytes]:
+        """The table as CSV (see `csv_chunks`), read from the database as it is written."""
+        return csv_chunks(self.header, (map(cell, row) for row in self.rows()))
+
+
+def _described(name: str, docs: dict) -> Column:
+    description, details = docs[name]
+    return Column(name, description, **details)
+
+
 # --- studies.csv -------------------------------------------------------------------------------
 
 
-def studies_csv(participant_id: str | None = None, batch_id: str | None = None) -> Iterator[bytes]:
-    """studies.csv: every study (or one participant's, or one batch's), in creation order."""
+def studies_table(participant_id: str | None = None, batch_id: str | None = None) -> Table:
+    """studies: every study (or one participant's, or one batch's), in creation order."""
     query = {}
     if participant_id:
         query["participant_id"] = participant_id
     if batch_id:
         query["batch_id"] = batch_id
-    yield from studies_csv_from(db.stream("studies", query))
+    return _studies_table(lambda: db.stream("studies", query))
+
+
+def _studies_table(read: Callable[[], Iterable[dict]]) -> Table:
+    def rows():
+        return ([study.get(name) for name in STUDY_COLUMNS] for study in read())
+
+    columns = tuple(_described(name, STUDY_COLUMN_DOCS) for name in STUDY_COLUMNS)
+    return Table("studies", columns, rows)
+
+
+def studies_csv(participant_id: str | None = None, batch_id: str | None = None) -> Iterator[bytes]:
+    """studies.csv: every study (or one participant's, or one batch's), in creation order."""
+    return studies_table(participant_id, batch_id).csv()
 
 
 def studies_csv_from(studies: Iterable[dict]) -> Iterator[bytes]:
     """studies.csv for these study documents (a new batch, for example)."""
-    rows = ([cell(study.get(column)) for column in STUDY_COLUMNS] for study in studies)
-    yield from csv_chunks(STUDY_COLUMNS, rows)
+    return _studies_table(lambda: studies).csv()
 
 
-# --- result CSVs -------------------------------------------------------------------------------
+# --- result tables -----------------------------------------------------------------------------
 
 
 def submission_extras(test: dict) -> dict:
@@ -157,44 +212,48 @@ def scan_fields(participant_id: str | None = None, test_type: str | None = None)
 
 @dataclass(frozen=True)
 class ResultLayout:
-    """The columns of one result CSV and where each value comes from."""
+    """The columns of one result table and where each value comes from."""
 
     test_type: str
-    header: tuple
+    columns: tuple[Column, ...]
     answer_keys: tuple  # read from each answer: the schema's fields, then extras seen
     submission_keys: tuple  # read from submission_extras(test)
-    extra_columns: tuple  # the header's columns for fields outside the schema
 
-    @property
-    def file_name(self) -> str:
-        """The CSV's name in downloads and in the ZIP."""
-        return f"{self.test_type}.csv"
+
+EXTRA_FIELD_DOC = (
+    "A field this backend's schemas do not declare, exported as sent "
+    "(JSON for nested values); empty where a test did not have it."
+)
 
 
 def result_layout(test_type: str, seen: FieldsSeen | None = None) -> ResultLayout:
-    """The columns of test_type's CSV: fixed ones, the schema's, then extra fields seen, sorted."""
+    """The columns of test_type's table: fixed ones, the schema's, then extra fields, sorted."""
     seen = seen or FieldsSeen()
-    header = list(TEST_COLUMNS)
+    columns = [_described(name, TEST_COLUMN_DOCS) for name in TEST_COLUMNS]
     known = TEST_TYPES.get(test_type)
     if known is None:
-        header.append(RAW_RESULT)
+        columns.append(RAW_RESULT_COLUMN)
         answer_extras = []
         answer_keys = []
     else:
         if known.is_list:
-            header.append(QUESTION_NUMBER)
-        header += known.field_names
+            columns.append(QUESTION_NUMBER_COLUMN)
+        declared = known.schema._declared_fields
+        for key in known.field_names:
+            description = declared[key].metadata.get("description", "")
+            columns.append(Column(key, description, **describe_field(declared[key])))
         answer_extras = sorted(seen.in_answers)
         answer_keys = [*known.field_names, *answer_extras]
     submission_keys = sorted(seen.in_submissions)
-    extra_columns = _unclashed(answer_extras, header, "result.")
-    extra_columns += _unclashed(submission_keys, header + extra_columns, "submission.")
+    taken = [column.name for column in columns]
+    extra_names = _unclashed(answer_extras, taken, "result.")
+    extra_names += _unclashed(submission_keys, taken + extra_names, "submission.")
+    columns += [Column(name, EXTRA_FIELD_DOC) for name in extra_names]
     return ResultLayout(
         test_type,
-        header=(*header, *extra_columns),
+        columns=tuple(columns),
         answer_keys=tuple(answer_keys),
         submission_keys=tuple(submission_keys),
-        extra_columns=tuple(extra_columns),
     )
 
 
@@ -210,117 +269,68 @@ def _unclashed(names: list[str], taken: list[str], prefix: str) -> list[str]:
 
 
 def result_rows(layout: ResultLayout, tests: Iterable[dict]) -> Iterator[list]:
-    """The CSV rows of these tests: one per answer for list types, one per test otherwise."""
+    """The rows of these tests: one per answer for list types, one per test otherwise."""
     known = TEST_TYPES.get(layout.test_type)
     for test in tests:
-        fixed = [cell(test.get(column)) for column in TEST_COLUMNS]
+        fixed = [test.get(column) for column in TEST_COLUMNS]
         extras = submission_extras(test)
-        tail = [cell(extras.get(key)) for key in layout.submission_keys]
+        tail = [extras.get(key) for key in layout.submission_keys]
         result = test.get("result")
         if known is None:
-            yield [*fixed, cell(result), *tail]
+            yield [*fixed, result, *tail]
         elif not known.is_list:
             answer = result if isinstance(result, dict) else {}
-            yield [*fixed, *(cell(answer.get(key)) for key in layout.answer_keys), *tail]
+            yield [*fixed, *(answer.get(key) for key in layout.answer_keys), *tail]
         elif not result:
             # A typed test without answers still shows up, with its answer columns empty.
-            yield [*fixed, "", *("" for _ in layout.answer_keys), *tail]
+            yield [*fixed, None, *(None for _ in layout.answer_keys), *tail]
         else:
             for number, answer in enumerate(result, start=1):
                 values = answer if isinstance(answer, dict) else {}
-                yield [
-                    *fixed,
-                    number,
-                    *(cell(values.get(key)) for key in layout.answer_keys),
-                    *tail,
-                ]
+                yield [*fixed, number, *(values.get(key) for key in layout.answer_keys), *tail]
 
 
-def result_layout_and_query(test_type: str, participant_id: str | None, seen: dict):
-    """The layout of test_type's CSV and the query for its tests (None: no such test stored).
+def result_table(test_type: str, participant_id: str | None = None, seen: dict | None = None):
+    """The table of one test type's results (or of unclassified ones), optionally one person's.
 
-    unclassified.csv takes every stored test whose type is none of the six (normally the
-    "unclassified" ones), named from the scan so that the query can use the test_type index.
-    """
-    query = _tests_query(participant_id)
-    if test_type in TEST_TYPES:
-        query["test_type"] = test_type
-        return result_layout(test_type, seen.get(test_type)), query
-    unknown = sorted(name for name in seen if name not in TEST_TYPES)
-    merged = FieldsSeen()
-    for name in unknown:
-        merged.in_submissions |= seen[name].in_submissions
-    query["test_type"] = {"$in": unknown}
-    # None: the scan found no such test, so there is nothing to read.
-    return result_layout(UNCLASSIFIED, merged), query if unknown else None
-
-
-def test_type_csv(
-    test_type: str, participant_id: str | None = None, seen: dict | None = None
-) -> Iterator[bytes]:
-    """`<test_type>.csv` (or unclassified.csv), optionally for one participant only.
-
-    Two passes over the matching tests: field names first (for the extra columns), then rows.
+    `seen` is `scan_fields`' answer for the same participant filter (the ZIP scans once for all
+    its tables); without it, this type's tests are scanned first. Two passes over the matching
+    tests: field names (for the extra columns), then rows.
     """
     if seen is None:
         seen = scan_fields(participant_id, test_type if test_type in TEST_TYPES else None)
-    layout, query = result_layout_and_query(test_type, participant_id, seen)
-    tests = db.stream("tests", query) if query is not None else ()
-    yield from csv_chunks(layout.header, result_rows(layout, tests))
+    query = _tests_query(participant_id)
+    if test_type in TEST_TYPES:
+        query["test_type"] = test_type
+        layout = result_layout(test_type, seen.get(test_type))
+    else:
+        # Every stored test whose type is none of the six (normally the "unclassified" ones),
+        # named from the scan so that the query can use the test_type index.
+        unknown = sorted(name for name in seen if name not in TEST_TYPES)
+        merged = FieldsSeen()
+        for name in unknown:
+            merged.in_submissions |= seen[name].in_submissions
+        query["test_type"] = {"$in": unknown}
+        layout = result_layout(UNCLASSIFIED, merged)
+
+    def rows():
+        if query["test_type"] == {"$in": []}:
+            return iter(())  # the scan found no such test: nothing to read
+        return result_rows(layout, db.stream("tests", query))
+
+    return Table(layout.test_type, layout.columns, rows)
+
+
+def test_type_csv(test_type: str, participant_id: str | None = None) -> Iterator[bytes]:
+    """`<test_type>.csv` (or unclassified.csv), optionally for one participant only."""
+    return result_table(test_type, participant_id).csv()
 
 
 def _tests_query(participant_id: str | None) -> dict:
     return {"participant_id": participant_id} if participant_id else {}
 
 
-# --- codebook ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CodebookEntry:
-    """What one column of one exported file holds."""
-
-    file: str
-    column: str
-    description: str
-    value_type: str = "text"
-    unit: str = ""
-    values: str = ""
-
-
-class Codebook:
-    """Every column of every exported file, its meaning, type and unit, in file order.
-
-    Other modules add their own files' columns with `add` (see `register_archive_file`).
-    """
-
-    HEADER = ("file", "column", "type", "unit", "values", "description")
-
-    def __init__(self):
-        self.entries: list[CodebookEntry] = []
-
-    def add(self, file: str, column: str, description: str, **details) -> None:
-        """Describe one column; details are value_type, unit and values."""
-        self.entries.append(CodebookEntry(file, column, description, **details))
-
-    def columns(self, file: str) -> list[str]:
-        """The columns described for one file, in order."""
-        return [entry.column for entry in self.entries if entry.file == file]
-
-    def csv(self) -> Iterator[bytes]:
-        """codebook.csv."""
-        rows = (
-            [
-                cell(e.file),
-                cell(e.column),
-                cell(e.value_type),
-                cell(e.unit),
-                cell(e.values),
-                cell(e.description),
-            ]
-            for e in self.entries
-        )
-        yield from csv_chunks(self.HEADER, rows)
+# --- what each column means --------------------------------------------------------------------
 
 
 STUDY_COLUMN_DOCS = {
@@ -364,13 +374,15 @@ TEST_COLUMN_DOCS = {
     ),
     "device_info": ("The browser's user agent.", {}),
 }
-QUESTION_NUMBER_DOC = (
+QUESTION_NUMBER_COLUMN = Column(
+    QUESTION_NUMBER,
     "Position of the answer within the test, from 1 (empty when the test has no answers).",
-    {"value_type": "integer"},
+    value_type="integer",
 )
-RAW_RESULT_DOC = (
+RAW_RESULT_COLUMN = Column(
+    RAW_RESULT,
     "The result exactly as sent, as JSON; it matched no test type (an empty list of answers).",
-    {"value_type": "JSON"},
+    value_type="JSON",
 )
 
 
@@ -399,122 +411,3 @@ def describe_field(schema_field: fields.Field) -> dict:
         "unit": schema_field.metadata.get("unit", ""),
         "values": values,
     }
-
-
-def describe_result_file(codebook: Codebook, layout: ResultLayout) -> None:
-    """Add the columns of one result CSV to the codebook."""
-    name = layout.file_name
-    for column in TEST_COLUMNS:
-        description, details = TEST_COLUMN_DOCS[column]
-        codebook.add(name, column, description, **details)
-    known = TEST_TYPES.get(layout.test_type)
-    if known is None:
-        codebook.add(name, RAW_RESULT, RAW_RESULT_DOC[0], **RAW_RESULT_DOC[1])
-    else:
-        if known.is_list:
-            codebook.add(name, QUESTION_NUMBER, QUESTION_NUMBER_DOC[0], **QUESTION_NUMBER_DOC[1])
-        declared = known.schema._declared_fields
-        for key in known.field_names:
-            description = declared[key].metadata.get("description", "")
-            codebook.add(name, key, description, **describe_field(declared[key]))
-    for column in layout.extra_columns:
-        codebook.add(
-            name,
-            column,
-            "A field this backend's schemas do not declare, exported as sent "
-            "(JSON for nested values); empty where a test did not have it.",
-        )
-
-
-def build_codebook(layouts: Iterable[ResultLayout]) -> Codebook:
-    """The codebook of a ZIP: studies.csv, every result CSV, and every registered extra file."""
-    codebook = Codebook()
-    for column in STUDY_COLUMNS:
-        description, details = STUDY_COLUMN_DOCS[column]
-        codebook.add(STUDIES_FILE, column, description, **details)
-    for layout in layouts:
-        describe_result_file(codebook, layout)
-    for extra in ARCHIVE_FILES.values():
-        extra.describe(codebook)
-    return codebook
-
-
-# --- the ZIP -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ArchiveFile:
-    """A further file in the ZIP, contributed by another module (derived scores, for example)."""
-
-    name: str
-    # participant_id (or None for everyone) -> the file's bytes, streamed.
-    chunks: Callable[[str | None], Iterable[bytes]]
-    # Adds the file's columns to the codebook.
-    describe: Callable[[Codebook], None]
-
-
-ARCHIVE_FILES: dict[str, ArchiveFile] = {}
-
-
-def register_archive_file(archive_file: ArchiveFile) -> None:
-    """Include a further file and its codebook entries in every ZIP (again: replace it)."""
-    ARCHIVE_FILES[archive_file.name] = archive_file
-
-
-class _Pipe:
-    """A write-only, unseekable file that hands what was written to whoever drains it."""
-
-    def __init__(self):
-        self._pieces: list[bytes] = []
-
-    def write(self, data) -> int:
-        self._pieces.append(bytes(data))
-        return len(data)
-
-    def flush(self) -> None:
-        """Nothing to flush: pieces wait for drain()."""
-
-    def drain(self) -> bytes:
-        data = b"".join(self._pieces)
-        self._pieces.clear()
-        return data
-
-
-def archive_members(participant_id: str | None = None) -> Iterator[tuple[str, Iterable[bytes]]]:
-    """(file name, its bytes) for every file of the ZIP, in order, codebook first."""
-    seen = scan_fields(participant_id)
-    layouts = [
-        result_layout_and_query(name, participant_id, seen)[0] for name in EXPORTABLE_TEST_TYPES
-    ]
-    yield CODEBOOK_FILE, build_codebook(layouts).csv()
-    yield STUDIES_FILE, studies_csv(participant_id)
-    for layout in layouts:
-        yield layout.file_name, test_type_csv(layout.test_type, participant_id, seen)
-    for extra in ARCHIVE_FILES.values():
-        yield extra.name, extra.chunks(participant_id)
-
-
-def zip_archive(participant_id: str | None = None) -> Iterator[bytes]:
-    """The ZIP of every export, built while it is sent: no temporary file, flat memory."""
-    pipe = _Pipe()
-    with zipfile.ZipFile(
-        pipe, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=ZIP_COMPRESSLEVEL
-    ) as archive:
-        for name, chunks in archive_members(participant_id):
-            # force_zip64: the size is not known up front, and a member may pass 4 GiB.
-            with archive.open(name, "w", force_zip64=True) as member:
-                for chunk in chunks:
-                    member.write(chunk)
-                    if data := pipe.drain():
-                        yield data
-            if data := pipe.drain():
-                yield data
-    # Closing the archive wrote its central directory.
-    yield pipe.drain()
-
-
-def archive_file_name(participant_id: str | None = None, now: datetime | None = None) -> str:
-    """intact-data[-<participant>]-<UTC time>.zip: downloads do not overwrite each other."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    who = f"-{participant_id}" if participant_id else ""
-    return f"intact-data{who}-{stamp}.zip"

@@ -1,26 +1,23 @@
-"""Scores of the stored studies: summary and change rows read from the database, summary.csv, .xlsx.
+"""Scores of the stored studies: summary and change tables read from the database, dashboard data.
 
 The numbers come from intact/scoring.py; this module reads the collections (with `db.stream`,
-which holds one raw document at a time) and writes the tables.
+which holds one raw document at a time). Its tables go into the ZIP and the workbook
+(intact/archive.py); summary.csv is also a download of its own.
 """
 
 import statistics
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from flask import current_app
 
 from intact import charts, db, exports, paging, scoring
 from intact.participants import followups
 from intact.testtypes import TEST_TYPES
-from intact.workbook import Sheet, write_workbook
 
-SUMMARY_FILE = "summary.csv"
-CHANGE_FILE = "change.csv"
-XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-FILE_CHUNK_BYTES = 64 * 1024
+SUMMARY = "summary"
+SUMMARY_FILE = f"{SUMMARY}.csv"
+CHANGE = "change"
 # Scores in these units take few whole-number values: charted as bars, not box plots.
 DISCRETE_UNITS = ("count", "points")
 
@@ -62,22 +59,33 @@ def iter_change_rows(participant_id: str | None = None) -> Iterator[dict]:
         yield from scoring.participant_change_rows(summaries)
 
 
-# --- CSV files in the ZIP and as downloads ------------------------------------------------------
+# --- Tables of the ZIP and the workbook; summary.csv as a download ---------------------------
 
 
-def _table_csv(columns: Sequence[str], rows: Iterable[Mapping]) -> Iterator[bytes]:
-    cells = ([exports.cell(row.get(column)) for column in columns] for row in rows)
-    return exports.csv_chunks(columns, cells)
+def summary_table(participant_id: str | None = None) -> exports.Table:
+    """summary: one row per study with every test's scores and flags."""
+    columns = _columns(SUMMARY, scoring.summary_codebook(quality_rules()))
+    return exports.Table(
+        SUMMARY, columns, lambda: _values(columns, iter_summary_rows(participant_id))
+    )
+
+
+def change_table(participant_id: str | None = None) -> exports.Table:
+    """change: one row per follow-up with each score's change from the baseline."""
+    columns = _columns(CHANGE, scoring.change_codebook(quality_rules()))
+    return exports.Table(
+        CHANGE, columns, lambda: _values(columns, iter_change_rows(participant_id))
+    )
 
 
 def summary_csv(participant_id: str | None = None) -> Iterator[bytes]:
     """summary.csv: one row per study with every test's scores and flags."""
-    return _table_csv(scoring.SUMMARY_COLUMNS, iter_summary_rows(participant_id))
+    return summary_table(participant_id).csv()
 
 
-def change_csv(participant_id: str | None = None) -> Iterator[bytes]:
-    """change.csv: one row per follow-up with each score's change from the baseline."""
-    return _table_csv(scoring.CHANGE_COLUMNS, iter_change_rows(participant_id))
+def _values(columns: Sequence[exports.Column], rows: Iterable[Mapping]) -> Iterator[list]:
+    names = [column.name for column in columns]
+    return ([row.get(name) for name in names] for row in rows)
 
 
 # Our units -> the export codebook's (type, unit, values).
@@ -108,87 +116,23 @@ _ALWAYS_FILLED = {
 }
 
 
-# Filled in one file only: every change.csv row is a follow-up (summary.csv has baselines too).
-_FILLED = {(CHANGE_FILE, "followup_number")}
+# Filled in one table only: every change row is a follow-up (summary has baselines too).
+_FILLED_IN = {CHANGE: {"followup_number"}}
 
 
-def describe_files(codebook: exports.Codebook) -> None:
-    """Add summary.csv's and change.csv's columns to the export codebook."""
-    rules = quality_rules()
-    for file_name, entries in (
-        (SUMMARY_FILE, scoring.summary_codebook(rules)),
-        (CHANGE_FILE, scoring.change_codebook(rules)),
-    ):
-        for entry in entries:
-            value_type, unit, values = _CODEBOOK_DETAILS[entry.unit]
-            if entry.column not in _ALWAYS_FILLED and (file_name, entry.column) not in _FILLED:
-                value_type += " or empty"
-            description = entry.formula
-            if entry.test_type:
-                description = f"{TEST_TYPES[entry.test_type].label}: {description}"
-            codebook.add(
-                file_name,
-                entry.column,
-                description,
-                value_type=value_type,
-                unit=unit,
-                values=values,
-            )
-
-
-exports.register_archive_file(exports.ArchiveFile(SUMMARY_FILE, summary_csv, describe_files))
-# Its columns are described with summary.csv's, by describe_files.
-exports.register_archive_file(exports.ArchiveFile(CHANGE_FILE, change_csv, lambda codebook: None))
-
-
-# --- Workbook -------------------------------------------------------------------------------
-
-
-def workbook_sheets(participant_id: str | None = None) -> Iterator[Sheet]:
-    """Raw sheets like the CSV exports (studies, one per test type), summary, change, codebook."""
-    query = {} if participant_id is None else {"participant_id": participant_id}
-    studies = db.stream("studies", query)
-    study_rows = ([exports.cell(s.get(c)) for c in exports.STUDY_COLUMNS] for s in studies)
-    yield Sheet("studies", exports.STUDY_COLUMNS, study_rows)
-    seen = exports.scan_fields(participant_id)
-    layouts = []
-    for test_type in exports.EXPORTABLE_TEST_TYPES:
-        layout, tests_query = exports.result_layout_and_query(test_type, participant_id, seen)
-        layouts.append(layout)
-        rows = exports.result_rows(layout, db.stream("tests", tests_query))
-        yield Sheet(test_type, layout.header, rows)
-    # Scored once for both sheets: summarise_studies holds every TestScore anyway.
-    scored = list(iter_summaries(participant_id))
-    yield Sheet("summary", scoring.SUMMARY_COLUMNS, map(scoring.summary_row, scored))
-    yield Sheet("change", scoring.CHANGE_COLUMNS, scoring.change_rows(scored))
-    codebook = exports.build_codebook(layouts)
-    entries = (
-        [e.file, e.column, e.value_type, e.unit, e.values, e.description] for e in codebook.entries
-    )
-    yield Sheet("codebook", exports.Codebook.HEADER, entries)
-
-
-def write_summary_workbook(output, participant_id: str | None = None) -> None:
-    """Write the researchers' workbook to a path or binary file."""
-    write_workbook(output, workbook_sheets(participant_id))
-
-
-def workbook_chunks(participant_id: str | None = None) -> Iterator[bytes]:
-    """The workbook's bytes in pieces: an .xlsx is a ZIP finished last, so it is written to an
-    anonymous temporary file first (xlsxwriter keeps each sheet's rows on disk, not in memory).
-    """
-    with tempfile.TemporaryFile() as handle:
-        write_summary_workbook(handle, participant_id)
-        handle.seek(0)
-        while piece := handle.read(FILE_CHUNK_BYTES):
-            yield piece
-
-
-def workbook_file_name(participant_id: str | None = None, now: datetime | None = None) -> str:
-    """intact-scores[-<participant>]-<UTC time>.xlsx: downloads do not overwrite each other."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    who = f"-{participant_id}" if participant_id else ""
-    return f"intact-scores{who}-{stamp}.xlsx"
+def _columns(table: str, entries: Iterable[scoring.CodebookEntry]) -> tuple[exports.Column, ...]:
+    """Scoring's description of a table's derived columns, in the export codebook's terms."""
+    filled = _ALWAYS_FILLED | _FILLED_IN.get(table, set())
+    columns = []
+    for entry in entries:
+        value_type, unit, values = _CODEBOOK_DETAILS[entry.unit]
+        if entry.column not in filled:
+            value_type += " or empty"
+        description = entry.formula
+        if entry.test_type:
+            description = f"{TEST_TYPES[entry.test_type].label}: {description}"
+        columns.append(exports.Column(entry.column, description, value_type, unit, values))
+    return tuple(columns)
 
 
 # --- Dashboard ------------------------------------------------------------------------------

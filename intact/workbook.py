@@ -90,8 +90,12 @@ def _write_cell(worksheet, row: int, column: int, value, formats: dict) -> None:
         worksheet.write_datetime(row, column, _naive_utc(value), formats["datetime"])
     elif isinstance(value, str):
         worksheet.write_string(row, column, neutralise(value))
+    elif isinstance(value, dict | list):
+        # As the CSV exports write nested values: JSON, non-ASCII kept readable.
+        text = json.dumps(value, ensure_ascii=False, default=str)
+        worksheet.write_string(row, column, neutralise(text))
     else:
-        worksheet.write_string(row, column, neutralise(json.dumps(value, default=str)))
+        worksheet.write_string(row, column, neutralise(str(value)))
 
 
 def _naive_utc(moment: datetime) -> datetime:

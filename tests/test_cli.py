@@ -112,13 +112,13 @@ def test_export_refuses_a_bad_participant_id(runner, tmp_path):
 
 
 def test_a_failed_export_leaves_no_file(runner, tmp_path, monkeypatch):
-    from intact import exports
+    from intact import archive
 
     def broken(participant_id=None):
         yield b"PK partial"
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(exports, "zip_archive", broken)
+    monkeypatch.setattr(archive, "zip_archive", broken)
     target = tmp_path / "broken.zip"
     result = runner.invoke(args=["export", str(target)])
     assert result.exit_code == 1

@@ -305,7 +305,7 @@ def test_zip_holds_every_file_header_only_when_empty(client, study, store_result
         "studies.csv",
         *(f"{name}.csv" for name in TEST_TYPES),
         "unclassified.csv",
-        "summary.csv",  # derived scores (intact/summaries.py)
+        "summary.csv",  # derived scores (intact/summaries.py, listed by intact/archive.py)
         "change.csv",
     ]
     assert len(csv_rows(archive, "digit_symbol_matching.csv")) == 3
@@ -374,23 +374,6 @@ def test_codebook_describes_every_column_of_every_file(client, study, store_resu
     assert by_key[("studies.csv", "created_at")][2:4] == ["timestamp", "UTC"]
     assert "not declare" in by_key[("choice_reaction_time.csv", "crt_stimulus")][5]
     assert all(entry[5] for entry in entries), "every column has a description"
-
-
-def test_other_modules_can_add_a_file_and_its_codebook_entries(client, monkeypatch):
-    def summary(participant_id):
-        yield from exports.csv_chunks(["participant_id", "score"], [[participant_id or "all", 3]])
-
-    def describe(codebook):
-        codebook.add("summary.csv", "participant_id", "Whose summary.")
-        codebook.add("summary.csv", "score", "A derived score.", value_type="integer")
-
-    monkeypatch.setattr(exports, "ARCHIVE_FILES", {})
-    exports.register_archive_file(exports.ArchiveFile("summary.csv", summary, describe))
-    archive = zip_archive(client, participant_id="P9")
-    assert archive.namelist()[-1] == "summary.csv"
-    assert csv_rows(archive, "summary.csv") == [["participant_id", "score"], ["P9", "3"]]
-    codebook = csv_rows(archive, "codebook.csv")
-    assert ["summary.csv", "score", "integer", "", "", "A derived score."] in codebook
 
 
 # --- streaming and concurrency -----------------------------------------------------------------

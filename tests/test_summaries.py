@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 from conftest import load_sample
 
-from intact import create_app, db, exports, scoring, summaries
+from intact import archive, create_app, db, exports, scoring, summaries
 
 START = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 _ids = itertools.count()
@@ -174,7 +174,7 @@ def test_csv_streams_in_chunks(app, make_study, monkeypatch):
 def test_workbook_has_raw_summary_change_and_codebook_sheets(app, two_participants, tmp_path):
     path = tmp_path / "intact.xlsx"
     with app.test_request_context():
-        summaries.write_summary_workbook(path)
+        archive.write_workbook(path)
     book = openpyxl.load_workbook(path)
     assert book.sheetnames == [
         "studies",
@@ -202,7 +202,7 @@ def test_workbook_has_raw_summary_change_and_codebook_sheets(app, two_participan
     assert change[0] == scoring.CHANGE_COLUMNS
     assert dict(zip(change[0], change[1], strict=True))["ir_score_change"] == 1
     codebook = list(book["codebook"].iter_rows(values_only=True))
-    assert codebook[0] == exports.Codebook.HEADER
+    assert codebook[0] == archive.CODEBOOK_COLUMNS
     described = {(row[0], row[1]): row for row in codebook[1:]}
     assert described["summary.csv", "crt_rt_mean_correct"][2:4] == ("number or empty", "ms")
     assert described["change.csv", "crt_accuracy_change"][3] == "proportion"
@@ -214,7 +214,7 @@ def test_workbook_has_raw_summary_change_and_codebook_sheets(app, two_participan
 def test_one_participants_workbook(app, two_participants, tmp_path):
     path = tmp_path / "P002.xlsx"
     with app.test_request_context():
-        summaries.write_summary_workbook(path, "P002")
+        archive.write_workbook(path, "P002")
     book = openpyxl.load_workbook(path)
     studies = [row[0] for row in book["studies"].iter_rows(min_row=2, values_only=True)]
     assert sorted(studies) == ["aaaaaaaa", "bbbbbbbb"]

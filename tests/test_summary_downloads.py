@@ -8,7 +8,7 @@ import openpyxl
 import pytest
 from conftest import TEST_PASSWORD, load_sample, log_in
 
-from intact import scoring, summaries
+from intact import downloads, scoring
 
 SUMMARY_URL = "/tests/summary/download-file"
 WORKBOOK_URL = "/tests/workbook/download-file"
@@ -67,7 +67,7 @@ def test_a_bad_participant_id_is_a_400_naming_the_field(client, url):
 def test_workbook_download(client, scored_data):
     response = client.post(WORKBOOK_URL, data={"password": TEST_PASSWORD})
     assert response.status_code == 200
-    assert response.mimetype == summaries.XLSX_MIMETYPE
+    assert response.mimetype == downloads.XLSX_MIMETYPE
     disposition = response.headers["Content-Disposition"]
     assert disposition.startswith("attachment; filename=intact-scores-")
     assert disposition.endswith(".xlsx")
@@ -109,7 +109,7 @@ def test_downloads_are_documented_in_the_openapi_spec(client):
     paths = client.get("/openapi.json").json["paths"]
     for url, content_type in (
         (SUMMARY_URL, "text/csv"),
-        (WORKBOOK_URL, summaries.XLSX_MIMETYPE),
+        (WORKBOOK_URL, downloads.XLSX_MIMETYPE),
     ):
         operation = paths[url]["post"]
         assert content_type in operation["responses"]["200"]["content"]

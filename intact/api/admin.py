@@ -12,7 +12,7 @@ from webargs.flaskparser import FlaskParser
 from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import CombinedMultiDict
 
-from intact import audit, downloads, exports, participant_lists, studies, summaries
+from intact import audit, downloads, exports, participant_lists, studies
 from intact.auth import admin_required
 from intact.identifiers import ParticipantIdField
 
@@ -311,7 +311,7 @@ def download_summary(form):
 @bp.route("/tests/workbook/download-file", methods=["POST"], strict_slashes=False)
 @admin_required
 @bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
-@file_response(summaries.XLSX_MIMETYPE, "An Excel workbook (.xlsx).")
+@file_response(downloads.XLSX_MIMETYPE, "An Excel workbook (.xlsx).")
 def download_workbook(form):
     """Download everything as one Excel workbook (.xlsx)
 
