@@ -26,7 +26,8 @@ sys.path[:0] = [str(BENCH_DIR.parent), str(BENCH_DIR)]
 
 from summaries import fill  # noqa: E402 - bench/summaries.py: the same battery, same documents
 
-from intact import archive, create_app, db, exports, studies, summaries  # noqa: E402
+from intact import create_app, db, exports, studies, summaries  # noqa: E402
+from intact.exports import archive  # noqa: E402
 
 
 def make_app(folder: str):

@@ -14,7 +14,8 @@ import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from intact import archive, create_app, db, summaries
+from intact import create_app, db, summaries
+from intact.exports import archive
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 

@@ -20,7 +20,8 @@ from urllib.parse import quote
 from flask import Response, current_app
 from werkzeug.http import dump_options_header
 
-from intact import archive, audit, clients, exports, summaries
+from intact import audit, clients, exports, summaries
+from intact.exports import archive
 
 CSV_MIMETYPE = "text/csv"
 ZIP_MIMETYPE = "application/zip"

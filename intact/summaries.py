@@ -2,7 +2,7 @@
 
 The numbers come from intact/scoring.py; this module reads the collections (with `db.stream`,
 which holds one raw document at a time). Its tables go into the ZIP and the workbook
-(intact/archive.py); summary.csv is also a download of its own.
+(intact/exports/archive.py); summary.csv is also a download of its own.
 """
 
 import statistics

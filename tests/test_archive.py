@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 from conftest import CONTRACT_SAMPLES, TEST_PASSWORD, load_sample
 
-from intact import archive
+from intact.exports import archive
 from intact.testtypes import TEST_TYPES
 from intact.timestamps import utc_iso
 

@@ -305,7 +305,7 @@ def test_zip_holds_every_file_header_only_when_empty(client, study, store_result
         "studies.csv",
         *(f"{name}.csv" for name in TEST_TYPES),
         "unclassified.csv",
-        "summary.csv",  # derived scores (intact/summaries.py, listed by intact/archive.py)
+        "summary.csv",  # derived scores (intact/summaries.py, listed by intact/exports/archive.py)
         "change.csv",
     ]
     assert len(csv_rows(archive, "digit_symbol_matching.csv")) == 3

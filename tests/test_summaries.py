@@ -9,7 +9,8 @@ import openpyxl
 import pytest
 from conftest import load_sample
 
-from intact import archive, create_app, db, exports, scoring, summaries
+from intact import create_app, db, exports, scoring, summaries
+from intact.exports import archive
 
 START = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 _ids = itertools.count()

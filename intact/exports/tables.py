@@ -1,7 +1,7 @@
 """Exported tables: studies, one per test type, unclassified results; cells and CSV.
 
 A `Table` is one file of a download: its columns, each described for the codebook, and its rows,
-read from the database one document at a time when the table is written. `intact/archive.py`
+read from the database one document at a time when the table is written. `intact/exports/archive.py`
 lists the tables of the ZIP and the workbook; a single CSV download writes one table. Memory stays
 flat whatever the data size, and two downloads at once share nothing.
 """
