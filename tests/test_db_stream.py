@@ -2,6 +2,8 @@
 
 from datetime import UTC, datetime
 
+import pytest
+
 from intact import create_app, db
 
 
@@ -48,15 +50,22 @@ def test_stream_of_an_empty_collection_yields_nothing(store_config):
         assert list(db.stream("tests", {"study_id": "none"})) == []
 
 
-def test_embedded_stream_reads_only_the_indexed_candidates(app_config, monkeypatch):
+@pytest.fixture
+def decoded(monkeypatch):
+    """One entry per document the embedded store decodes."""
+    found = []
+    real_decode = db.bson.decode
+    monkeypatch.setattr(
+        db.bson, "decode", lambda raw, **options: found.append(1) or real_decode(raw, **options)
+    )
+    return found
+
+
+def test_embedded_stream_reads_only_the_indexed_candidates(app_config, decoded):
     app_config["DB_CONNECTION_STR"] = ""
     app = create_app(app_config)
     _insert_sample(app)
-    decoded = []
-    real_decode = db.bson.decode
-    monkeypatch.setattr(
-        db.bson, "decode", lambda raw, **options: decoded.append(1) or real_decode(raw, **options)
-    )
+    decoded.clear()
     with app.app_context():
         # test_type and study_id are indexed: only their candidates are read, in stored order.
         spatial = [d["test_id"] for d in db.stream("tests", {"test_type": "spatial_memory"})]
@@ -144,15 +153,11 @@ def test_stream_of_what_arrived_since_a_moment(store_config):
             assert [d["test_id"] for d in db.stream("tests", query)] == expected, condition
 
 
-def test_embedded_since_reads_only_the_newer_rows(app_config, monkeypatch):
+def test_embedded_since_reads_only_the_newer_rows(app_config, decoded):
     app_config["DB_CONNECTION_STR"] = ""
     app = create_app(app_config)
     _insert_interleaved(app)
-    decoded = []
-    real_decode = db.bson.decode
-    monkeypatch.setattr(
-        db.bson, "decode", lambda raw, **options: decoded.append(1) or real_decode(raw, **options)
-    )
+    decoded.clear()
     with app.app_context():
         since = {"received_at": {"$gte": datetime(2026, 11, 20, 14, 6, tzinfo=UTC)}}
         assert [d["test_id"] for d in db.stream("tests", since)] == ["t6", "t7"]
