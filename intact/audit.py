@@ -64,9 +64,13 @@ def record(action: str, *, count: int | None = None, client: str | None = None, 
     The action being audited has already happened (or been refused); failing it now because the
     log could not be written would only add a second failure. `client` is the request's address
     unless given (a download that finishes after its request context is gone passes it along).
+    A count is allowed only for an action whose unit COUNT_UNITS states (ValueError otherwise),
+    so that a count means one thing per action.
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
+    if count is not None and action not in COUNT_UNITS:
+        raise ValueError(f"audit action {action!r} has no count unit in COUNT_UNITS")
     if client is None:
         client = clients.address() if has_request_context() else COMMAND_LINE
     entry = {

@@ -61,6 +61,12 @@ def test_unknown_actions_are_a_programming_error(app):
         audit.record("made_up")
 
 
+def test_a_count_needs_the_unit_its_action_counts_in(app):
+    assert set(audit.COUNT_UNITS) <= set(audit.ACTIONS)
+    with app.app_context(), pytest.raises(ValueError, match="no count unit"):
+        audit.record(audit.LOGIN_FAILURE, count=3)
+
+
 def test_an_unreachable_database_does_not_fail_the_action(app, monkeypatch, caplog):
     def unreachable(name):
         raise ServerSelectionTimeoutError("no servers")
