@@ -296,14 +296,96 @@ def stream(
 
 
 def _stream_embedded(target, query: dict, by: str | None):
-    from litemongo._vendor.mongomock.filtering import filter_applies  # noqa: PLC0415
-
     store = target._store  # noqa: SLF001 - the one place that knows litemongo's layout
     rows = _embedded_rows(store, query) if by is None else _embedded_rows_by(store, query, by)
+    matches = _matcher(query)
     for raw in rows:
         document = bson.decode(raw, codec_options=_EMBEDDED_CODEC)
-        if filter_applies(query, document):
+        if matches(document):
             yield document
+
+
+# The comparisons _matcher evaluates itself; anything else goes to mongomock's filter.
+_ORDER = {
+    "$gte": lambda value, bound: value >= bound,
+    "$gt": lambda value, bound: value > bound,
+    "$lt": lambda value, bound: value < bound,
+    "$lte": lambda value, bound: value <= bound,
+}
+
+
+def _matcher(query: dict):
+    """A test of one decoded document against the query: MongoDB's answer, quickly.
+
+    The exports' queries are equalities on text fields, `$in` of texts, and bounds on a
+    date-time (`received_at` in a window): those are checked here, with MongoDB's rules for
+    them (a missing field matches no bound, and `$not` of a bound). A document whose value is
+    of another kind (a list, a number where a date-time was expected), and any other query, is
+    decided by mongomock's full filter, as before: measured on the 12,000-test ZIP, the full
+    filter took a quarter of the time on windowed queries.
+    """
+    from litemongo._vendor.mongomock.filtering import filter_applies  # noqa: PLC0415
+
+    def exact(document):
+        return filter_applies(query, document)
+
+    checks = []
+    for name, condition in query.items():
+        if name.startswith("$") or "." in name:
+            return exact
+        check = _condition_check(name, condition)
+        if check is None:
+            return exact
+        checks.append(check)
+
+    def quick(document):
+        for check in checks:
+            answer = check(document)
+            if answer is None:
+                return filter_applies(query, document)
+            if not answer:
+                return False
+        return True
+
+    return quick
+
+
+def _condition_check(name: str, condition):
+    """check(document) -> True, False, or None (let the full filter decide); None: not handled."""
+    if isinstance(condition, str):
+        return lambda document: _text_equals(document.get(name), (condition,))
+    if not isinstance(condition, dict) or not condition:
+        return None
+    if set(condition) == {"$in"} and all(isinstance(v, str) for v in condition["$in"]):
+        choices = frozenset(condition["$in"])
+        return lambda document: _text_equals(document.get(name), choices)
+    negated = set(condition) == {"$not"} and isinstance(condition["$not"], dict)
+    bounds = condition["$not"] if negated else condition
+    if not bounds or not set(bounds) <= set(_ORDER):
+        return None
+    if not all(isinstance(bound, datetime) and bound.tzinfo for bound in bounds.values()):
+        return None
+    compare = [(_ORDER[operator], bound) for operator, bound in bounds.items()]
+
+    def within(document):
+        value = document.get(name, _MISSING)
+        if value is _MISSING or value is None:
+            return negated  # a missing value meets no bound
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            return None
+        inside = all(test(value, bound) for test, bound in compare)
+        return not inside if negated else inside
+
+    return within
+
+
+_MISSING = object()
+
+
+def _text_equals(value, choices) -> bool | None:
+    if isinstance(value, str):
+        return value in choices
+    return None if isinstance(value, list | dict) else False
 
 
 # Rows read per SQLite statement when fetching candidates by key (old SQLite allows 999 "?").
@@ -392,6 +474,14 @@ def _fetch(store, ordered: list):
         for key in chunk:
             if key in found:
                 yield found[key]
+
+
+def count(name: str, query: dict) -> int:
+    """How many documents match: on the embedded store through `stream`'s index planning
+    (a `since` reads only the newer rows), on MongoDB with count_documents."""
+    if _current_kind() == EMBEDDED:
+        return sum(1 for _ in stream(name, query, fields=()))
+    return collection(name).count_documents(query)
 
 
 def ping() -> None:

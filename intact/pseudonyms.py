@@ -16,6 +16,7 @@ import hashlib
 import hmac
 
 from flask import current_app
+from werkzeug.exceptions import NotImplemented  # noqa: A004 - the 501 error class
 
 KEY_SETTING = "PSEUDONYM_KEY"
 HEX_DIGITS = 20
@@ -28,8 +29,17 @@ _DOMAINS = {
 }
 
 
-class PseudonymKeyMissing(RuntimeError):
-    """PSEUDONYM_KEY is not set: no de-identified export can be made."""
+MISSING_KEY_MESSAGE = (
+    "De-identified exports need PSEUDONYM_KEY set on the server (README, Configuration): ask "
+    "whoever runs it."
+)
+
+
+class PseudonymKeyMissing(NotImplemented):
+    """PSEUDONYM_KEY is not set: no de-identified export can be made (501, with the message)."""
+
+    def __init__(self, message: str = MISSING_KEY_MESSAGE):
+        super().__init__(description=message)
 
 
 def is_available(config=None) -> bool:
@@ -49,10 +59,7 @@ class Pseudonymiser:
     def __init__(self, key: str | None = None):
         key = current_app.config.get(KEY_SETTING) if key is None else key
         if not key:
-            raise PseudonymKeyMissing(
-                "De-identified exports need PSEUDONYM_KEY set on the server (README, "
-                "Configuration): ask whoever runs it."
-            )
+            raise PseudonymKeyMissing(MISSING_KEY_MESSAGE)
         self._key = key.encode()
         self._cache: dict[tuple[str, str], str] = {}
 

@@ -5,7 +5,9 @@ which holds one raw document at a time). Its tables go into the ZIP and the work
 (intact/exports/archive.py); summary.csv is also a download of its own.
 """
 
+import pickle
 import statistics
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -34,9 +36,13 @@ def iter_participants(participant_id: str | None = None) -> Iterator[list[scorin
     only one participant's scores are held at a time: memory stays flat in the number of tests.
     """
     query = {} if participant_id is None else {"participant_id": participant_id}
+    return _summarised(query, query)
+
+
+def _summarised(studies_query: dict, tests_query: dict, tests=None):
     return scoring.summarise_participants(
-        db.stream("studies", query, by="participant_id"),
-        db.stream("tests", query, by="participant_id"),
+        db.stream("studies", studies_query, by="participant_id"),
+        tests if tests is not None else db.stream("tests", tests_query, by="participant_id"),
         quality_rules(),
     )
 
@@ -59,28 +65,119 @@ def iter_change_rows(participant_id: str | None = None) -> Iterator[dict]:
         yield from scoring.participant_change_rows(summaries)
 
 
+class ScoresPass:
+    """One read of a download's studies and tests that makes its summary and change tables.
+
+    The summary rows stream out as participants are scored; each participant's change rows go
+    meanwhile to a spool (memory up to `SPOOL_BYTES`, then an anonymous temporary file), read back
+    when the change table is written after it: one scoring of every test serves both tables, and
+    memory stays flat. The same pass notes the field names of the window's tests (the result
+    tables' extra columns, `fields_seen`) and, when asked for, each participant's baseline start.
+
+    With a window that starts at `since`, a study is in the tables when it received a test in the
+    window, and its scores come from all its tests received before the window's end (never half
+    a study: a later window lists it again, with scores from its tests up to then).
+    """
+
+    SPOOL_BYTES = 1024 * 1024
+
+    def __init__(self, selection: exports.Selection, baseline_starts: bool = False):
+        self.selection = selection
+        self.fields_seen: dict[str, exports.FieldsSeen] | None = None
+        self.baseline_starts: dict[str, object] | None = {} if baseline_starts else None
+        self._spool = None
+        self._touched: dict[str, set] = {}
+
+    @property
+    def done(self) -> bool:
+        """True once the pass has read everything."""
+        return self.fields_seen is not None
+
+    def summary_rows(self) -> Iterator[dict]:
+        """The summary table's rows; runs the pass (once: a second call yields nothing new)."""
+        if self.done:
+            raise RuntimeError("the scores pass has run already")
+        seen: dict[str, exports.FieldsSeen] = {}
+        # Closed by change_rows once read back (it outlives this generator, so no `with`).
+        self._spool = tempfile.SpooledTemporaryFile(max_size=self.SPOOL_BYTES)  # noqa: SIM115
+        selection = self.selection
+        tests = db.stream("tests", selection.up_to_end_query(), by="participant_id")
+        groups = _summarised(selection.participants_query(), {}, self._observed(tests, seen))
+        for participant in groups:
+            participant_id = participant[0].participant_id
+            touched = self._touched.pop(participant_id, set())
+            if self.baseline_starts is not None:
+                baseline = scoring.baseline_of(participant)
+                if baseline is not None and baseline.started_at is not None:
+                    self.baseline_starts[participant_id] = baseline.started_at
+            listed = participant
+            if selection.since is not None:
+                listed = [study for study in participant if study.study_id in touched]
+                if not listed:
+                    continue
+            # A change needs the baseline even when only the follow-up was in the window.
+            for row in scoring.participant_change_rows(participant):
+                if selection.since is None or touched & {
+                    row["baseline_study_id"],
+                    row["followup_study_id"],
+                }:
+                    pickle.dump(row, self._spool, pickle.HIGHEST_PROTOCOL)
+            for summary in listed:
+                yield scoring.summary_row(summary)
+        self.fields_seen = exports.finish_fields(seen)
+
+    def _observed(self, tests: Iterable[dict], seen: dict) -> Iterator[dict]:
+        """The tests, passed on as read, noting the field names and studies of the window's."""
+        holds = self.selection.window.holds
+        for test in tests:
+            if holds(test):
+                exports.note_fields(seen, test)
+                key = test.get("participant_id")
+                self._touched.setdefault(key if isinstance(key, str) else "", set()).add(
+                    test.get("study_id")
+                )
+            yield test
+
+    def run(self) -> None:
+        """Read everything without keeping the summary rows (for tables that need the pass)."""
+        if not self.done:
+            for _ in self.summary_rows():
+                pass
+
+    def change_rows(self) -> Iterator[dict]:
+        """The change table's rows, from the spool the pass filled (running it first if needed)."""
+        self.run()
+        spool, self._spool = self._spool, None
+        if spool is None:
+            return
+        with spool:
+            spool.seek(0)
+            while True:
+                try:
+                    # Rows this pass pickled a moment ago into its own anonymous file.
+                    yield pickle.load(spool)  # noqa: S301
+                except EOFError:
+                    return
+
+
 # --- Tables of the ZIP and the workbook; summary.csv as a download ---------------------------
 
 
-def summary_table(participant_id: str | None = None) -> exports.Table:
+def summary_table(scores: ScoresPass) -> exports.Table:
     """summary: one row per study with every test's scores and flags."""
     columns = _columns(SUMMARY, scoring.summary_codebook(quality_rules()))
-    return exports.Table(
-        SUMMARY, columns, lambda: _values(columns, iter_summary_rows(participant_id))
-    )
+    return exports.Table(SUMMARY, columns, lambda: _values(columns, scores.summary_rows()))
 
 
-def change_table(participant_id: str | None = None) -> exports.Table:
+def change_table(scores: ScoresPass) -> exports.Table:
     """change: one row per follow-up with each score's change from the baseline."""
     columns = _columns(CHANGE, scoring.change_codebook(quality_rules()))
-    return exports.Table(
-        CHANGE, columns, lambda: _values(columns, iter_change_rows(participant_id))
-    )
+    return exports.Table(CHANGE, columns, lambda: _values(columns, scores.change_rows()))
 
 
-def summary_csv(participant_id: str | None = None) -> Iterator[bytes]:
+def summary_csv(selection: exports.Selection | None = None) -> Iterator[bytes]:
     """summary.csv: one row per study with every test's scores and flags."""
-    return summary_table(participant_id).csv()
+    return summary_table(ScoresPass(selection or exports.Selection())).csv()
 
 
 def _values(columns: Sequence[exports.Column], rows: Iterable[Mapping]) -> Iterator[list]:

@@ -337,6 +337,29 @@ HTMX = {"HX-Request": "true"}
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
+@pytest.fixture
+def every_kind_of_result(client, make_study):
+    """P1: a baseline with every contract sample (every test type, one empty answer list: the
+    one real unclassified test) and a follow-up; P2: a baseline with extra fields and odd text."""
+    p1_baseline = make_study("P1", "baseline", study_id="pbaseone")
+    p1_followup = make_study("P1", "followup", study_id="pfollone")
+    p2_baseline = make_study("P2", "baseline", study_id="pbasetwo")
+    submissions = [load_sample(name, p1_baseline["study_id"]) for name in CONTRACT_SAMPLES]
+    for name in ("immediate_recall", "choice_reaction_time", "delayed_recall"):
+        later = load_sample(name, p1_followup["study_id"])
+        later["time_started"] = "2027-05-20T09:30:00.250Z"
+        submissions.append(later)
+    odd = load_sample("choice_reaction_time", p2_baseline["study_id"])
+    odd["result"][0]["crt_stimulus"] = {"shape": "flèche", "side": "left"}
+    odd["device_info"] = "=cmd|' /C calc'!A0"
+    odd["app_version"] = "2.1"
+    odd["notes"] = "Participant «tired»"
+    submissions += [odd, load_sample("spatial_memory", p2_baseline["study_id"])]
+    for submission in submissions:
+        response = client.post("/tests", json=submission)
+        assert response.status_code == 200, response.json
+
+
 def csrf_from(response) -> str:
     """The CSRF token of the form in a dashboard page."""
     return CSRF_FIELD.search(response.get_data(as_text=True)).group(1)

@@ -301,12 +301,12 @@ def test_zip_holds_every_file_header_only_when_empty(client, study, store_result
     archive = zip_archive(client)
     assert archive.testzip() is None
     assert archive.namelist() == [
-        "codebook.csv",
+        "summary.csv",  # derived scores (intact/summaries.py, listed by intact/exports/archive.py)
+        "change.csv",
         "studies.csv",
         *(f"{name}.csv" for name in TEST_TYPES),
         "unclassified.csv",
-        "summary.csv",  # derived scores (intact/summaries.py, listed by intact/exports/archive.py)
-        "change.csv",
+        "codebook.csv",
     ]
     assert len(csv_rows(archive, "digit_symbol_matching.csv")) == 3
     for name in TEST_TYPES:

@@ -140,8 +140,8 @@ class StudySchema(Schema):
     )
 
 
-class ParticipantFilterSchema(AdminFormSchema):
-    """An optional participant filter for downloads."""
+class ParticipantFilterSchema(AdminFormSchema, exports.SelectionSchema):
+    """A download's form: optionally one participant, a window (`since`), de-identification."""
 
     participant_id = ParticipantIdField(
         load_default=None,
@@ -261,7 +261,7 @@ def download_studies(form):
     Columns: study_id, participant_id, study_type, followup_number, url, created_at,
     first_opened_at, last_seen_at, batch_id. Timestamps are ISO 8601 UTC.
     """
-    return downloads.attachment(downloads.studies_csv(form["participant_id"]))
+    return downloads.attachment(downloads.studies_csv(form["participant_id"], **_options(form)))
 
 
 @bp.route("/tests/single-test-type/download-file", methods=["POST"], strict_slashes=False)
@@ -274,7 +274,9 @@ def download_test_type(form):
     One row per answer (with question_number) for list tests, one row per test for immediate
     and delayed recall. The ZIP's codebook.csv describes every column.
     """
-    return downloads.attachment(downloads.test_type_csv(form["test_type"], form["participant_id"]))
+    return downloads.attachment(
+        downloads.test_type_csv(form["test_type"], form["participant_id"], **_options(form))
+    )
 
 
 @bp.route("/tests/zip-archive/download-file", methods=["POST"], strict_slashes=False)
@@ -290,7 +292,7 @@ def download_zip_archive(form):
     codebook.csv (every column, its type and unit), studies.csv, one CSV per test type (header
     only when there is no data) and unclassified.csv.
     """
-    return downloads.attachment(downloads.zip_archive(form["participant_id"]))
+    return downloads.attachment(downloads.zip_archive(form["participant_id"], **_options(form)))
 
 
 @bp.route("/tests/summary/download-file", methods=["POST"], strict_slashes=False)
@@ -305,7 +307,7 @@ def download_summary(form):
     The ZIP's codebook.csv gives every column's formula and unit; the ZIP also holds this file
     and change.csv (each score's change from baseline to every follow-up).
     """
-    return downloads.attachment(downloads.summary_csv(form["participant_id"]))
+    return downloads.attachment(downloads.summary_csv(form["participant_id"], **_options(form)))
 
 
 @bp.route("/tests/workbook/download-file", methods=["POST"], strict_slashes=False)
@@ -319,4 +321,8 @@ def download_workbook(form):
     (summary.csv), change (change.csv) and codebook. Numbers are numbers; text that a spreadsheet
     could run as a formula starts with a single quote.
     """
-    return downloads.attachment(downloads.workbook(form["participant_id"]))
+    return downloads.attachment(downloads.workbook(form["participant_id"], **_options(form)))
+
+
+def _options(form: dict) -> dict:
+    return exports.options_of(form)

@@ -2,6 +2,8 @@
 
 - `tables.py`: cells and CSV (one rule for every cell), `Column` and `Table`, the studies table
   and one table per test type (and unclassified results), with what each column means.
+- `selection.py`: what a download holds (`Selection`): whose data, which window of time
+  (`since`), identifiable or de-identified.
 - `archive.py`: the two downloads of everything, the ZIP of CSV files and the workbook, built
   from one explicit list of tables, with the codebook that describes every column.
 
@@ -10,15 +12,19 @@ intact/scoring.py; intact/downloads.py hands every file over. The names below ar
 public ones, so `from intact import exports; exports.Table` reads as before the package.
 """
 
+from intact.exports.selection import OPTIONS, Selection, SelectionSchema, Window, options_of
 from intact.exports.tables import (
     EXPORTABLE_TEST_TYPES,
     STUDIES_FILE,
     STUDY_COLUMNS,
     TEST_COLUMNS,
     Column,
+    FieldsSeen,
     Table,
     cell,
     csv_chunks,
+    finish_fields,
+    note_fields,
     result_table,
     scan_fields,
     studies_csv,
@@ -29,14 +35,22 @@ from intact.exports.tables import (
 )
 
 __all__ = [
+    "OPTIONS",
+    "SelectionSchema",
+    "options_of",
     "EXPORTABLE_TEST_TYPES",
     "STUDIES_FILE",
     "STUDY_COLUMNS",
     "TEST_COLUMNS",
     "Column",
+    "FieldsSeen",
+    "Selection",
     "Table",
+    "Window",
     "cell",
     "csv_chunks",
+    "finish_fields",
+    "note_fields",
     "result_table",
     "scan_fields",
     "studies_csv",

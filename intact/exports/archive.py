@@ -1,10 +1,15 @@
 """The two downloads of everything: the ZIP of CSV files and the researchers' workbook (.xlsx).
 
 Both are made of one list of tables, `tables()`: the ZIP writes each as `<name>.csv`, the
-workbook as a sheet `<name>`, in the same order, and both add the codebook that describes every
-column of every table (first in the ZIP, last in the workbook). To add a file to both, add its
-table to that list. Rows are read from the database while the file is written, one document at a
-time: memory stays flat whatever the data size.
+workbook as a sheet `<name>`, in the same order, and both end with the codebook that describes
+every column of every table. To add a file to both, add its table to that list. Rows are read
+from the database while the file is written, one document at a time: memory stays flat whatever
+the data size.
+
+The derived scores come first: one pass over every test, grouped by participant, scores them for
+summary and change and notes the field names that the result tables' extra columns need
+(`summaries.ScoresPass`), so each test is read twice in all (scores, then its own table), not
+four times. Their columns are known only after that pass, so the codebook comes last.
 """
 
 import tempfile
@@ -12,6 +17,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 
 from intact import exports, summaries, workbook
+from intact.exports.deidentify import Deidentifier
 
 CODEBOOK = "codebook"
 CODEBOOK_COLUMNS = ("file", "column", "type", "unit", "values", "description")
@@ -21,28 +27,77 @@ ZIP_COMPRESSLEVEL = 6
 FILE_CHUNK_BYTES = 64 * 1024
 
 
-def tables(participant_id: str | None = None) -> list[exports.Table]:
-    """Every table of the ZIP and the workbook, in order, for everyone or one participant.
+def tables(
+    selection: exports.Selection | None = None, deidentifier: Deidentifier | None = None
+) -> Iterator[exports.Table]:
+    """Every table of the ZIP and the workbook, in order, for the selection.
 
-    studies, one per test type, unclassified (results of no known type), summary (derived
-    scores and flags per study) and change (baseline → follow-up). Test tables' columns depend on
-    the extra fields stored, so this reads every test's field names once (`exports.scan_fields`).
+    summary (derived scores and flags per study), change (baseline → follow-up), studies, one per
+    test type, unclassified (results of no known type). A generator: each result table is made
+    when the one before it has been written, once the scores pass has noted the field names.
+    With a `deidentifier` (`deidentifier_for`), every table comes de-identified.
     """
-    seen = exports.scan_fields(participant_id)
-    return [
-        exports.studies_table(participant_id),
-        *(
-            exports.result_table(test_type, participant_id, seen)
-            for test_type in exports.EXPORTABLE_TEST_TYPES
-        ),
-        summaries.summary_table(participant_id),
-        summaries.change_table(participant_id),
-    ]
+    selection = selection or exports.Selection()
+    scores = summaries.ScoresPass(selection, baseline_starts=selection.days_since_baseline)
+    if deidentifier is not None and deidentifier.days_since_baseline:
+        deidentifier.baseline_starts = scores.baseline_starts
+    made = _made(selection, scores)
+    yield from made if deidentifier is None else map(deidentifier.table, made)
 
 
-def codebook_table(described: Iterable[exports.Table]) -> exports.Table:
-    """codebook: one row per column of every table: file, column, type, unit, values, meaning."""
-    entries = [
+def _made(selection: exports.Selection, scores) -> Iterator[exports.Table]:
+    yield summaries.summary_table(scores)
+    yield summaries.change_table(scores)
+    yield exports.studies_table(selection)
+    scores.run()  # normally done already: the summary table was written
+    for test_type in exports.EXPORTABLE_TEST_TYPES:
+        yield exports.result_table(test_type, selection, scores.fields_seen)
+
+
+def deidentifier_for(
+    selection: exports.Selection, scores=None, run_pass: bool = True
+) -> Deidentifier | None:
+    """The de-identifier of a selection that asks for one (None otherwise).
+
+    Days since baseline need each participant's baseline start: from `scores` (a pass that will
+    run before the rows are written), or else from a pass run here, first (unless `run_pass` is
+    false: `tables()` hands it its own pass's).
+    """
+    if not selection.deidentified:
+        return None
+    starts = None
+    if selection.days_since_baseline and run_pass:
+        if scores is None:
+            scores = summaries.ScoresPass(selection, baseline_starts=True)
+            scores.run()
+        starts = scores.baseline_starts
+    return Deidentifier(selection.days_since_baseline, starts)
+
+
+def one_csv(selection: exports.Selection, make, scores=None) -> Iterator[bytes]:
+    """One table as a CSV download: `make()` builds it; de-identified when the selection says."""
+    deidentifier = deidentifier_for(selection, scores)
+    table = make()
+    yield from (table if deidentifier is None else deidentifier.table(table)).csv()
+
+
+def notes_of(selection: exports.Selection, deidentifier: Deidentifier | None):
+    """The codebook's notes for every file, read when the codebook is written (last)."""
+    return lambda: selection.notes() + (deidentifier.notes() if deidentifier else [])
+
+
+# The codebook's `file` for what holds for every file of the download (its window, for example).
+EVERY_FILE = "*"
+
+
+def codebook_table(described: Iterable[exports.Table], notes=()) -> exports.Table:
+    """codebook: one row per column of every table: file, column, type, unit, values, meaning.
+
+    `notes` ((topic, text) pairs, `Selection.notes()`) come first, under the file name "*": what
+    holds for every file of the download, such as the window of time it covers.
+    """
+    entries = [(EVERY_FILE, topic, "", "", "", text) for topic, text in _called(notes)]
+    entries += [
         (table.file_name, c.name, c.value_type, c.unit, c.values, c.description)
         for table in described
         for c in table.columns
@@ -51,21 +106,35 @@ def codebook_table(described: Iterable[exports.Table]) -> exports.Table:
     return exports.Table(CODEBOOK, columns, lambda: entries)
 
 
+def _called(notes):
+    return notes() if callable(notes) else notes
+
+
 # --- the ZIP -----------------------------------------------------------------------------------
 
 
-def zip_archive(participant_id: str | None = None) -> Iterator[bytes]:
-    """The ZIP of every table as CSV, codebook.csv first, built while it is sent."""
-    return zip_of(tables(participant_id))
+def zip_archive(selection: exports.Selection | None = None) -> Iterator[bytes]:
+    """The ZIP of every table as CSV, then codebook.csv, built while it is sent."""
+    selection = selection or exports.Selection()
+    deidentifier = deidentifier_for(selection, run_pass=False)
+    return zip_of(tables(selection, deidentifier), notes_of(selection, deidentifier))
 
 
-def zip_of(members: list[exports.Table]) -> Iterator[bytes]:
-    """These tables as CSV files after their codebook.csv, zipped as sent: no temporary file."""
+def zip_of(members: Iterable[exports.Table], notes=()) -> Iterator[bytes]:
+    """These tables as CSV files, then their codebook.csv, zipped as sent: no temporary file."""
     pipe = _Pipe()
+    written: list[exports.Table] = []
+
+    def with_codebook():
+        for table in members:
+            written.append(table)
+            yield table
+        yield codebook_table(written, notes)
+
     with zipfile.ZipFile(
         pipe, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=ZIP_COMPRESSLEVEL
     ) as archive:
-        for table in (codebook_table(members), *members):
+        for table in with_codebook():
             # force_zip64: the size is not known up front, and a member may pass 4 GiB.
             with archive.open(table.file_name, "w", force_zip64=True) as member:
                 for chunk in table.csv():
@@ -100,22 +169,29 @@ class _Pipe:
 # --- the workbook ------------------------------------------------------------------------------
 
 
-def write_workbook(output, participant_id: str | None = None) -> None:
+def write_workbook(output, selection: exports.Selection | None = None) -> None:
     """Write the researchers' workbook (every table as a sheet, then the codebook) to a path or
     binary file."""
-    sheets = tables(participant_id)
-    sheets.append(codebook_table(sheets))
-    workbook.write_workbook(
-        output, (workbook.Sheet(table.name, table.header, table.rows()) for table in sheets)
-    )
+    selection = selection or exports.Selection()
+    deidentifier = deidentifier_for(selection, run_pass=False)
+    written: list[exports.Table] = []
+
+    def sheets():
+        for table in tables(selection, deidentifier):
+            written.append(table)
+            yield workbook.Sheet(table.name, table.header, table.rows())
+        codebook = codebook_table(written, notes_of(selection, deidentifier))
+        yield workbook.Sheet(codebook.name, codebook.header, codebook.rows())
+
+    workbook.write_workbook(output, sheets())
 
 
-def workbook_chunks(participant_id: str | None = None) -> Iterator[bytes]:
+def workbook_chunks(selection: exports.Selection | None = None) -> Iterator[bytes]:
     """The workbook's bytes in pieces: an .xlsx is a ZIP finished last, so it is written to an
     anonymous temporary file first (xlsxwriter keeps each sheet's rows on disk, not in memory).
     """
     with tempfile.TemporaryFile() as handle:
-        write_workbook(handle, participant_id)
+        write_workbook(handle, selection)
         handle.seek(0)
         while piece := handle.read(FILE_CHUNK_BYTES):
             yield piece
