@@ -1,4 +1,5 @@
-# INTACT backend: gunicorn serving the Flask app. Pair it with MongoDB (see compose.yml).
+# INTACT backend: gunicorn (gevent workers, gunicorn.conf.py) serving the Flask app. Pair it with
+# MongoDB (see compose.yml).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

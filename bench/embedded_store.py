@@ -26,7 +26,8 @@ from pathlib import Path
 # Runs as a plain script: the project root must be importable.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.gunicorn_server import ROOT, Gunicorn  # noqa: E402
+from bench.gunicorn_server import ROOT, Gunicorn, embedded_settings  # noqa: E402
+from bench.latency import percentile  # noqa: E402
 from intact import create_app, db, results  # noqa: E402
 
 SAMPLES = ROOT / "tests" / "contract"
@@ -129,10 +130,9 @@ def export_zip(port: int) -> tuple[float, int]:
 
 def summarise(label: str, latencies: list[float]) -> None:
     ordered = sorted(latencies)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
     print(
         f"{label}: {len(ordered)} posts, p50 {statistics.median(ordered):.1f} ms, "
-        f"p99 {p99:.1f} ms, mean {statistics.fmean(ordered):.1f} ms"
+        f"p99 {percentile(ordered, 0.99):.1f} ms, mean {statistics.fmean(ordered):.1f} ms"
     )
 
 
@@ -143,14 +143,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="intact-bench-") as data_dir:
-        environ = {
-            "DB_CONNECTION_STR": "",
-            "DATA_DIR": data_dir,
-            "ADMIN_PASSWORD": PASSWORD,
-            "SECRET_KEY": "bench-secret",
-            "LOCAL_MODE": "0",
-            "LOG_LEVEL": "WARNING",
-        }
+        environ = embedded_settings(data_dir, PASSWORD)
         # Empty store first: one study to post to.
         empty_ids = seed(environ, 1)
         with Gunicorn(environ) as server:

@@ -10,6 +10,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def embedded_settings(data_dir: str, password: str, **overrides: str) -> dict:
+    """A deployment's settings (not local mode) on an embedded store in data_dir, quiet logs."""
+    return {
+        "DB_CONNECTION_STR": "",
+        "DATA_DIR": data_dir,
+        "ADMIN_PASSWORD": password,
+        "SECRET_KEY": "bench-secret",
+        "LOCAL_MODE": "0",
+        "LOG_LEVEL": "WARNING",
+        **overrides,
+    }
+
+
 def free_port() -> int:
     """A loopback port nothing listens on right now."""
     with socket.socket() as probe:
@@ -20,7 +33,9 @@ def free_port() -> int:
 class Gunicorn:
     """A context manager: gunicorn.conf.py + wsgi:app with these settings; stopped on exit."""
 
-    def __init__(self, settings: dict):
+    def __init__(self, settings: dict, *arguments: str):
+        """`arguments`: extra gunicorn command-line options (they override gunicorn.conf.py)."""
+        self.arguments = arguments
         self.port = free_port()
         self.environment = {
             "LOCAL_MODE": "1",
@@ -33,7 +48,13 @@ class Gunicorn:
 
     def __enter__(self):
         self.process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("gunicorn")), "-c", "gunicorn.conf.py", "wsgi:app"],
+            [
+                str(Path(sys.executable).with_name("gunicorn")),
+                "-c",
+                "gunicorn.conf.py",
+                *self.arguments,
+                "wsgi:app",
+            ],
             cwd=ROOT,
             env=self.environment,
             stdout=subprocess.DEVNULL,

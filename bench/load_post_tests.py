@@ -27,6 +27,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from bench.gunicorn_server import ROOT, Gunicorn
+from bench.latency import percentile
 from intact import create_app, db
 from intact.testtypes import TEST_TYPES
 
@@ -111,11 +112,6 @@ class FrontEnd(threading.Thread):
         self.statuses[answer.status] += 1
         if answer.status == 200:
             self.test_ids.append(json.loads(text)["test_id"])
-
-
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    index = min(len(sorted_values) - 1, max(0, round(fraction * len(sorted_values)) - 1))
-    return sorted_values[index]
 
 
 def run(clients: int, seconds: float) -> dict:

@@ -1,27 +1,13 @@
-"""INTACT backend: the application factory."""
+"""INTACT backend: the application factory.
+
+The factory imports the app's parts when it runs, as Flask's tutorial (flaskr) does, not when
+this package is imported: gunicorn's master imports `intact.config`, and with it this file,
+before gevent patches the workers, and neither Flask nor PyMongo may be imported by then.
+"""
 
 import logging
 import os
 from pathlib import Path
-
-from dotenv import load_dotenv
-from flask import Flask
-
-from intact import (
-    admin,
-    api,
-    cli,
-    clients,
-    config,
-    db,
-    errors,
-    health,
-    identifiers,
-    logs,
-    participants,
-    ratelimit,
-    security_headers,
-)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
@@ -32,6 +18,26 @@ def create_app(test_config=None):
 
     A test's mapping is read exactly like an environment, so tests exercise the real parsing.
     """
+    from dotenv import load_dotenv  # noqa: PLC0415 - see the module docstring
+    from flask import Flask  # noqa: PLC0415
+
+    from intact import (  # noqa: PLC0415
+        admin,
+        api,
+        cli,
+        clients,
+        config,
+        db,
+        errors,
+        health,
+        identifiers,
+        logs,
+        participants,
+        ratelimit,
+        request_body,
+        security_headers,
+    )
+
     if test_config is None:
         load_dotenv(PROJECT_ROOT / ".env")
         environ = os.environ
@@ -49,6 +55,7 @@ def create_app(test_config=None):
 
     logs.configure(settings["LOG_LEVEL"])
     logs.init_request_log(app)
+    request_body.init_app(app)
     # Before any blueprint: their URL rules use the id converters.
     identifiers.init_app(app)
     clients.init_app(app)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import limits
 
-from intact import db
+from intact import store_kinds
 
 # Placeholder password of the original backend: never accepted outside local mode.
 INSECURE_PASSWORDS = frozenset({"", "password"})
@@ -88,6 +88,8 @@ _SETTINGS = {
     "PORT": (lambda n, v, d: _integer(n, v, d, minimum=1), 8000),
     "LOG_LEVEL": (lambda n, v, d: (_text(v, d) or d).upper(), "INFO"),
     "MAX_CONTENT_LENGTH": (lambda n, v, d: _integer(n, v, d, minimum=1024), 1024 * 1024),
+    # Seconds without a byte of a request's body before the client gets a 408 (request_body.py).
+    "REQUEST_BODY_TIMEOUT": (lambda n, v, d: _integer(n, v, d, minimum=1), 60),
     # 26**6 ≈ 3e8 possible ids is the least that still makes guessing a valid study impractical.
     "STUDY_ID_LENGTH": (lambda n, v, d: _integer(n, v, d, minimum=6), 8),
     "MAX_STUDIES_PER_REQUEST": (lambda n, v, d: _integer(n, v, d, minimum=1), 10_000),
@@ -123,16 +125,14 @@ def from_environ(environ: Mapping) -> dict:
             f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {settings['LOG_LEVEL']!r}"
         )
     try:
-        db.store_kind(settings)
+        kind = store_kinds.store_kind(settings)
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    if (
-        db.store_kind(settings) == db.MONGODB
-        and settings["DB_TIMEOUT_MS"] < db.MONGODB_MIN_TIMEOUT_MS
-    ):
+    least = store_kinds.MONGODB_MIN_TIMEOUT_MS
+    if kind == store_kinds.MONGODB and settings["DB_TIMEOUT_MS"] < least:
         raise ConfigError(
-            f"DB_TIMEOUT_MS must be at least {db.MONGODB_MIN_TIMEOUT_MS} with MongoDB (the driver "
-            f"looks for a returning server every {db.MONGODB_RECHECK_MS} ms), "
+            f"DB_TIMEOUT_MS must be at least {least} with MongoDB (the driver looks for a "
+            f"returning server every {store_kinds.MONGODB_RECHECK_MS} ms), "
             f"got {settings['DB_TIMEOUT_MS']}"
         )
     if settings["PSEUDONYM_KEY"] and len(settings["PSEUDONYM_KEY"]) < PSEUDONYM_KEY_MIN_LENGTH:

@@ -4,16 +4,16 @@
 - empty: the embedded, file-backed store (litemongo: SQLite files under DATA_DIR/db).
 - `mongomock://`: an in-memory database, fresh for every app (tests).
 
-`store_kind(settings)` is the only answer to "which store is this?": config validates with it,
-gunicorn.conf.py sizes its workers by it, ratelimit places its counters by it. Everything else
-uses the PyMongo API only and never learns which one it got.
+`store_kind(settings)` is the only answer to "which store is this?" (defined in
+intact/store_kinds.py, which gunicorn's master and config import without any driver): ratelimit
+places its counters by it. Everything else uses the PyMongo API only and never learns which one
+it got.
 """
 
 import logging
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import unquote_plus
 
 import bson
 import mongomock
@@ -22,19 +22,24 @@ from bson.codec_options import CodecOptions
 from flask import current_app
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError
 
+from intact import cooperative
+
+# Which store, and its description, are answered without a driver; db hands them on.
+from intact.store_kinds import (  # noqa: F401 - re-exported: the app asks db
+    EMBEDDED,
+    EMBEDDED_DIR,
+    MOCK,
+    MONGODB,
+    MONGODB_RECHECK_MS,
+    describe,
+    store_kind,
+)
+
 log = logging.getLogger(__name__)
 
-EMBEDDED_DIR = "db"
-# The store kinds store_kind() answers, and the DB_CONNECTION_STR schemes that select them.
-EMBEDDED, MONGODB, MOCK = "embedded", "mongodb", "mock"
-MONGODB_SCHEMES = ("mongodb://", "mongodb+srv://")
-MOCK_SCHEME = "mongomock://"
-# pymongo looks for a server that went away every 500 ms (pymongo.common.MIN_HEARTBEAT_INTERVAL)
-# and may overrun its own timeout by that much: connect() gives it that much less than
-# DB_TIMEOUT_MS, which must therefore be at least twice as long with MongoDB (config checks).
-MONGODB_RECHECK_MS = 500
-MONGODB_MIN_TIMEOUT_MS = 2 * MONGODB_RECHECK_MS
 _EMBEDDED_CODEC = CodecOptions(tz_aware=True, tzinfo=UTC)
+# Documents per batch of a MongoDB cursor in stream() (the server's default fills 16 MiB).
+STREAM_BATCH_SIZE = 500
 
 # Indexes the code relies on; create_index is idempotent, so this runs at every start.
 INDEXES = {
@@ -89,26 +94,6 @@ UNAVAILABLE_ERRORS = (
 )
 
 
-def store_kind(settings: dict) -> str:
-    """Which store the settings select: EMBEDDED (no DB_CONNECTION_STR), MONGODB or MOCK.
-
-    Raises ValueError for any other scheme; the message names the scheme only, since the rest of
-    a connection string may hold a password.
-    """
-    uri = settings["DB_CONNECTION_STR"]
-    if not uri:
-        return EMBEDDED
-    if uri.startswith(MOCK_SCHEME):
-        return MOCK
-    if uri.startswith(MONGODB_SCHEMES):
-        return MONGODB
-    scheme = uri.split("://", 1)[0] + "://" if "://" in uri else "no scheme"
-    raise ValueError(
-        "DB_CONNECTION_STR must be empty (the embedded store), mongodb://…, mongodb+srv://… or "
-        f"mongomock://…, got {scheme}"
-    )
-
-
 def client_of(app):
     """The app's database client (PyMongo API), for a library that must be handed the client."""
     return app.extensions["intact_db_client"]
@@ -141,32 +126,6 @@ def connect(settings: dict):
         connectTimeoutMS=timeout,
         appname="intact-backend",
     )
-
-
-def describe(settings: dict) -> str:
-    """Where the data lives, for people: never includes credentials."""
-    kind = store_kind(settings)
-    if kind == EMBEDDED:
-        return f"embedded store in {(Path(settings['DATA_DIR']) / EMBEDDED_DIR).absolute()}"
-    if kind == MOCK:
-        return "in-memory database (mongomock, lost on exit)"
-    return f"MongoDB at {_hosts(settings['DB_CONNECTION_STR'])}, database {settings['DB_NAME']!r}"
-
-
-def _hosts(uri: str) -> str:
-    """The hosts a MongoDB connection string names: no credentials, no database, no options.
-
-    Format (https://www.mongodb.com/docs/manual/reference/connection-string/):
-    `mongodb://[user:password@]host1[:port1][,host2[:port2],…][/[database]][?options]` and
-    `mongodb+srv://[user:password@]host[/[database]][?options]`, whose host names a DNS seed list.
-    Cut as PyMongo's parser cuts it: options at the first "?", the path at the first "/", then
-    credentials up to the last "@". Options are never shown: some carry secrets too.
-    """
-    scheme, _, rest = uri.partition("://")
-    hosts = rest.partition("?")[0].partition("/")[0].rpartition("@")[2]
-    # A Unix domain socket is a percent-encoded path (mongodb://%2Ftmp%2Fmongodb-27017.sock).
-    hosts = unquote_plus(hosts)
-    return f"{hosts} (DNS seed list)" if scheme == "mongodb+srv" else hosts
 
 
 def init_app(app, settings: dict) -> None:
@@ -277,8 +236,16 @@ def stream(
     order (a sorted list of the distinct values: 8 bytes per participant, never per document).
 
     `fields`: yield only these top-level fields (and no _id), so MongoDB sends no more than that.
+
+    Every document is a point where other requests may run (`cooperative.pause`): a long
+    export made of these reads never makes a submission wait for its end.
     """
-    query = query or {}
+    for document in _documents(name, query or {}, fields, by):
+        cooperative.pause()
+        yield document
+
+
+def _documents(name: str, query: dict, fields: tuple[str, ...] | None, by: str | None):
     target = collection(name)
     if _current_kind() == EMBEDDED:
         documents = _stream_embedded(target, query, by)
@@ -289,10 +256,12 @@ def stream(
                 yield {key: document[key] for key in fields if key in document}
     else:
         projection = None if fields is None else {"_id": 0, **dict.fromkeys(fields, 1)}
-        # MongoDB: a server-side cursor in batches, in _id (insertion time) order via its index,
-        # or in the order of `by`'s index (equal values in index order: oldest first).
+        # MongoDB: a server-side cursor in _id (insertion time) order via its index, or in the
+        # order of `by`'s index (equal values oldest first), in batches small enough that
+        # decoding one is a short step between other requests' turns.
         order = [(by, pymongo.ASCENDING), ("_id", pymongo.ASCENDING)] if by else "_id"
-        yield from target.find(query, projection).sort(order)
+        cursor = target.find(query, projection).sort(order)
+        yield from cursor.batch_size(STREAM_BATCH_SIZE)
 
 
 def _stream_embedded(target, query: dict, by: str | None):

@@ -10,13 +10,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from marshmallow import validate
 
-from intact import db, paging, quarantine
+from intact import db, paging, quarantine, scoring, testtypes
 from intact.identifiers import normalise_participant_id
 from intact.paging import Page
 from intact.participants import followups
-from intact.scoring import DEFAULT_RULES, QualityRules
+from intact.scoring import QualityRules
 from intact.studies import STUDY_FIELDS, STUDY_TYPES
 from intact.testtypes import TEST_TYPES, UNCLASSIFIED
 
@@ -161,9 +160,20 @@ class Overview:
     refused: int = 0
 
 
+@dataclass(frozen=True)
+class ScoreValue:
+    """One derived score of a test: scoring's number, as in summary.csv and the scores pages."""
+
+    column: str  # summary.csv's column, e.g. "crt_rt_mean_correct"
+    name: str  # within its test, e.g. "mean RT of correct answers"
+    value: float | None
+    unit: str  # scoring's unit, e.g. "ms" or "proportion 0–1"
+    maximum: int | None = None  # the highest recorded score the schema allows
+
+
 @dataclass
 class TestSummary:
-    """A submitted test, its answers as table rows and the per-test summary."""
+    """A submitted test: its answers as table rows, its scores from intact/scoring.py."""
 
     test_id: str
     test_type: str
@@ -175,13 +185,11 @@ class TestSummary:
     notes: str | None
     columns: list[str]
     answers: list[dict]
-    correct: int | None
-    score: int | None
-    max_score: int | None
-    mean_rt_ms: float | None
-    rt_field: str | None
-    # Reaction times left out of mean_rt_ms as implausible (the scoring rules' RT_MIN/MAX_MS).
+    scores: list[ScoreValue]
+    # Reaction times left out of every RT score as implausible (RT_MIN_MS..RT_MAX_MS).
     implausible_rts: int = 0
+    # Whether the study's scores of this type are this submission's (the first one's).
+    counts: bool = True
     submission_number: int = 1
     submissions_of_type: int = 1
 
@@ -379,65 +387,60 @@ def progress_grid(query: GridQuery, now: datetime | None = None) -> GridPage:
     )
 
 
-def _field_ending(names, *endings) -> str | None:
-    return next((n for n in names if n.endswith(endings)), None)
-
-
-def _max_score(test_type, score_field) -> int | None:
-    for validator in test_type.schema._declared_fields[score_field].validators:
-        if isinstance(validator, validate.OneOf):
-            return max(validator.choices)
-        if isinstance(validator, validate.Range) and validator.max is not None:
-            return validator.max
-    return None
-
-
-def summarise_test(doc: dict, rules: QualityRules = DEFAULT_RULES) -> TestSummary:
-    """A stored test as the participant page shows it: answer rows and their summary.
-
-    The mean reaction time follows the scoring rules: implausible times (a browser clock glitch
-    can give 1.7e12 ms) are left out and counted, so one glitch cannot swamp the mean.
-    """
-    test_type = TEST_TYPES.get(doc.get("test_type"))
+def summarise_test(doc: dict, score: scoring.TestScore, counts: bool = True) -> TestSummary:
+    """A stored test as the participant page shows it: its answers, and `score` (scoring's
+    TestScore of the same document: the numbers of summary.csv and the scores pages)."""
+    kind = TEST_TYPES.get(doc.get("test_type"))
     result = doc.get("result")
     answers = result if isinstance(result, list) else [result] if isinstance(result, dict) else []
-    answers = [a for a in answers if isinstance(a, dict)]
-    columns = test_type.field_names if test_type else []
-    correct_field = _field_ending(columns, "_correct")
-    score_field = _field_ending(columns, "_score")
-    rt_field = _field_ending(columns, "_rt", "_rt_first")
-    recorded_rts = [
-        a[rt_field]
-        for a in answers
-        if rt_field and isinstance(a.get(rt_field), int) and not isinstance(a[rt_field], bool)
+    columns = kind.field_names if kind else []
+    scores = [
+        ScoreValue(
+            column,
+            scoring.score_name(column),
+            value,
+            scoring.score_unit(column),
+            kind.max_score if column == kind.score_field else None,
+        )
+        for column, value in score.scores.items()
     ]
-    reaction_times = [rt for rt in recorded_rts if rules.plausible_rt(rt)]
-    scores = [a.get(score_field) for a in answers if score_field]
     return TestSummary(
         test_id=doc.get("test_id", ""),
         test_type=doc.get("test_type", UNCLASSIFIED),
-        label=test_type.label if test_type else "Empty result (no answers)",
+        label=testtypes.label(doc.get("test_type")),
         time_started=doc.get("time_started"),
         received_at=doc.get("received_at"),
         time_elapsed_milliseconds=doc.get("time_elapsed_milliseconds"),
         device_info=doc.get("device_info") or "",
         notes=doc.get("notes"),
         columns=columns,
-        answers=[{name: answer.get(name) for name in columns} for answer in answers],
-        correct=sum(1 for a in answers if a.get(correct_field) is True) if correct_field else None,
-        score=scores[0] if len(scores) == 1 and isinstance(scores[0], int) else None,
-        max_score=_max_score(test_type, score_field) if score_field else None,
-        mean_rt_ms=sum(reaction_times) / len(reaction_times) if reaction_times else None,
-        rt_field=rt_field,
-        implausible_rts=len(recorded_rts) - len(reaction_times),
+        answers=[{name: a.get(name) for name in columns} for a in answers if isinstance(a, dict)],
+        scores=scores,
+        implausible_rts=score.flags.get("implausible_rt", 0),
+        counts=counts,
     )
 
 
-def _battery_order(summary: TestSummary):
-    names = list(TEST_TYPES)
-    position = names.index(summary.test_type) if summary.test_type in names else len(names)
-    received = summary.received_at or datetime.min.replace(tzinfo=UTC)
-    return position, received
+def study_results(study: StudyProgress, docs: list[dict], rules: QualityRules) -> StudyResults:
+    """A study's tests in battery order, each type's submissions in scoring's order
+    (`scoring.submission_order`: the first is the one whose scores count)."""
+    summary = scoring.summarise_study({}, docs, rules)
+    by_id = {doc.get("test_id"): doc for doc in docs}
+    per_type = Counter(test.test_type for test in summary.tests)
+    seen = Counter()
+    tests = []
+    for score in summary.tests:
+        seen[score.test_type] += 1
+        shown = summarise_test(
+            by_id[score.test_id], score, counts=summary.scored.get(score.test_type) is score
+        )
+        shown.submission_number = seen[score.test_type]
+        shown.submissions_of_type = per_type[score.test_type]
+        tests.append(shown)
+    battery = list(TEST_TYPES)
+    # A stable sort: within a type, the submissions stay in scoring's order.
+    tests.sort(key=lambda t: battery.index(t.test_type) if t.test_type in battery else len(battery))
+    return StudyResults(study, tests, quarantine.count_refused(study.study_id))
 
 
 def participant_details(participant_id: str, now: datetime | None = None) -> ParticipantDetails:
@@ -447,21 +450,17 @@ def participant_details(participant_id: str, now: datetime | None = None) -> Par
     studies = load_progress(now, {"participant_id": participant_id})
     if not studies:
         raise ParticipantNotFound(participant_id)
-    tests_by_study = defaultdict(list)
-    rules = QualityRules.from_config(current_app.config)
+    docs_by_study = defaultdict(list)
     for doc in db.tests().find({"study_id": {"$in": [s.study_id for s in studies]}}, {"_id": 0}):
-        tests_by_study[doc["study_id"]].append(summarise_test(doc, rules))
-    results = []
-    for study in sorted(studies, key=_study_order):
-        tests = sorted(tests_by_study[study.study_id], key=_battery_order)
-        per_type = Counter(t.test_type for t in tests)
-        seen = Counter()
-        for test in tests:
-            seen[test.test_type] += 1
-            test.submission_number = seen[test.test_type]
-            test.submissions_of_type = per_type[test.test_type]
-        results.append(StudyResults(study, tests, quarantine.count_refused(study.study_id)))
-    return ParticipantDetails(participant_id, results)
+        docs_by_study[doc["study_id"]].append(doc)
+    rules = QualityRules.from_config(current_app.config)
+    return ParticipantDetails(
+        participant_id,
+        [
+            study_results(study, docs_by_study[study.study_id], rules)
+            for study in sorted(studies, key=_study_order)
+        ],
+    )
 
 
 def batch_studies(batch_id: str, *, page: int = 1, per_page: int = paging.DEFAULT_PER_PAGE) -> Page:

@@ -31,45 +31,19 @@ from datetime import datetime
 
 from intact import testtypes
 
-# --- The battery (defined once, in intact/testtypes.py) and the fields scores read -----------
+# --- The battery and the role of each field: intact/testtypes.py ---------------------------
 
-TEST_TYPES = tuple(testtypes.TEST_TYPES)  # in the order a participant takes them
+_KINDS = testtypes.TEST_TYPES
+TEST_TYPES = tuple(_KINDS)  # in the order a participant takes them
 UNCLASSIFIED = testtypes.UNCLASSIFIED
 STUDY_TYPES = ("baseline", "followup")
 
 # Column prefix of each test type: the prefix its answer fields already carry.
-PREFIXES = {
-    "immediate_recall": "ir",
-    "choice_reaction_time": "crt",
-    "visual_paired_associates": "vpa",
-    "digit_symbol_matching": "dsm",
-    "spatial_memory": "sm",
-    "delayed_recall": "dr",
-}
-
-# How many answers the deployed battery asks for (intact/testtypes.py); fewer is `incomplete`.
+PREFIXES = {name: kind.prefix for name, kind in _KINDS.items()}
+# How many answers the deployed battery asks for; fewer is `incomplete`.
 EXPECTED_ANSWERS = {
-    name: test_type.battery_answers
-    for name, test_type in testtypes.TEST_TYPES.items()
-    if test_type.battery_answers
+    name: kind.battery_answers for name, kind in _KINDS.items() if kind.battery_answers
 }
-
-# Reaction-time fields of each type: all in milliseconds, measured with the browser clock.
-RT_FIELDS = {
-    "immediate_recall": ("ir_rt_first", "ir_rt_second"),
-    "choice_reaction_time": ("crt_rt",),
-    "visual_paired_associates": ("vpa_rt",),
-    "digit_symbol_matching": ("dsm_rt",),
-    "spatial_memory": ("sm_rt",),
-    "delayed_recall": ("dr_rt",),
-}
-CORRECT_FIELDS = {
-    "choice_reaction_time": "crt_correct",
-    "visual_paired_associates": "vpa_correct",
-    "digit_symbol_matching": "dsm_correct",
-    "spatial_memory": "sm_correct",
-}
-DWELL_FIELD = "crt_dwell"
 
 RT_DECIMALS = 1
 PROPORTION_DECIMALS = 4
@@ -234,7 +208,7 @@ def flag_names(test_type: str) -> tuple[str, ...]:
     if test_type not in PREFIXES:
         return (UNCLASSIFIED,)
     names = ["implausible_rt"]
-    if test_type == "choice_reaction_time":
+    if _KINDS[test_type].dwell_field:
         names.append("implausible_dwell")
     if test_type in EXPECTED_ANSWERS:
         names.append("incomplete")
@@ -383,10 +357,10 @@ def score_test(test: Mapping, rules: QualityRules = DEFAULT_RULES) -> TestScore:
     if scored.test_type == UNCLASSIFIED:
         scored.flags = {UNCLASSIFIED: True}
         return scored
-    result = test.get("result")
-    answers = _answers(result)
-    scored.scores = _SCORERS[test_type](answers, rules)
-    scored.flags = _flags(test_type, answers, test.get("time_elapsed_milliseconds"), rules)
+    kind = _KINDS[test_type]
+    answers = _answers(test.get("result"))
+    scored.scores = _SCORERS[test_type](kind, answers, rules)
+    scored.flags = _flags(kind, answers, test.get("time_elapsed_milliseconds"), rules)
     return scored
 
 
@@ -403,7 +377,9 @@ def _is_number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _rts(answers: list[Mapping], rt_field: str, rules: QualityRules) -> list[float]:
+def _rts(answers: list[Mapping], kind: testtypes.TestType, rules: QualityRules) -> list[float]:
+    """The plausible reaction times of these answers: the only ones any RT statistic uses."""
+    (rt_field,) = kind.rt_fields
     return [answer[rt_field] for answer in answers if rules.plausible_rt(answer.get(rt_field))]
 
 
@@ -429,22 +405,21 @@ def _proportion(part: int, whole: int) -> float | None:
     return round(part / whole, PROPORTION_DECIMALS) if whole else None
 
 
-def _correct(answers: list[Mapping], test_type: str) -> list[Mapping]:
-    correct_field = CORRECT_FIELDS[test_type]
-    return [answer for answer in answers if answer.get(correct_field) is True]
+def _correct(answers: list[Mapping], kind: testtypes.TestType) -> list[Mapping]:
+    return [answer for answer in answers if answer.get(kind.correct_field) is True]
 
 
-def _score_immediate_recall(answers, rules):
+def _score_immediate_recall(kind, answers, rules):
     recall = answers[0] if answers else {}
     return {
-        "ir_score": recall.get("ir_score"),
+        "ir_score": recall.get(kind.score_field),
         "ir_attempts": 1 if recall.get("ir_rt_second") is None else 2,
     }
 
 
-def _score_choice_reaction_time(answers, rules):
-    correct = _correct(answers, "choice_reaction_time")
-    rts = _rts(correct, "crt_rt", rules)
+def _score_choice_reaction_time(kind, answers, rules):
+    correct = _correct(answers, kind)
+    rts = _rts(correct, kind, rules)
     return {
         "crt_answers": len(answers),
         "crt_accuracy": _proportion(len(correct), len(answers)),
@@ -454,36 +429,36 @@ def _score_choice_reaction_time(answers, rules):
     }
 
 
-def _score_visual_paired_associates(answers, rules):
-    correct = len(_correct(answers, "visual_paired_associates"))
+def _score_visual_paired_associates(kind, answers, rules):
+    correct = len(_correct(answers, kind))
     return {
         "vpa_correct_count": correct,
         "vpa_answers": len(answers),
         "vpa_accuracy": _proportion(correct, len(answers)),
-        "vpa_rt_median": _median(_rts(answers, "vpa_rt", rules)),
+        "vpa_rt_median": _median(_rts(answers, kind, rules)),
     }
 
 
-def _score_digit_symbol_matching(answers, rules):
-    correct = len(_correct(answers, "digit_symbol_matching"))
+def _score_digit_symbol_matching(kind, answers, rules):
+    correct = len(_correct(answers, kind))
     return {
         "dsm_answers": len(answers),
         "dsm_correct_count": correct,
         "dsm_accuracy": _proportion(correct, len(answers)),
-        "dsm_rt_median": _median(_rts(answers, "dsm_rt", rules)),
+        "dsm_rt_median": _median(_rts(answers, kind, rules)),
     }
 
 
-def _score_spatial_memory(answers, rules):
+def _score_spatial_memory(kind, answers, rules):
     return {
-        "sm_correct_count": len(_correct(answers, "spatial_memory")),
-        "sm_rt_median": _median(_rts(answers, "sm_rt", rules)),
+        "sm_correct_count": len(_correct(answers, kind)),
+        "sm_rt_median": _median(_rts(answers, kind, rules)),
     }
 
 
-def _score_delayed_recall(answers, rules):
+def _score_delayed_recall(kind, answers, rules):
     recall = answers[0] if answers else {}
-    return {"dr_score": recall.get("dr_score")}
+    return {"dr_score": recall.get(kind.score_field)}
 
 
 _SCORERS = {
@@ -496,25 +471,25 @@ _SCORERS = {
 }
 
 
-def _flags(test_type: str, answers: list[Mapping], elapsed, rules: QualityRules) -> dict:
+def _flags(kind: testtypes.TestType, answers: list[Mapping], elapsed, rules: QualityRules) -> dict:
     # `ir_rt_second` is null when there was no second try: absent, not implausible.
     recorded = [
         answer[rt_field]
         for answer in answers
-        for rt_field in RT_FIELDS[test_type]
+        for rt_field in kind.rt_fields
         if answer.get(rt_field) is not None
     ]
     plausible = [value for value in recorded if rules.plausible_rt(value)]
     flags = {"implausible_rt": len(recorded) - len(plausible)}
-    if test_type == "choice_reaction_time":
+    if kind.dwell_field:
         flags["implausible_dwell"] = sum(
             1
             for answer in answers
-            if answer.get(DWELL_FIELD) is not None
-            and not rules.plausible_dwell(answer.get(DWELL_FIELD))
+            if answer.get(kind.dwell_field) is not None
+            and not rules.plausible_dwell(answer.get(kind.dwell_field))
         )
-    if test_type in EXPECTED_ANSWERS:
-        flags["incomplete"] = len(answers) < EXPECTED_ANSWERS[test_type]
+    if kind.battery_answers:
+        flags["incomplete"] = len(answers) < kind.battery_answers
     flags["elapsed_inconsistent"] = not (
         _is_number(elapsed)
         and 0 <= elapsed <= rules.elapsed_max_ms
@@ -563,8 +538,13 @@ class StudySummary:
         return sum(1 for test in self.tests if test.test_type == test_type)
 
 
-def _submission_order(test: TestScore):
-    # None sorts last: a submission without a time is less likely to be the first one.
+def submission_order(test: TestScore):
+    """The sort key of "which submission came first": earliest `time_started` (the participant's
+    own clock of the attempt), then `received_at`, then `test_id`; a missing time sorts last.
+
+    The one rule: the first submission of a type is the one whose scores count, and the dashboard
+    numbers a study's submissions ("taken 1 of 2") in this order.
+    """
     return (
         test.time_started is None,
         test.time_started or datetime.min,
@@ -585,7 +565,7 @@ def summarise_study(
 
 
 def _summary(study: Mapping, tests: list[TestScore]) -> StudySummary:
-    scored = sorted(tests, key=_submission_order)
+    scored = sorted(tests, key=submission_order)
     first_of_type: dict[str, TestScore] = {}
     for test in scored:
         if test.test_type == UNCLASSIFIED:

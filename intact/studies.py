@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from flask import current_app
 from pymongo.errors import BulkWriteError
 
-from intact import db, participant_lists
+from intact import cooperative, db, participant_lists
 from intact.identifiers import normalise_study_id
 from intact.offensive_words import contains_offensive_word
 from intact.participant_lists import InvalidBatch
@@ -114,6 +114,8 @@ def new_studies(wanted: list[tuple[str, str]], **fields) -> list[dict]:
             number_new_studies(studies)
         try:
             for start in range(0, len(studies), INSERT_CHUNK):
+                # A large batch takes seconds: submissions arriving meanwhile run between chunks.
+                cooperative.pause()
                 _insert_with_fresh_ids(studies[start : start + INSERT_CHUNK], url_prefix, length)
         except NumberTaken:
             _delete_batch(batch_id)

@@ -1,16 +1,21 @@
-"""The six INTACT result types: one marshmallow schema each, their field order, type inference.
+"""The six INTACT result types: one marshmallow schema each, what each field means, type inference.
 
 The front-end sends no `test_type`: the kind of test shows only in the result's field names
-(`ir_*`, `crt_*`, `vpa_*`, `dsm_*`, `sm_*`, `dr_*`), which `infer_test_type` reads.
+(`ir_*`, `crt_*`, `vpa_*`, `dsm_*`, `sm_*`, `dr_*`), which `infer_test_type` reads. Each
+`TestType` also names the roles of its fields (reaction times, correctness, recorded score), which
+scoring, exports and the dashboard read from here.
 """
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# A submission whose result is an empty list of answers: its type cannot be known.
 UNCLASSIFIED = "unclassified"
+UNCLASSIFIED_LABEL = "Empty result (no answers)"
 
 
 class WholeNumber(fields.Integer):
@@ -148,20 +153,57 @@ class DelayedRecallResultSchema(AnswerSchema):
 
 @dataclass(frozen=True)
 class TestType:
-    """One kind of cognitive test and the shape of its result."""
+    """One kind of cognitive test: the shape of its result and the role of each field.
+
+    Roles name fields of `schema` (checked when the type is made): `rt_fields` are reaction times
+    in ms by the browser clock, `correct_field` is true for a right answer, `score_field` holds a
+    score the front-end recorded, `dwell_field` how long a key was held (ms).
+    """
+
+    __test__ = False  # a cognitive test, not a pytest class
 
     name: str
     label: str
     schema: type[Schema]
     is_list: bool
+    prefix: str  # of every field of its result, and of its score columns: "crt"
+    rt_fields: tuple[str, ...]
+    correct_field: str | None = None
+    score_field: str | None = None
+    dwell_field: str | None = None
     max_answers: int | None = None
     # Answers in the battery as the front-end runs it (used for completeness checks).
     battery_answers: int | None = None
 
+    def __post_init__(self):
+        roles = (*self.rt_fields, self.correct_field, self.score_field, self.dwell_field)
+        unknown = [name for name in roles if name is not None and name not in self.fields]
+        if unknown:
+            raise ValueError(f"{self.name}: {unknown} are not fields of {self.schema.__name__}")
+        if not all(name.startswith(self.prefix + "_") for name in self.fields):
+            raise ValueError(f"{self.name}: every field starts with {self.prefix}_")
+
+    @cached_property
+    def fields(self) -> dict[str, fields.Field]:
+        """The result's fields in schema order (the export column order), by name."""
+        return dict(self.schema().fields)
+
     @property
     def field_names(self) -> list[str]:
-        """The result's fields in schema order: the export column order."""
-        return list(self.schema._declared_fields)
+        """The result's field names in schema order: the export column order."""
+        return list(self.fields)
+
+    @cached_property
+    def max_score(self) -> int | None:
+        """The highest value `score_field` allows (its OneOf or Range validator), if any."""
+        if self.score_field is None:
+            return None
+        for validator in self.fields[self.score_field].validators:
+            if isinstance(validator, validate.OneOf):
+                return max(validator.choices)
+            if isinstance(validator, validate.Range) and validator.max is not None:
+                return validator.max
+        return None
 
     def load(self, result):
         """Validate a result of this type; raise ValidationError, return the data as stored."""
@@ -183,13 +225,23 @@ TEST_TYPES: dict[str, TestType] = {
     t.name: t
     for t in (
         TestType(
-            "immediate_recall", "Immediate recall", ImmediateRecallResultSchema, is_list=False
+            "immediate_recall",
+            "Immediate recall",
+            ImmediateRecallResultSchema,
+            is_list=False,
+            prefix="ir",
+            rt_fields=("ir_rt_first", "ir_rt_second"),
+            score_field="ir_score",
         ),
         TestType(
             "choice_reaction_time",
             "Choice reaction time",
             ChoiceReactionTimeAnswerSchema,
             is_list=True,
+            prefix="crt",
+            rt_fields=("crt_rt",),
+            correct_field="crt_correct",
+            dwell_field="crt_dwell",
             battery_answers=10,
         ),
         TestType(
@@ -197,6 +249,9 @@ TEST_TYPES: dict[str, TestType] = {
             "Visual paired associates",
             VisualPairedAssociatesAnswerSchema,
             is_list=True,
+            prefix="vpa",
+            rt_fields=("vpa_rt",),
+            correct_field="vpa_correct",
             max_answers=20,
             battery_answers=5,
         ),
@@ -205,6 +260,9 @@ TEST_TYPES: dict[str, TestType] = {
             "Digit symbol matching",
             DigitSymbolMatchingAnswerSchema,
             is_list=True,
+            prefix="dsm",
+            rt_fields=("dsm_rt",),
+            correct_field="dsm_correct",
             battery_answers=10,
         ),
         TestType(
@@ -212,12 +270,29 @@ TEST_TYPES: dict[str, TestType] = {
             "Spatial memory",
             SpatialMemoryAnswerSchema,
             is_list=True,
+            prefix="sm",
+            rt_fields=("sm_rt",),
+            correct_field="sm_correct",
             max_answers=5,
             battery_answers=5,
         ),
-        TestType("delayed_recall", "Delayed recall", DelayedRecallResultSchema, is_list=False),
+        TestType(
+            "delayed_recall",
+            "Delayed recall",
+            DelayedRecallResultSchema,
+            is_list=False,
+            prefix="dr",
+            rt_fields=("dr_rt",),
+            score_field="dr_score",
+        ),
     )
 }
+
+
+def label(test_type: str) -> str:
+    """A reader's name for a stored test type: 'Choice reaction time', or the unclassified one."""
+    known = TEST_TYPES.get(test_type)
+    return known.label if known else UNCLASSIFIED_LABEL
 
 
 def _types_named_by(keys) -> set[str]:

@@ -140,14 +140,41 @@ def _gunicorn_workers(tmp_path, **env) -> dict:
 
 def test_gunicorn_runs_one_worker_on_the_embedded_store(tmp_path):
     workers = _gunicorn_workers(tmp_path, DB_CONNECTION_STR="", WEB_CONCURRENCY="5")
-    assert workers == {"workers": "1", "worker_class": "sync"}
+    # One process (the store's SQLite handles belong to its thread), one greenlet per connection.
+    assert workers == {"workers": "1", "worker_class": "gevent"}
 
 
 def test_gunicorn_runs_web_concurrency_workers_on_mongodb(tmp_path):
     workers = _gunicorn_workers(
         tmp_path, DB_CONNECTION_STR="mongodb://127.0.0.1:9/", WEB_CONCURRENCY="5"
     )
-    assert workers == {"workers": "5", "worker_class": "gthread"}
+    assert workers == {"workers": "5", "worker_class": "gevent"}
+
+
+# Modules that must not be loaded before gevent patches a worker (PyMongo: patch first).
+DRIVERS = ("pymongo", "bson", "litemongo", "mongomock", "flask", "werkzeug", "jinja2", "gevent")
+
+
+@pytest.mark.parametrize("uri", ["", "mongodb://127.0.0.1:9/"])
+def test_gunicorns_master_imports_no_database_driver(tmp_path, uri):
+    # What gunicorn's master runs: gunicorn.conf.py. Its imports stay in every forked worker.
+    probe = (
+        "import runpy, sys\n"
+        "runpy.run_path('gunicorn.conf.py')\n"
+        "print(' '.join(sorted({name.split('.')[0] for name in sys.modules})))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "DATA_DIR": str(tmp_path), "LOCAL_MODE": "1", "DB_CONNECTION_STR": uri},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    loaded = set(done.stdout.split())
+    assert "intact" in loaded
+    assert loaded.isdisjoint(DRIVERS), loaded & set(DRIVERS)
 
 
 def test_local_mode_generates_a_pseudonym_key_once_even_for_an_older_data_dir(app_config):

@@ -26,7 +26,7 @@ def test_downloads_page_posts_to_the_dashboards_own_routes_with_the_token(admin)
         assert f'action="{action}"' in text
     assert "download-file" not in text  # nothing posts to the scripts' API
     assert text.count(f'name="csrf_token" value="{token}"') >= len(DOWNLOAD_FORMS)
-    assert '<option value="unclassified">Empty results (no answers)</option>' in text
+    assert '<option value="unclassified">Empty result (no answers)</option>' in text
 
 
 def test_the_session_downloads_the_zip_and_a_test_type(admin, make_study, make_test):

@@ -69,15 +69,24 @@ def test_a_killed_worker_loses_no_acknowledged_submission(environment):
             submitter.start()
         kills = 0
         deadline = time.monotonic() + 60
-        # Kill until at least two requests were cut off mid-way (each kill usually cuts several).
+
+        def acknowledged_so_far() -> int:
+            return sum(len(s.acknowledged) for s in submitters)
+
+        # Kill until at least two requests were cut off mid-way (each kill usually cuts several),
+        # each time once the replacement worker is serving again (a few more acknowledgements).
         while kills < 6 and time.monotonic() < deadline:
-            time.sleep(1.5)
+            serving_from = acknowledged_so_far()
+            while acknowledged_so_far() < serving_from + 5 and time.monotonic() < deadline:
+                time.sleep(0.05)
             for pid in server.worker_pids():
                 os.kill(pid, signal.SIGKILL)
                 kills += 1
             if kills >= 3 and sum(s.interrupted for s in submitters) >= 2:
                 break
-        time.sleep(1.5)
+        serving_from = acknowledged_so_far()
+        while acknowledged_so_far() < serving_from + 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
         stop.set()
         for submitter in submitters:
             submitter.join(timeout=60)

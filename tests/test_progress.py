@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from intact import progress
+from intact import progress, scoring
 from intact.progress import GridQuery, ParticipantNotFound
 from intact.testtypes import TEST_TYPES
 
@@ -224,20 +224,60 @@ def test_participant_details_summarise_each_test(app, in_app, make_study, make_t
         "unclassified",
     ]
     immediate, crt_first, crt_again, delayed, empty = results.tests
-    # The contract samples: CRT answers 412 ms (correct) and 388 ms (wrong).
-    assert (len(crt_first.answers), crt_first.correct, crt_first.mean_rt_ms) == (2, 1, 400)
+    # The contract samples: CRT answers 412 ms (correct) and 388 ms (wrong). The scores are
+    # scoring's: RT statistics over correct answers only, as on the scores page.
+    assert len(crt_first.answers) == 2
+    assert {s.column: s.value for s in crt_first.scores} == {
+        "crt_answers": 2,
+        "crt_accuracy": 0.5,
+        "crt_rt_mean_correct": 412.0,
+        "crt_rt_median_correct": 412.0,
+        "crt_rt_sd_correct": None,
+    }
+    assert crt_first.scores[2].name == "mean RT of correct answers"
     assert crt_first.columns == ["crt_rt", "crt_correct", "crt_response", "crt_dwell"]
     assert (crt_first.submission_number, crt_again.submission_number) == (1, 2)
+    assert (crt_first.counts, crt_again.counts) == (True, False)
     assert crt_first.submissions_of_type == 2
-    assert (immediate.score, immediate.max_score, immediate.correct) == (1, 2, None)
-    assert immediate.mean_rt_ms == 8421
-    assert delayed.max_score == 5
-    assert (empty.answers, empty.mean_rt_ms) == ([], None)
+    (score, attempts) = immediate.scores
+    assert (score.name, score.value, score.maximum) == ("score", 1, 2)
+    assert (attempts.name, attempts.value, attempts.maximum) == ("attempts", 2, None)
+    assert [(s.value, s.maximum) for s in delayed.scores] == [(4, 5)]
+    assert (empty.label, empty.answers, empty.scores) == ("Empty result (no answers)", [], [])
     assert results.missing == [
         "Visual paired associates",
         "Digit symbol matching",
         "Spatial memory",
     ]
+
+
+def test_taken_1_of_2_is_the_submission_whose_scores_count(app, in_app, make_study, make_test):
+    """One ordering rule (scoring.submission_order): the earliest started comes first, even when
+    the server received it last."""
+    study = make_study("P1", "baseline", study_id="abcdefgh")
+    started = NOW - timedelta(hours=2)
+    later = make_test(
+        study,
+        "delayed_recall",
+        received_at=NOW - timedelta(minutes=30),
+        time_started=started + timedelta(minutes=20),
+        result={"dr_rt": 9000, "dr_score": 5},
+    )
+    first = make_test(
+        study,
+        "delayed_recall",
+        received_at=NOW - timedelta(minutes=5),
+        time_started=started,
+        result={"dr_rt": 9000, "dr_score": 2},
+    )
+
+    (results,) = progress.participant_details("P1", NOW).studies
+
+    shown = [(t.test_id, t.submission_number, t.counts) for t in results.tests]
+    assert shown == [(first["test_id"], 1, True), (later["test_id"], 2, False)]
+    (summary,) = scoring.summarise_studies([study], [first, later])
+    assert summary.scored["delayed_recall"].test_id == first["test_id"]
+    assert summary.score("dr_score") == results.tests[0].scores[0].value == 2
 
 
 @pytest.mark.parametrize("participant_id", ["nobody", "", None])
@@ -247,7 +287,7 @@ def test_unknown_participant_is_not_found(app, in_app, make_study, participant_i
         progress.participant_details(participant_id, NOW)
 
 
-def test_mean_reaction_time_leaves_out_implausible_times_and_says_how_many():
+def test_reaction_times_follow_the_scoring_rules_and_say_how_many_were_left_out(app):
     doc = {
         "test_id": "t1",
         "test_type": "spatial_memory",
@@ -258,8 +298,12 @@ def test_mean_reaction_time_leaves_out_implausible_times_and_says_how_many():
             {"sm_rt": -40, "sm_correct": True},
         ],
     }
-    summary = progress.summarise_test(doc)
-    assert summary.mean_rt_ms == 600
+    study = progress.StudyProgress("s1", "P1", "baseline", "", None, None, None)
+    with app.app_context():
+        (summary,) = progress.study_results(study, [doc], scoring.DEFAULT_RULES).tests
+    assert {s.column: s.value for s in summary.scores} == {
+        "sm_correct_count": 3,
+        "sm_rt_median": 600.0,
+    }
     assert summary.implausible_rts == 2
-    assert summary.correct == 3
     assert len(summary.answers) == 4

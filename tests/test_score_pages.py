@@ -193,3 +193,26 @@ def test_downloads_page_offers_the_scores_and_the_workbook(admin):
     assert 'action="/admin/downloads/summary"' in page
     assert 'action="/admin/downloads/workbook"' in page
     assert 'id="workbook-participant" name="participant_id"' in page
+
+
+def test_participant_page_and_scores_page_give_the_same_numbers(admin, make_study, make_test):
+    """The contract's CRT sample: 412 ms (correct) and 388 ms (wrong). Both pages give scoring's
+    mean over correct answers with plausible times, 412.0 ms, never the mean of all (400)."""
+    study = make_study("P7", "baseline", study_id="sevenaaa")
+    make_test(study, "choice_reaction_time", time_started=BASELINE_DAY)
+    make_test(study, "spatial_memory", time_started=BASELINE_DAY)
+    details = admin.get("/admin/participants/P7").get_data(as_text=True)
+    scores = admin.get("/admin/participants/P7/scores").get_data(as_text=True)
+    for test, name, value in (
+        ("Choice reaction time", "mean RT of correct answers", "412.0 ms"),
+        ("Choice reaction time", "median RT of correct answers", "412.0 ms"),
+        ("Choice reaction time", "accuracy", "0.500"),
+        ("Spatial memory", "median RT", "5,670.0 ms"),
+    ):
+        article = details.split(f"<h3>{test}")[1].split("</article>")[0]
+        assert f"{name} <strong>{value}</strong>" in article, name
+        group = scores.split(f'colspan="2">{test}</th>')[1]
+        row = group.split(f'<th scope="row">{name} <span')[1].split("</tr>")[0]
+        assert f'<td class="number">{value}' in row, name
+    crt = details.split("<h3>Choice reaction time")[1].split("</article>")[0]
+    assert "400" not in crt

@@ -1,9 +1,12 @@
 """Result schemas and test-type inference, against the front-end's own samples."""
 
+import dataclasses
+
 import pytest
 from conftest import CONTRACT_SAMPLES, EXPECTED_TYPE, load_sample
 from marshmallow import ValidationError
 
+from intact import testtypes
 from intact.testtypes import TEST_TYPES, UNCLASSIFIED, infer_test_type
 
 
@@ -129,3 +132,36 @@ def test_shape_must_match_the_type():
 def test_inference_refuses_what_it_cannot_tell(result, complaint):
     with pytest.raises(ValidationError, match=complaint):
         infer_test_type(result)
+
+
+def test_each_types_roles_name_its_own_fields():
+    crt = TEST_TYPES["choice_reaction_time"]
+    assert (crt.prefix, crt.rt_fields, crt.correct_field, crt.dwell_field) == (
+        "crt",
+        ("crt_rt",),
+        "crt_correct",
+        "crt_dwell",
+    )
+    assert TEST_TYPES["immediate_recall"].rt_fields == ("ir_rt_first", "ir_rt_second")
+    assert [(t.score_field, t.max_score) for t in TEST_TYPES.values() if t.score_field] == [
+        ("ir_score", 2),
+        ("dr_score", 5),
+    ]
+    for test_type in TEST_TYPES.values():
+        assert all(name.startswith(test_type.prefix + "_") for name in test_type.field_names)
+        assert set(test_type.rt_fields) <= set(test_type.field_names)
+        assert all(test_type.fields[name].metadata["unit"] == "ms" for name in test_type.rt_fields)
+
+
+def test_a_role_naming_no_field_is_refused_when_the_type_is_made():
+    crt = TEST_TYPES["choice_reaction_time"]
+    with pytest.raises(ValueError, match="crt_reaction"):
+        dataclasses.replace(crt, rt_fields=("crt_reaction",))
+    with pytest.raises(ValueError, match="starts with rt_"):
+        dataclasses.replace(crt, prefix="rt")
+
+
+def test_one_label_for_a_result_of_no_known_type():
+    assert testtypes.label("spatial_memory") == "Spatial memory"
+    assert testtypes.label(UNCLASSIFIED) == testtypes.UNCLASSIFIED_LABEL
+    assert testtypes.label("something_else") == testtypes.UNCLASSIFIED_LABEL

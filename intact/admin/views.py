@@ -10,7 +10,7 @@ from flask import (
     url_for,
 )
 
-from intact import audit, auth, downloads, progress, quarantine, ratelimit, studies
+from intact import audit, auth, downloads, progress, quarantine, ratelimit, studies, testtypes
 from intact.admin import MENU, bp, creation, formatting, pages, schemas, session
 from intact.testtypes import TEST_TYPES
 
@@ -36,6 +36,7 @@ def _template_helpers():
         "logged_in": auth.has_admin_session(),
         "menu": MENU,
         "test_types": TEST_TYPES,
+        "test_label": testtypes.label,
         "state_labels": progress.STATE_LABELS,
         "state_descriptions": {
             state: text.format(days=current_app.config["ABANDONED_AFTER_DAYS"])

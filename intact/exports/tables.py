@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from marshmallow import fields, validate
 
-from intact import db, studies
+from intact import cooperative, db, studies
 from intact.exports.selection import Selection
 from intact.spreadsheet_safety import neutralise
 from intact.testtypes import TEST_TYPES, UNCLASSIFIED
@@ -83,6 +83,8 @@ def csv_chunks(header: Iterable[str], rows: Iterable[Iterable]) -> Iterator[byte
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     writer.writerow(header)
     for row in rows:
+        # Rows may come from memory (derived scores) rather than db.stream: a turn for others.
+        cooperative.pause()
         writer.writerow(row)
         if buffer.tell() >= CHUNK_CHARS:
             yield buffer.getvalue().encode()
@@ -283,10 +285,9 @@ def result_layout(test_type: str, seen: FieldsSeen | None = None) -> ResultLayou
     else:
         if known.is_list:
             columns.append(QUESTION_NUMBER_COLUMN)
-        declared = known.schema._declared_fields
-        for key in known.field_names:
-            description = declared[key].metadata.get("description", "")
-            columns.append(Column(key, description, **describe_field(declared[key])))
+        for key, schema_field in known.fields.items():
+            description = schema_field.metadata.get("description", "")
+            columns.append(Column(key, description, **describe_field(schema_field)))
         answer_extras = sorted(seen.in_answers)
         answer_keys = [*known.field_names, *answer_extras]
     submission_keys = sorted(seen.in_submissions)
