@@ -93,13 +93,12 @@ class ScoresPass:
         """True once the pass has read everything."""
         return self.fields_seen is not None
 
-    def summary_rows(self) -> Iterator[dict]:
-        """The summary table's rows; runs the pass (once: a second call yields nothing new)."""
+    def participants(self) -> Iterator[tuple[list, list, list]]:
+        """For each participant of the selection: (all their study summaries, those the window
+        lists, their change rows the window lists); runs the pass (once)."""
         if self.done:
             raise RuntimeError("the scores pass has run already")
         seen: dict[str, exports.FieldsSeen] = {}
-        # Closed by change_rows once read back (it outlives this generator, so no `with`).
-        self._spool = tempfile.SpooledTemporaryFile(max_size=self.SPOOL_BYTES)  # noqa: SIM115
         selection = self.selection
         tests = db.stream("tests", selection.up_to_end_query(), by="participant_id")
         groups = _summarised(selection.participants_query(), {}, self._observed(tests, seen))
@@ -116,15 +115,24 @@ class ScoresPass:
                 if not listed:
                     continue
             # A change needs the baseline even when only the follow-up was in the window.
-            for row in scoring.participant_change_rows(participant):
-                if selection.since is None or touched & {
-                    row["baseline_study_id"],
-                    row["followup_study_id"],
-                }:
-                    pickle.dump(row, self._spool, pickle.HIGHEST_PROTOCOL)
+            changes = [
+                row
+                for row in scoring.participant_change_rows(participant)
+                if selection.since is None
+                or touched & {row["baseline_study_id"], row["followup_study_id"]}
+            ]
+            yield participant, listed, changes
+        self.fields_seen = exports.finish_fields(seen)
+
+    def summary_rows(self) -> Iterator[dict]:
+        """The summary table's rows; runs the pass, spooling the change rows for later."""
+        # Closed by change_rows once read back (it outlives this generator, so no `with`).
+        self._spool = tempfile.SpooledTemporaryFile(max_size=self.SPOOL_BYTES)  # noqa: SIM115
+        for _, listed, changes in self.participants():
+            for row in changes:
+                pickle.dump(row, self._spool, pickle.HIGHEST_PROTOCOL)
             for summary in listed:
                 yield scoring.summary_row(summary)
-        self.fields_seen = exports.finish_fields(seen)
 
     def _observed(self, tests: Iterable[dict], seen: dict) -> Iterator[dict]:
         """The tests, passed on as read, noting the field names and studies of the window's."""
@@ -166,13 +174,35 @@ class ScoresPass:
 def summary_table(scores: ScoresPass) -> exports.Table:
     """summary: one row per study with every test's scores and flags."""
     columns = _columns(SUMMARY, scoring.summary_codebook(quality_rules()))
-    return exports.Table(SUMMARY, columns, lambda: _values(columns, scores.summary_rows()))
+    return exports.Table(
+        SUMMARY,
+        columns,
+        lambda: _values(columns, scores.summary_rows()),
+        primary_key=("study_id",),
+        foreign_keys=(("study_id", "studies", "study_id"),),
+    )
 
 
 def change_table(scores: ScoresPass) -> exports.Table:
     """change: one row per follow-up with each score's change from the baseline."""
     columns = _columns(CHANGE, scoring.change_codebook(quality_rules()))
-    return exports.Table(CHANGE, columns, lambda: _values(columns, scores.change_rows()))
+    # In a window, studies.csv holds the studies the window touched: a follow-up whose change
+    # is listed because its baseline changed may not be among them.
+    references = (
+        ()
+        if scores.selection.since is not None
+        else (
+            ("followup_study_id", "studies", "study_id"),
+            ("baseline_study_id", "studies", "study_id"),
+        )
+    )
+    return exports.Table(
+        CHANGE,
+        columns,
+        lambda: _values(columns, scores.change_rows()),
+        primary_key=("followup_study_id",),
+        foreign_keys=references,
+    )
 
 
 def summary_csv(selection: exports.Selection | None = None) -> Iterator[bytes]:

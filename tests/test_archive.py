@@ -34,6 +34,7 @@ def zip_tables(client, participant_id) -> dict[str, list[list[str]]]:
                 csv.reader(io.StringIO(files.read(name).decode("utf-8"), newline=""))
             )
             for name in files.namelist()
+            if name.endswith(".csv")
         }
 
 

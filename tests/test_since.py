@@ -33,6 +33,7 @@ def zip_tables(response) -> dict[str, list[dict]]:
         return {
             name: list(csv.DictReader(io.StringIO(files.read(name).decode(), newline="")))
             for name in files.namelist()
+            if name.endswith(".csv")
         }
 
 

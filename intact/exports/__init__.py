@@ -4,6 +4,8 @@
   and one table per test type (and unclassified results), with what each column means.
 - `selection.py`: what a download holds (`Selection`): whose data, which window of time
   (`since`), identifiable or de-identified.
+- `deidentify.py`: de-identified tables (pseudonyms, device families, removed columns).
+- `datapackage.py`: datapackage.json, the ZIP's files described as a Frictionless Data Package.
 - `archive.py`: the two downloads of everything, the ZIP of CSV files and the workbook, built
   from one explicit list of tables, with the codebook that describes every column.
 

@@ -17,7 +17,9 @@ import zipfile
 from collections.abc import Iterable, Iterator
 
 from intact import exports, summaries, workbook
+from intact.exports import datapackage
 from intact.exports.deidentify import Deidentifier
+from intact.timestamps import utc_iso
 
 CODEBOOK = "codebook"
 CODEBOOK_COLUMNS = ("file", "column", "type", "unit", "values", "description")
@@ -117,11 +119,16 @@ def zip_archive(selection: exports.Selection | None = None) -> Iterator[bytes]:
     """The ZIP of every table as CSV, then codebook.csv, built while it is sent."""
     selection = selection or exports.Selection()
     deidentifier = deidentifier_for(selection, run_pass=False)
-    return zip_of(tables(selection, deidentifier), notes_of(selection, deidentifier))
+    return zip_of(
+        tables(selection, deidentifier),
+        notes_of(selection, deidentifier),
+        created=utc_iso(selection.window.until),
+    )
 
 
-def zip_of(members: Iterable[exports.Table], notes=()) -> Iterator[bytes]:
-    """These tables as CSV files, then their codebook.csv, zipped as sent: no temporary file."""
+def zip_of(members: Iterable[exports.Table], notes=(), created: str = "") -> Iterator[bytes]:
+    """These tables as CSV files, then their codebook.csv and datapackage.json (a Frictionless
+    Data Package describing every CSV), zipped as sent: no temporary file."""
     pipe = _Pipe()
     written: list[exports.Table] = []
 
@@ -129,7 +136,9 @@ def zip_of(members: Iterable[exports.Table], notes=()) -> Iterator[bytes]:
         for table in members:
             written.append(table)
             yield table
-        yield codebook_table(written, notes)
+        codebook = codebook_table(written, notes)
+        written.append(codebook)
+        yield codebook
 
     with zipfile.ZipFile(
         pipe, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=ZIP_COMPRESSLEVEL
@@ -143,6 +152,8 @@ def zip_of(members: Iterable[exports.Table], notes=()) -> Iterator[bytes]:
                         yield data
             if data := pipe.drain():
                 yield data
+        described = datapackage.descriptor(written, created=created, notes=_called(notes))
+        archive.writestr(datapackage.FILE_NAME, datapackage.json_bytes(described))
     # Closing the archive wrote its central directory.
     yield pipe.drain()
 
