@@ -26,23 +26,10 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH_DIR.parent), str(BENCH_DIR)]
 
-from summaries import START, fill  # noqa: E402 - bench/summaries.py: the same battery and data
+from summaries import START, embedded_app, fill  # noqa: E402 - bench/summaries.py: same data
 
-from intact import create_app, db, exports, studies  # noqa: E402
+from intact import db, exports, studies  # noqa: E402
 from intact.exports import archive  # noqa: E402
-
-
-def make_app(folder: str):
-    return create_app(
-        {
-            "DB_CONNECTION_STR": "",
-            "DATA_DIR": folder,
-            "ADMIN_PASSWORD": "bench-password",
-            "SECRET_KEY": "bench",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-
 
 # A ZIP of what is new: the tests that arrived in the bench's last 15 days (about a twelfth).
 SINCE = START + timedelta(days=255)
@@ -77,11 +64,12 @@ def resident_peak_kib() -> int:
 def measure_zip(folder: str) -> dict:
     """In this (fresh) process: time, resident peak and Python peak of the ZIP.
 
-    The ZIP as downloaded (summary, change, studies, every test type, codebook), then the ZIP
+    The ZIP as downloaded (summary, change, reliable_change, studies, every test type, codebook,
+    datapackage.json), then the ZIP
     of what arrived in the last 15 days (`since`). Each is built three times: timed, timed
     again, and under tracemalloc.
     """
-    app, start_seconds, _ = timed(lambda: make_app(folder))
+    app, start_seconds, _ = timed(lambda: embedded_app(folder))
     figures = {"start_seconds": start_seconds}
     with app.app_context():
         figures["rss_start_kib"] = resident_peak_kib()
@@ -127,7 +115,7 @@ def create_ten_thousand(app) -> str:
 
 def run(participants: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        app = make_app(folder)
+        app = embedded_app(folder)
         began = time.perf_counter()
         tests = fill(app, participants)
         print(
@@ -157,7 +145,7 @@ def run(participants: int) -> None:
                 f"Python peak {zip_['python_peak_bytes'] / 2**20:.1f} MiB, "
                 f"resident peak so far {zip_['rss_peak_kib'] / 1024:.0f} MiB"
             )
-        print(create_ten_thousand(make_app(folder)))
+        print(create_ten_thousand(embedded_app(folder)))
 
 
 def main() -> None:

@@ -99,18 +99,23 @@ def measure(label, produce):
     print(f"{label}: {seconds:.2f} s, peak {peak / 2**20:.1f} MiB, {result}")
 
 
+def embedded_app(folder: str):
+    """An app on a fresh embedded store in `folder`, logging warnings only."""
+    return create_app(
+        {
+            "DB_CONNECTION_STR": "",
+            "DATA_DIR": folder,
+            "ADMIN_PASSWORD": "bench-password",
+            "SECRET_KEY": "bench",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+
+
 def main() -> None:
     participants = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     with tempfile.TemporaryDirectory() as folder:
-        app = create_app(
-            {
-                "DB_CONNECTION_STR": "",
-                "DATA_DIR": folder,
-                "ADMIN_PASSWORD": "bench-password",
-                "SECRET_KEY": "bench",
-                "LOG_LEVEL": "WARNING",
-            }
-        )
+        app = embedded_app(folder)
         tests = fill(app, participants)
         print(f"{participants} participants, {2 * participants} studies, {tests} tests (embedded)")
         with app.test_request_context():

@@ -35,6 +35,8 @@ DOWNLOAD = "download"
 DELETION = "deletion"
 BACKUP_WRITTEN = "backup_written"
 BACKUP_RESTORED = "backup_restored"
+RCI_VALUES_SET = "reliable_change_values_set"
+RCI_VALUES_CLEARED = "reliable_change_values_cleared"
 
 # Every action, with what it means, for people reading the log (the dashboard's filter).
 ACTIONS = {
@@ -47,6 +49,8 @@ ACTIONS = {
     DELETION: "Data deleted",
     BACKUP_WRITTEN: "Backup written (flask backup)",
     BACKUP_RESTORED: "Backup restored (flask restore)",
+    RCI_VALUES_SET: "Reliable change values set (r, SD1, practice of a score)",
+    RCI_VALUES_CLEARED: "Reliable change values cleared",
 }
 # What `count` counts, per action: (one, many). Actions not listed carry no count.
 COUNT_UNITS = {

@@ -69,6 +69,30 @@ def _rate_limits(name, value, default):
     return text
 
 
+def _percent(name, value, default):
+    if value is None or str(value).strip() == "":
+        return default
+    try:
+        number = float(str(value).strip().removesuffix("%"))
+    except ValueError:
+        raise ConfigError(f"{name} must be a percentage such as 90, got {value!r}") from None
+    if not 50 <= number < 100:
+        raise ConfigError(f"{name} must be from 50 up to (not including) 100, got {value!r}")
+    return number
+
+
+def _reference_file(name, value, default):
+    # Read now, so a broken file stops the app at start-up with its line, not a page later.
+    from intact.reliable_change import reference  # noqa: PLC0415 - config loads before the app
+
+    path = _text(value, default)
+    try:
+        reference.load(path or reference.DEFAULT_PATH)
+    except reference.ReferenceFileError as error:
+        raise ConfigError(f"{name}: {error}") from None
+    return path
+
+
 # name -> (parser, default). Each parser takes (name, raw value, default).
 _SETTINGS = {
     "LOCAL_MODE": (_flag, False),
@@ -102,6 +126,12 @@ _SETTINGS = {
     "RT_MAX_MS": (lambda n, v, d: _integer(n, v, d, minimum=1), 60_000),
     "ELAPSED_TOLERANCE_MS": (lambda n, v, d: _integer(n, v, d, minimum=0), 1_000),
     "ELAPSED_MAX_MS": (lambda n, v, d: _integer(n, v, d, minimum=1), 3_600_000),
+    # Reliable change (intact/reliable_change/): two-sided confidence level in percent, the
+    # fewest participants with a baseline and a follow-up value to estimate r, SD1 and practice
+    # from the study itself, and a reference file of published values (empty: the shipped one).
+    "RCI_CONFIDENCE_LEVEL": (_percent, 90.0),
+    "RCI_MIN_PAIRS": (lambda n, v, d: _integer(n, v, d, minimum=3), 30),
+    "RCI_REFERENCE_FILE": (_reference_file, ""),
     # Reverse proxies in front of the app whose X-Forwarded-For / -Proto are believed (0: none).
     "TRUSTED_PROXIES": (_integer, 0),
     # Rate limits per client address; only failures count (see intact/ratelimit.py).

@@ -15,11 +15,15 @@ from flask import current_app
 
 from intact import charts, db, exports, paging, scoring
 from intact.participants import followups
+from intact.reliable_change import formula, method, sources
 from intact.testtypes import TEST_TYPES
 
 SUMMARY = "summary"
 SUMMARY_FILE = f"{SUMMARY}.csv"
 CHANGE = "change"
+RELIABLE_CHANGE = "reliable_change"
+# change's columns: the ids, then each score's change followed by its RCI, classification, source.
+CHANGE_COLUMNS = method.with_rci_columns(scoring.CHANGE_COLUMNS)
 # Scores in these units take few whole-number values: charted as bars, not box plots.
 DISCRETE_UNITS = ("count", "points")
 
@@ -59,10 +63,34 @@ def iter_summary_rows(participant_id: str | None = None) -> Iterator[dict]:
         yield scoring.summary_row(summary)
 
 
+def reliable_change_method(scored: Iterable[scoring.StudySummary] | None = None) -> method.Method:
+    """The reliable change method in force, its sample estimates from every participant.
+
+    `scored`: every study's summary, when the caller holds them already (a list, read again
+    here); otherwise they are read from the database, and only if a score needs them.
+    """
+    return sources.current_method(
+        lambda: scoring.by_participant(iter_summaries() if scored is None else scored)
+    )
+
+
+def change_rows_with_rci(
+    summaries: Iterable[scoring.StudySummary], reliable_change: method.Method
+) -> Iterator[dict]:
+    """`scoring.change_rows` with each score's RCI columns (`CHANGE_COLUMNS`)."""
+    for row in scoring.change_rows(summaries):
+        row.update(reliable_change.change_cells(row))
+        yield row
+
+
 def iter_change_rows(participant_id: str | None = None) -> Iterator[dict]:
-    """The change table: one row per follow-up study, `scoring.CHANGE_COLUMNS`."""
-    for summaries in iter_participants(participant_id):
-        yield from scoring.participant_change_rows(summaries)
+    """The change table: one row per follow-up study, `CHANGE_COLUMNS`.
+
+    The sample estimates always come from every participant, also for one participant's rows.
+    """
+    # Estimates (kept until the data change) and rows: each a pass grouped by participant.
+    reliable_change = reliable_change_method()
+    yield from change_rows_with_rci(iter_summaries(participant_id), reliable_change)
 
 
 class ScoresPass:
@@ -153,19 +181,24 @@ class ScoresPass:
                 pass
 
     def change_rows(self) -> Iterator[dict]:
-        """The change table's rows, from the spool the pass filled (running it first if needed)."""
+        """The change table's rows with their RCI columns, from the spool the pass filled
+        (running it first if needed). The method's sample estimates come from every
+        participant (`reliable_change_method`, kept until the data change)."""
         self.run()
         spool, self._spool = self._spool, None
         if spool is None:
             return
+        reliable_change = reliable_change_method()
         with spool:
             spool.seek(0)
             while True:
                 try:
                     # Rows this pass pickled a moment ago into its own anonymous file.
-                    yield pickle.load(spool)  # noqa: S301
+                    row = pickle.load(spool)  # noqa: S301
                 except EOFError:
                     return
+                row.update(reliable_change.change_cells(row))
+                yield row
 
 
 # --- Tables of the ZIP and the workbook; summary.csv as a download ---------------------------
@@ -184,8 +217,9 @@ def summary_table(scores: ScoresPass) -> exports.Table:
 
 
 def change_table(scores: ScoresPass) -> exports.Table:
-    """change: one row per follow-up with each score's change from the baseline."""
-    columns = _columns(CHANGE, scoring.change_codebook(quality_rules()))
+    """change: one row per follow-up with each score's change from the baseline and its RCI."""
+    # The codebook names each score's source, which needs no estimate: no pass over the data.
+    columns = _columns(CHANGE, change_codebook(sources.current_method(None)))
     # In a window, studies.csv holds the studies the window touched: a follow-up whose change
     # is listed because its baseline changed may not be among them.
     references = (
@@ -203,6 +237,51 @@ def change_table(scores: ScoresPass) -> exports.Table:
         primary_key=("followup_study_id",),
         foreign_keys=references,
     )
+
+
+def reliable_change_table(participant_id: str | None = None) -> exports.Table:
+    """reliable_change: r, SD1, practice and their source per score and follow-up number.
+
+    The same for every participant (`participant_id` is not used): the method is the study's.
+    """
+    columns = _columns(RELIABLE_CHANGE, _PARAMETER_ENTRIES)
+    return exports.Table(
+        RELIABLE_CHANGE,
+        columns,
+        lambda: _values(columns, reliable_change_method().parameter_rows()),
+    )
+
+
+def change_codebook(reliable_change: method.Method) -> list[scoring.CodebookEntry]:
+    """change.csv's columns, in order: `scoring.change_codebook` with each score's RCI columns."""
+    entries = []
+    for entry in scoring.change_codebook(quality_rules()):
+        entries.append(entry)
+        if entry.column.endswith("_change"):
+            entries += reliable_change.codebook(entry.column.removesuffix("_change"))
+    return entries
+
+
+# reliable_change.csv's columns: (column, unit, description), in `method.PARAMETER_COLUMNS` order.
+_PARAMETER_ENTRIES = tuple(
+    scoring.CodebookEntry(column, "", unit, description)
+    for column, unit, description in (
+        ("score", "text", "the score column of summary.csv and change.csv"),
+        ("followup_number", "count", "the follow-up the values apply to; empty: every follow-up"),
+        ("source", "source", "where the values came from, or why there are none"),
+        ("citation", "text", "publication or normative sample (reference and researcher values)"),
+        ("pairs", "count", "participants with a baseline and a follow-up value (sample)"),
+        ("r", "number", "test–retest reliability (sample: Pearson r of baseline and follow-up)"),
+        ("sd_baseline", "number", "SD1: standard deviation at baseline (n − 1), score's unit"),
+        ("practice", "number", "mean change (follow-up − baseline), in the score's unit"),
+        ("sem", "number", "standard error of measurement: SD1 · √(1 − r), in the score's unit"),
+        ("se_diff", "number", "standard error of the difference: √2 · SEM, in the score's unit"),
+        ("decline_is", "text", "increase (reaction times, attempts) or decrease (other scores)"),
+        ("confidence_level", "number", "two-sided level of the classification (0.9 is 90 %)"),
+        ("critical_z", "number", "an |RCI| above this is a reliable change"),
+        ("explanation", "text", "where the values came from, or why there are none, in words"),
+    )
+)
 
 
 def summary_csv(selection: exports.Selection | None = None) -> Iterator[bytes]:
@@ -229,6 +308,10 @@ _CODEBOOK_DETAILS = {
     "proportion 0–1": ("number", "proportion", "0 to 1"),
     "ms": ("number", "ms", ""),
     "days": ("number", "days", ""),
+    "number": ("number", "", ""),
+    "z": ("number", "z", ""),
+    "classification": ("text", "", " | ".join(formula.CLASSIFICATIONS)),
+    "source": ("text", "", " | ".join((*formula.SOURCES, *formula.REASONS))),
 }
 # Columns that always have a value; every other derived column is empty when it cannot be had.
 _ALWAYS_FILLED = {
@@ -240,11 +323,17 @@ _ALWAYS_FILLED = {
     "flagged_tests",
     "followup_study_id",
     *(f"{prefix}_submissions" for prefix in scoring.PREFIXES.values()),
+    *(f"{column}_rci_source" for column in scoring.ALL_SCORE_COLUMNS),
 }
 
 
-# Filled in one table only: every change row is a follow-up (summary has baselines too).
-_FILLED_IN = {CHANGE: {"followup_number"}}
+# Filled in one table only: every change row is a follow-up (summary has baselines too); in
+# reliable_change an empty followup_number means "every follow-up".
+_FILLED_IN = {
+    CHANGE: {"followup_number"},
+    RELIABLE_CHANGE: {"score", "source", "pairs", "decline_is", "confidence_level", "critical_z"}
+    | {"explanation"},
+}
 
 
 def _columns(table: str, entries: Iterable[scoring.CodebookEntry]) -> tuple[exports.Column, ...]:
@@ -281,6 +370,8 @@ class ScoreLine:
     values: list  # one per `ParticipantOverview.studies`
     flags: list[tuple[str, ...]]  # flags of the test each value comes from
     changes: list  # one per follow-up
+    reliable: list[method.Assessment]  # one per follow-up: RCI, classification, source
+    reliable_notes: list[str]  # one per follow-up: where r, SD1 and practice came from, or why none
 
 
 @dataclass
@@ -293,6 +384,7 @@ class ParticipantOverview:
     other_studies: list[scoring.StudySummary]  # further baselines, not the reference
     changes: list[dict]  # `scoring.CHANGE_COLUMNS` rows, one per follow-up
     lines: list[ScoreLine]
+    reliable_change: method.Method
 
     @property
     def studies(self) -> list[scoring.StudySummary]:
@@ -305,6 +397,17 @@ class ParticipantOverview:
         every = self.studies + self.other_studies
         return [test for study in every for test in study.flagged_tests]
 
+    @property
+    def reliable_change_notes(self) -> list[tuple[int, list[tuple[str, list[str]]]]]:
+        """Per follow-up number: each distinct 'where the values came from' and its score labels."""
+        notes = []
+        for position, row in enumerate(self.changes):
+            grouped: dict[str, list[str]] = {}
+            for line in self.lines:
+                grouped.setdefault(line.reliable_notes[position], []).append(line.label)
+            notes.append((row["followup_number"], list(grouped.items())))
+        return notes
+
 
 def participant_overview(participant_id: str) -> ParticipantOverview:
     """Scores of one participant over time; raise ParticipantNotFound if they have no study."""
@@ -316,10 +419,13 @@ def participant_overview(participant_id: str) -> ParticipantOverview:
     compared = ([baseline] if baseline else []) + followups
     others = [study for study in studies if study not in compared]
     changes = list(scoring.participant_change_rows(studies))
+    reliable_change = reliable_change_method()
     lines = []
     for column in scoring.ALL_SCORE_COLUMNS:
         test_type = scoring.score_test_type(column)
         tests = [study.scored.get(test_type) for study in compared]
+        numbered = [(row["followup_number"], row[f"{column}_change"]) for row in changes]
+        reliable = [reliable_change.assess(column, number, change) for number, change in numbered]
         lines.append(
             ScoreLine(
                 column=column,
@@ -330,9 +436,67 @@ def participant_overview(participant_id: str) -> ParticipantOverview:
                 values=[study.score(column) for study in compared],
                 flags=[test.raised_flags if test else () for test in tests],
                 changes=[row[f"{column}_change"] for row in changes],
+                reliable=reliable,
+                reliable_notes=[
+                    method.describe_basis(found.basis, number, reliable_change.min_pairs)
+                    for found, (number, _) in zip(reliable, numbered, strict=True)
+                ],
             )
         )
-    return ParticipantOverview(participant_id, baseline, followups, others, changes, lines)
+    return ParticipantOverview(
+        participant_id, baseline, followups, others, changes, lines, reliable_change
+    )
+
+
+@dataclass
+class ReliableDecline:
+    """A participant whose latest follow-up shows a reliable decline on at least one score."""
+
+    participant_id: str
+    followup: scoring.StudySummary
+    followup_number: int
+    days_since_baseline: float | None
+    # (score column, its label, unit, change, RCI), in score order
+    declines: list[tuple[str, str, str, float, float]]
+
+
+def reliable_declines(
+    column: str | None = None, *, page: int = 1, per_page: int = paging.DEFAULT_PER_PAGE
+) -> tuple[paging.Page, method.Method]:
+    """One page of the participants with a reliable decline (on `column`, or on any score) at
+    their latest follow-up, in participant order; and the method that decided it.
+
+    The latest follow-up is the highest-numbered one with a scored test. Every participant is
+    read and scored.
+    """
+    scored = list(iter_summaries())
+    reliable_change = reliable_change_method(scored)
+    columns = scoring.ALL_SCORE_COLUMNS if column is None else (column,)
+    found = []
+    for studies in scoring.by_participant(scored):
+        # One change row per follow-up, in the order of followups_of: by number.
+        pairs = zip(
+            scoring.participant_change_rows(studies), scoring.followups_of(studies), strict=True
+        )
+        taken = [(row, followup) for row, followup in pairs if followup.scored]
+        if not taken:
+            continue
+        row, followup = taken[-1]
+        number = row["followup_number"]
+        declines = []
+        for score in columns:
+            change = row[f"{score}_change"]
+            assessed = reliable_change.assess(score, number, change)
+            if assessed.classification == formula.DECLINE:
+                label, unit = scoring.score_label(score), scoring.score_unit(score)
+                declines.append((score, label, unit, change, assessed.rci))
+        if declines:
+            found.append(
+                ReliableDecline(
+                    row["participant_id"], followup, number, row["days_since_baseline"], declines
+                )
+            )
+    return paging.page_of(found, page, per_page), reliable_change
 
 
 @dataclass

@@ -607,6 +607,15 @@ def submit_login(page, password=TEST_PASSWORD) -> None:
     page.click("button:has-text('Log in')")
 
 
+def logged_in_page(page_at, server: str, viewport):
+    """A new page of this size, logged in to the dashboard of `server`, at the overview."""
+    page = page_at(viewport)
+    page.goto(f"{server}/admin/login")
+    submit_login(page)
+    page.wait_for_url(re.compile(r"/admin/$"))
+    return page
+
+
 def seed_a_study_in_full_swing(app) -> None:
     """A small study in full swing: every state, a retake, two follow-ups, an empty result."""
     now = datetime.now(UTC)

@@ -53,6 +53,26 @@ def test_an_unknown_scheme_is_named_without_the_rest_of_the_string():
     assert "hunter2" not in str(refused.value)
 
 
+def test_version_changes_with_every_insert_and_delete_on_every_store(store_config):
+    app = create_app(store_config)
+    with app.app_context():
+        empty = db.version("tests")
+        db.tests().insert_one({"test_id": "a", "fingerprint": "a"})
+        one = db.version("tests")
+        db.tests().insert_one({"test_id": "b", "fingerprint": "b"})
+        two = db.version("tests")
+        db.tests().delete_one({"test_id": "a"})
+        deleted = db.version("tests")
+        db.tests().insert_one({"test_id": "c", "fingerprint": "c"})
+        replaced = db.version("tests")
+        # Updates in place are not counted (tests are written once).
+        db.tests().update_one({"test_id": "c"}, {"$set": {"notes": "x"}})
+        assert db.version("tests") == replaced
+    # Same count after a delete and an insert, yet a new version: the newest id moved.
+    assert len({empty, one, two, deleted, replaced}) == 5
+    assert deleted[0] == 1 and replaced[0] == 2 == two[0]
+
+
 def test_embedded_store_keeps_data_across_restarts(app_config):
     app_config["DB_CONNECTION_STR"] = ""
     first = create_app(app_config)

@@ -10,6 +10,7 @@ import pytest
 from conftest import TEST_PASSWORD, load_sample, serving
 
 from intact import create_app, db, exports
+from intact.scoring import ALL_SCORE_COLUMNS
 from intact.testtypes import TEST_TYPES
 
 FIXED = [
@@ -303,6 +304,7 @@ def test_zip_holds_every_file_header_only_when_empty(client, study, store_result
     assert archive.namelist() == [
         "summary.csv",  # derived scores (intact/summaries.py, listed by intact/exports/archive.py)
         "change.csv",
+        "reliable_change.csv",
         "studies.csv",
         *(f"{name}.csv" for name in TEST_TYPES),
         "unclassified.csv",
@@ -456,7 +458,8 @@ def test_create_submit_and_download_end_to_end(client):
     rows = {name: csv_rows(archive, name)[1:] for name in archive.namelist() if ".csv" in name}
     # Rows per study from the contract samples: two immediate and two delayed recalls, the list
     # tests' answers (2, 3, 2, 2), one empty answer list (unclassified), one summary row and no
-    # change row (there is no follow-up).
+    # change row (there is no follow-up). reliable_change.csv has a row per score, whoever asks.
+    assert len(rows.pop("reliable_change.csv")) == len(ALL_SCORE_COLUMNS)
     assert {name: len(body) // 2 for name, body in rows.items() if name != "codebook.csv"} == {
         "studies.csv": 1,
         "immediate_recall.csv": 2,

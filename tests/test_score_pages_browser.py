@@ -7,17 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import LAPTOP, PHONE, SCREENSHOTS, shoot, submit_login
+from conftest import LAPTOP, PHONE, SCREENSHOTS, logged_in_page, shoot
 
 pytestmark = pytest.mark.browser
-
-
-def logged_in_page(page_at, seeded_server, viewport):
-    page = page_at(viewport)
-    page.goto(f"{seeded_server}/admin/login")
-    submit_login(page)
-    page.wait_for_url(re.compile(r"/admin/$"))
-    return page
 
 
 def test_researcher_reads_scores_flags_and_prints_a_report(seeded_server, page_at):
@@ -48,7 +40,8 @@ def test_researcher_reads_scores_flags_and_prints_a_report(seeded_server, page_a
     shoot(page, "laptop-11-flagged")
 
     page.goto(f"{seeded_server}/admin/participants/P001/scores")
-    assert page.locator("table.score-table thead th").count() == 4  # score, baseline, FU, change
+    # score, baseline, follow-up, change, RCI
+    assert page.locator("table.score-table thead th").count() == 5
     shoot(page, "laptop-12-participant-scores")
 
     page.click("text=Printable report")

@@ -180,6 +180,7 @@ def test_workbook_has_raw_summary_change_and_codebook_sheets(app, two_participan
     assert book.sheetnames == [
         "summary",
         "change",
+        "reliable_change",
         "studies",
         *exports.EXPORTABLE_TEST_TYPES,
         "codebook",
@@ -200,7 +201,7 @@ def test_workbook_has_raw_summary_change_and_codebook_sheets(app, two_participan
     assert p2_base["crt_flag_incomplete"] is False
     assert p2_base["started_at"] == START.replace(tzinfo=None)
     change = list(book["change"].iter_rows(values_only=True))
-    assert change[0] == scoring.CHANGE_COLUMNS
+    assert change[0] == summaries.CHANGE_COLUMNS
     assert dict(zip(change[0], change[1], strict=True))["ir_score_change"] == 1
     codebook = list(book["codebook"].iter_rows(values_only=True))
     assert codebook[0] == archive.CODEBOOK_COLUMNS
@@ -230,7 +231,7 @@ def test_cli_writes_the_summary_csv_and_the_workbook(runner, two_participants, t
     result = runner.invoke(args=["export-summary", str(tmp_path / "intact.xlsx")])
     assert result.exit_code == 0, result.output
     sheets = openpyxl.load_workbook(tmp_path / "intact.xlsx").sheetnames
-    assert (sheets[:2], sheets[-1]) == (["summary", "change"], "codebook")
+    assert (sheets[:3], sheets[-1]) == (["summary", "change", "reliable_change"], "codebook")
 
 
 def test_cli_names_the_formats_it_writes(runner, tmp_path):

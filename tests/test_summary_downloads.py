@@ -8,7 +8,8 @@ import openpyxl
 import pytest
 from conftest import TEST_PASSWORD, load_sample, log_in
 
-from intact import downloads, scoring
+from intact import downloads, scoring, summaries
+from intact.reliable_change import method
 
 SUMMARY_URL = "/tests/summary/download-file"
 WORKBOOK_URL = "/tests/workbook/download-file"
@@ -72,7 +73,7 @@ def test_workbook_download(client, scored_data):
     assert disposition.startswith("attachment; filename=intact-scores-")
     assert disposition.endswith(".xlsx")
     book = openpyxl.load_workbook(io.BytesIO(response.data))
-    assert book.sheetnames[:3] == ["summary", "change", "studies"]
+    assert book.sheetnames[:4] == ["summary", "change", "reliable_change", "studies"]
     assert book.sheetnames[-1] == "codebook"
     assert book["choice_reaction_time"].max_row == 1 + 3 * 2  # two answers per test
     assert book["summary"].max_row == 1 + 3
@@ -102,7 +103,8 @@ def test_zip_holds_summary_and_change_with_their_codebook(client, scored_data):
     median = described["summary.csv", "crt_rt_median_correct"]
     assert (median["type"], median["unit"]) == ("number or empty", "ms")
     assert "median of crt_rt over correct answers" in median["description"]
-    assert [c for f, c in described if f == "change.csv"] == list(scoring.CHANGE_COLUMNS)
+    assert [c for f, c in described if f == "change.csv"] == list(summaries.CHANGE_COLUMNS)
+    assert [c for f, c in described if f == "reliable_change.csv"] == list(method.PARAMETER_COLUMNS)
 
 
 def test_downloads_are_documented_in_the_openapi_spec(client):

@@ -14,6 +14,7 @@ MENU = (
     ("dashboard.audit_log", "Audit log"),
     ("dashboard.scores", "Scores"),
     ("dashboard.flagged_tests", "Data quality"),
+    ("dashboard.reliable_declines", "Reliable change"),
     ("dashboard.instructions", "How it works"),
 )
 
@@ -26,6 +27,7 @@ def init_app(app) -> None:
         download_views,  # noqa: F401
         errors,
         formatting,
+        reliable_change,  # noqa: F401
         scores,  # noqa: F401
         session,
         views,  # noqa: F401

@@ -135,6 +135,43 @@ def study_label(study) -> str:
     return followups.label(get("study_type"), get("followup_number"))
 
 
+def rci(value) -> str:
+    """A reliable change index with its sign and two decimals: '+2.40', '−1.84'; '—' if none."""
+    if value is None:
+        return "—"
+    rounded = round(value, 2)
+    sign = "−" if rounded < 0 else "+" if rounded > 0 else "±"
+    return f"{sign}{abs(rounded):.2f}"
+
+
+CLASSIFICATION_LABELS = {
+    "decline": "reliable decline",
+    "no_change": "no reliable change",
+    "improvement": "reliable improvement",
+}
+
+
+def classification(value) -> str:
+    """A reliable change classification in words: 'reliable decline', …; '' when there is none."""
+    return CLASSIFICATION_LABELS.get(value, "")
+
+
+RCI_SOURCE_LABELS = {
+    "researcher": "researcher's values",
+    "reference": "reference file",
+    "sample": "this study's sample",
+    "too_few_pairs": "too few pairs",
+    "no_baseline_variance": "no variance at baseline",
+    "no_followup_variance": "no variance at follow-up",
+    "perfect_correlation": "r = 1",
+}
+
+
+def rci_source(value) -> str:
+    """Where an RCI's values came from, or why there is none, in a few words."""
+    return RCI_SOURCE_LABELS.get(value, value or "")
+
+
 def init_app(app) -> None:
     """Make the filters available to every template (`score` and `change` by those names)."""
     app.add_template_filter(utc_time)
@@ -149,3 +186,6 @@ def init_app(app) -> None:
     app.add_template_filter(format_score, "score")
     app.add_template_filter(format_change, "change")
     app.add_template_filter(study_label)
+    app.add_template_filter(rci)
+    app.add_template_filter(classification)
+    app.add_template_filter(rci_source)

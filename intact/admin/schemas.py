@@ -19,6 +19,7 @@ from marshmallow import (
 )
 from werkzeug.exceptions import BadRequest
 
+from intact import scoring
 from intact.audit import ACTIONS
 from intact.exports import EXPORTABLE_TEST_TYPES, SelectionSchema
 from intact.identifiers import ParticipantIdField, StudyIdField
@@ -219,3 +220,25 @@ class TestTypeDownloadFormSchema(DownloadFormSchema):
         validate=validate.OneOf(EXPORTABLE_TEST_TYPES, error="Choose a test from the list."),
         error_messages={"required": "Choose a test from the list."},
     )
+
+
+class ReliableDeclinesQueryArgsSchema(QuerySchema):
+    """The reliable decline list: one score (or any), and which page."""
+
+    score = fields.String(
+        load_default="", validate=_one_of(("", *scoring.ALL_SCORE_COLUMNS), "score")
+    )
+    page = _page_number()
+
+
+class ReliableChangeValuesFormSchema(Schema):
+    """A researcher's r, SD1, practice and source of one score, as typed (read by
+    intact.reliable_change.reference.read_values, like the reference file)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    r = fields.String(load_default="", validate=validate.Length(max=40))
+    sd_baseline = fields.String(load_default="", validate=validate.Length(max=40))
+    practice = fields.String(load_default="", validate=validate.Length(max=40))
+    source = fields.String(load_default="")

@@ -34,9 +34,11 @@ def tables(
 ) -> Iterator[exports.Table]:
     """Every table of the ZIP and the workbook, in order, for the selection.
 
-    summary (derived scores and flags per study), change (baseline → follow-up), studies, one per
-    test type, unclassified (results of no known type). A generator: each result table is made
-    when the one before it has been written, once the scores pass has noted the field names.
+    summary (derived scores and flags per study), change (baseline → follow-up, with each
+    change's reliable change index), reliable_change (the r, SD1 and practice behind each index),
+    studies, one per test type, unclassified (results of no known type). A generator: each result
+    table is made when the one before it has been written, once the scores pass has noted the
+    field names.
     With a `deidentifier` (`deidentifier_for`), every table comes de-identified.
     """
     selection = selection or exports.Selection()
@@ -50,6 +52,7 @@ def tables(
 def _made(selection: exports.Selection, scores) -> Iterator[exports.Table]:
     yield summaries.summary_table(scores)
     yield summaries.change_table(scores)
+    yield summaries.reliable_change_table()
     yield exports.studies_table(selection)
     scores.run()  # normally done already: the summary table was written
     for test_type in exports.EXPORTABLE_TEST_TYPES:
