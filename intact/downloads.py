@@ -21,7 +21,7 @@ from flask import Response, current_app
 from werkzeug.http import dump_options_header
 
 from intact import audit, clients, db, exports, pseudonyms, summaries
-from intact.exports import archive
+from intact.exports import archive, redcap
 
 CSV_MIMETYPE = "text/csv"
 ZIP_MIMETYPE = "application/zip"
@@ -185,6 +185,17 @@ def workbook(participant_id: str | None = None, **options) -> Download:
         XLSX_MIMETYPE,
         archive.workbook_chunks(chosen),
         _details(chosen, kind=None if chosen.participant_id else EVERYTHING),
+    )
+
+
+def redcap_zip(participant_id: str | None = None, **options) -> Download:
+    """intact-redcap[-<participant>]-<window>.zip: the scores as a REDCap project's import."""
+    chosen = selection(participant_id, **options)
+    return Download(
+        chosen.file_name("intact-redcap", "zip"),
+        ZIP_MIMETYPE,
+        redcap.redcap_zip(chosen),
+        _details(chosen),
     )
 
 

@@ -71,6 +71,10 @@ class QualityRules:
 
     def plausible_rt(self, value) -> bool:
         """True for a number within [rt_min_ms, rt_max_ms]."""
+        # Runs for every answer of every test: the common types first, without isinstance.
+        kind = type(value)
+        if kind is int or kind is float:
+            return self.rt_min_ms <= value <= self.rt_max_ms
         return _is_number(value) and self.rt_min_ms <= value <= self.rt_max_ms
 
     def plausible_dwell(self, value) -> bool:
@@ -374,7 +378,10 @@ def _answers(result) -> list[Mapping]:
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    kind = type(value)
+    if kind is int or kind is float:
+        return True
+    return isinstance(value, int | float) and kind is not bool
 
 
 def _rts(answers: list[Mapping], kind: testtypes.TestType, rules: QualityRules) -> list[float]:

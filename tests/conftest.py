@@ -13,6 +13,8 @@ another test module. The sections, in order:
 """
 
 import contextlib
+import csv
+import io
 import itertools
 import json
 import os
@@ -28,6 +30,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -358,6 +361,17 @@ def every_kind_of_result(client, make_study):
     for submission in submissions:
         response = client.post("/tests", json=submission)
         assert response.status_code == 200, response.json
+
+
+def zip_csv_files(response) -> dict[str, list[dict]]:
+    """{file name: rows as dicts} of every CSV file in a downloaded ZIP (status 200 checked)."""
+    assert response.status_code == 200, response.get_data(as_text=True)
+    with zipfile.ZipFile(io.BytesIO(response.data)) as files:
+        return {
+            name: list(csv.DictReader(io.StringIO(files.read(name).decode(), newline="")))
+            for name in files.namelist()
+            if name.endswith(".csv")
+        }
 
 
 def csrf_from(response) -> str:

@@ -1,13 +1,10 @@
 """`since`: every download holds the tests received in a window, says which, and windows meet."""
 
-import csv
-import io
 import re
-import zipfile
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import TEST_PASSWORD, csrf_from
+from conftest import TEST_PASSWORD, csrf_from, zip_csv_files
 
 from intact import db
 from intact.exports import selection
@@ -26,17 +23,6 @@ def post(client, kind, **form):
     return client.post(DOWNLOADS[kind], data={"password": TEST_PASSWORD, **form})
 
 
-def zip_tables(response) -> dict[str, list[dict]]:
-    """{file name: rows as dicts} of a downloaded ZIP."""
-    assert response.status_code == 200, response.get_data(as_text=True)
-    with zipfile.ZipFile(io.BytesIO(response.data)) as files:
-        return {
-            name: list(csv.DictReader(io.StringIO(files.read(name).decode(), newline="")))
-            for name in files.namelist()
-            if name.endswith(".csv")
-        }
-
-
 @pytest.fixture
 def arrivals(make_study, make_test):
     """P1's baseline: two tests received on 1 and 3 March; P2's baseline: one on 5 March."""
@@ -51,7 +37,7 @@ def arrivals(make_study, make_test):
 def test_a_zip_since_a_moment_holds_what_arrived_from_then_and_says_so(client, arrivals):
     _, second, third = arrivals
     response = post(client, "zip", since="2026-03-02")
-    tables = zip_tables(response)
+    tables = zip_csv_files(response)
     received = {row["test_id"] for row in tables["delayed_recall.csv"]}
     assert received == {second["test_id"], third["test_id"]}
     assert tables["choice_reaction_time.csv"] == []  # received on 1 March: not in the window
@@ -73,7 +59,7 @@ def test_windows_one_after_another_hold_every_test_exactly_once(app, client, arr
     until = selection.parse_moment(
         next(
             row["description"].split("before ")[1].split(" ")[0]
-            for row in zip_tables(first_download)["codebook.csv"]
+            for row in zip_csv_files(first_download)["codebook.csv"]
             if row["column"] == "window"
         )
     )
@@ -83,8 +69,8 @@ def test_windows_one_after_another_hold_every_test_exactly_once(app, client, arr
         "spatial_memory",
         received_at=until,
     )
-    earlier = zip_tables(first_download)
-    later = zip_tables(post(client, "zip", since=until.isoformat()))
+    earlier = zip_csv_files(first_download)
+    later = zip_csv_files(post(client, "zip", since=until.isoformat()))
     seen = []
     for tables in (earlier, later):
         for rows in tables.values():
@@ -161,7 +147,7 @@ def test_a_followup_in_the_window_changes_from_a_baseline_before_it(client, make
         received_at=MARCH + timedelta(days=180),
         result={"dr_rt": 900, "dr_score": 5},
     )
-    tables = zip_tables(post(client, "zip", since="2026-06-01"))
+    tables = zip_csv_files(post(client, "zip", since="2026-06-01"))
     assert [row["study_id"] for row in tables["summary.csv"]] == ["ffffffff"]
     (change,) = tables["change.csv"]
     assert (change["baseline_study_id"], change["dr_score_change"]) == ("bbbbbbbb", "3")
@@ -180,7 +166,7 @@ def test_the_dashboard_offers_what_is_new_since_the_last_download_of_everything(
     admin.post("/admin/downloads/archive", data={"csrf_token": token, "participant_id": "P1"})
     assert "Download what is new since" not in admin.get("/admin/downloads").get_data(as_text=True)
     first = admin.post("/admin/downloads/archive", data={"csrf_token": token})
-    assert len(zip_tables(first)["delayed_recall.csv"]) == 2
+    assert len(zip_csv_files(first)["delayed_recall.csv"]) == 2
     page = admin.get("/admin/downloads").get_data(as_text=True)
     assert "(0 tests)" in page
     newer = make_test(
@@ -190,7 +176,7 @@ def test_the_dashboard_offers_what_is_new_since_the_last_download_of_everything(
     page = admin.get("/admin/downloads").get_data(as_text=True)
     assert "(1 test)" in page
     since = re.search(r'name="since" value="([^"]+)"', page)[1]
-    later = zip_tables(
+    later = zip_csv_files(
         admin.post("/admin/downloads/archive", data={"csrf_token": token, "since": since})
     )
     assert {row["test_id"] for row in later["spatial_memory.csv"]} == {newer["test_id"]}

@@ -20,6 +20,7 @@ FORMS = {
     "studies": (schemas.DownloadFormSchema, downloads.studies_csv),
     "summary": (schemas.DownloadFormSchema, downloads.summary_csv),
     "workbook": (schemas.DownloadFormSchema, downloads.workbook),
+    "redcap": (schemas.DownloadFormSchema, downloads.redcap_zip),
 }
 
 

@@ -310,6 +310,21 @@ def download_summary(form):
     return downloads.attachment(downloads.summary_csv(form["participant_id"], **_options(form)))
 
 
+@bp.route("/tests/redcap/download-file", methods=["POST"], strict_slashes=False)
+@admin_required
+@bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
+@file_response("application/zip", "A ZIP of REDCap import, data dictionary, events and mapping.")
+def download_redcap(form):
+    """Download the scores as REDCap-ready files (ZIP)
+
+    For a longitudinal REDCap project: redcap_import.csv (one row per study: record_id,
+    redcap_event_name baseline_arm_1 / followup_<k>_arm_1, every score, flag and change),
+    redcap_data_dictionary.csv (REDCap's data dictionary columns), redcap_events.csv,
+    redcap_instrument_event_mapping.csv and README.txt (the order to upload them in).
+    """
+    return downloads.attachment(downloads.redcap_zip(form["participant_id"], **_options(form)))
+
+
 @bp.route("/tests/workbook/download-file", methods=["POST"], strict_slashes=False)
 @admin_required
 @bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)

@@ -6,6 +6,7 @@
   (`since`), identifiable or de-identified.
 - `deidentify.py`: de-identified tables (pseudonyms, device families, removed columns).
 - `datapackage.py`: datapackage.json, the ZIP's files described as a Frictionless Data Package.
+- `redcap.py`: the scores as a longitudinal REDCap project's import, data dictionary, events.
 - `archive.py`: the two downloads of everything, the ZIP of CSV files and the workbook, built
   from one explicit list of tables, with the codebook that describes every column.
 

@@ -14,7 +14,7 @@ four times. Their columns are known only after that pass, so the codebook comes 
 
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from intact import exports, summaries, workbook
 from intact.exports import datapackage
@@ -132,31 +132,36 @@ def zip_archive(selection: exports.Selection | None = None) -> Iterator[bytes]:
 def zip_of(members: Iterable[exports.Table], notes=(), created: str = "") -> Iterator[bytes]:
     """These tables as CSV files, then their codebook.csv and datapackage.json (a Frictionless
     Data Package describing every CSV), zipped as sent: no temporary file."""
-    pipe = _Pipe()
     written: list[exports.Table] = []
 
-    def with_codebook():
+    def files():
         for table in members:
             written.append(table)
-            yield table
+            yield table.file_name, table.csv
         codebook = codebook_table(written, notes)
         written.append(codebook)
-        yield codebook
+        yield codebook.file_name, codebook.csv
+        described = datapackage.descriptor(written, created=created, notes=_called(notes))
+        yield datapackage.FILE_NAME, lambda: iter([datapackage.json_bytes(described)])
 
+    return zip_streams(files())
+
+
+def zip_streams(files: Iterable[tuple[str, Callable[[], Iterable[bytes]]]]) -> Iterator[bytes]:
+    """A ZIP of (name, chunks()) files, each made when the one before it is written, as sent."""
+    pipe = _Pipe()
     with zipfile.ZipFile(
         pipe, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=ZIP_COMPRESSLEVEL
     ) as archive:
-        for table in with_codebook():
+        for name, chunks in files:
             # force_zip64: the size is not known up front, and a member may pass 4 GiB.
-            with archive.open(table.file_name, "w", force_zip64=True) as member:
-                for chunk in table.csv():
+            with archive.open(name, "w", force_zip64=True) as member:
+                for chunk in chunks():
                     member.write(chunk)
                     if data := pipe.drain():
                         yield data
             if data := pipe.drain():
                 yield data
-        described = datapackage.descriptor(written, created=created, notes=_called(notes))
-        archive.writestr(datapackage.FILE_NAME, datapackage.json_bytes(described))
     # Closing the archive wrote its central directory.
     yield pipe.drain()
 

@@ -52,20 +52,12 @@ class Deidentifier:
 
     def table(self, table: Table) -> Table:
         """The de-identified version of one table: its columns renamed, split or removed."""
-        plan = [self._plan(table, index, column) for index, column in enumerate(table.columns)]
-        columns = tuple(column for step in plan for column in step[1])
-        dropped = [
-            column.name for column, step in zip(table.columns, plan, strict=True) if not step[1]
-        ]
-        if dropped:
-            self.removed[table.file_name] = dropped
+        plan, columns = self._planned(table)
         participant_at = next(
             (i for i, c in enumerate(table.columns) if c.name == "participant_id"), None
         )
         renamed = {
-            old.name: new
-            for old, (_, news) in zip(table.columns, plan, strict=True)
-            for new in news[:1]
+            old.name: news[0] for old, (_, news) in zip(table.columns, plan, strict=True) if news
         }
         keys = tuple(renamed[name].name for name in table.primary_key if name in renamed)
         foreign = tuple(
@@ -80,6 +72,31 @@ class Deidentifier:
                 yield [value for convert, _ in plan for value in convert(row, owner)]
 
         return Table(table.name, columns, rows, primary_key=keys, foreign_keys=foreign)
+
+    def converter(self, table: Table) -> tuple[tuple[Column, ...], Callable[[dict], dict]]:
+        """(the de-identified columns, convert) for rows of `table` given as {column: value}."""
+        plan, columns = self._planned(table)
+        names = [column.name for column in table.columns]
+        new_names = [column.name for column in columns]
+
+        def convert(values: dict) -> dict:
+            row = [values.get(name) for name in names]
+            owner = values.get("participant_id")
+            converted = [value for step, _ in plan for value in step(row, owner)]
+            return dict(zip(new_names, converted, strict=True))
+
+        return columns, convert
+
+    def _planned(self, table: Table):
+        """Each column's step, and the columns they make; notes what this table loses."""
+        plan = [self._plan(table, index, column) for index, column in enumerate(table.columns)]
+        columns = tuple(column for step in plan for column in step[1])
+        dropped = [
+            column.name for column, step in zip(table.columns, plan, strict=True) if not step[1]
+        ]
+        if dropped:
+            self.removed[table.file_name] = dropped
+        return plan, columns
 
     def _plan(self, table: Table, index: int, column: Column):  # noqa: PLR0911 - one per kind
         """(convert(row, participant) -> values, the columns they fill) for one column."""
