@@ -29,7 +29,7 @@ sys.path[:0] = [str(BENCH_DIR.parent), str(BENCH_DIR)]
 
 from summaries import embedded_app, fill  # noqa: E402 - bench/summaries.py: same documents
 
-from intact import db, scoring, summaries  # noqa: E402
+from intact import db, exports, scoring, summaries  # noqa: E402
 from intact.reliable_change import method, sources  # noqa: E402
 
 
@@ -91,17 +91,19 @@ def measure(participants: int) -> None:
                 lambda: summaries.participant_overview("P00042"),
             )
             size = timed(
-                "change.csv with RCI columns", lambda: sum(map(len, summaries.change_csv()))
+                "change.csv with RCI columns", lambda: sum(map(len, summaries.change_table().csv()))
             )
             print(f"  (change.csv: {size / 2**20:.1f} MiB)")
 
             def change_csv_without_rci():
+                columns = scoring.CHANGE_COLUMNS
                 rows = scoring.change_rows(summaries.iter_summaries())
-                return sum(map(len, summaries._table_csv(scoring.CHANGE_COLUMNS, rows)))  # noqa: SLF001
+                cells = ([exports.cell(row[name]) for name in columns] for row in rows)
+                return sum(map(len, exports.csv_chunks(columns, cells)))
 
             timed("change.csv as before, without RCI columns", change_csv_without_rci)
-            found = timed("reliable decline list", lambda: summaries.reliable_declines()[0])
-            print(f"  ({len(found)} participants listed)")
+            found = timed("reliable decline list", lambda: summaries.reliable_declines()[0].total)
+            print(f"  ({found} participants listed)")
 
 
 def main() -> None:

@@ -37,6 +37,7 @@ from intact.reliable_change.formula import (
 )
 
 RCI_DECIMALS = 3
+# The settings' defaults (RCI_CONFIDENCE_LEVEL, RCI_MIN_PAIRS in intact/config.py).
 DEFAULT_LEVEL_PERCENT = 90.0
 DEFAULT_MIN_PAIRS = 30
 # Besides the reaction times, a second attempt at immediate recall is a worse result.
@@ -352,14 +353,3 @@ def describe_basis(
             f"{visit} value is an exact linear function of the baseline (r = 1), so SEdiff = 0."
         ),
     }[basis.reason]
-
-
-SOURCE_DESCRIPTIONS = {
-    RESEARCHER: "values a researcher entered on the dashboard (Reliable change → Method)",
-    REFERENCE: "the reference file (RCI_REFERENCE_FILE)",
-    SAMPLE: "estimated from this study's participants with both a baseline and this follow-up",
-    TOO_FEW_PAIRS: "no RCI: fewer participants with both values than RCI_MIN_PAIRS",
-    NO_BASELINE_VARIANCE: "no RCI: every baseline value is the same (SD1 = 0)",
-    NO_FOLLOWUP_VARIANCE: "no RCI: every follow-up value is the same (r cannot be estimated)",
-    PERFECT_CORRELATION: "no RCI: r = 1, so SEdiff = 0",
-}
