@@ -112,7 +112,7 @@ def test_export_refuses_a_bad_participant_id(runner, tmp_path):
 
 
 def test_a_failed_export_leaves_no_file(runner, tmp_path, monkeypatch):
-    from intact import archive
+    from intact.exports import archive
 
     def broken(participant_id=None):
         yield b"PK partial"

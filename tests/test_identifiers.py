@@ -178,6 +178,7 @@ API_DOWNLOADS = [
     "/tests/zip-archive/download-file",
     "/tests/summary/download-file",
     "/tests/workbook/download-file",
+    "/tests/redcap/download-file",
 ]
 
 
@@ -185,12 +186,15 @@ API_DOWNLOADS = [
 @pytest.mark.parametrize("typed", ["P999", "müller1"])
 def test_a_script_filtering_on_nobody_gets_a_404_naming_the_id(client, muller, path, typed):
     form = {"password": TEST_PASSWORD, "participant_id": typed, "test_type": "delayed_recall"}
-    response = client.post(path, data=form)
-    assert response.status_code == 404
-    assert response.json["message"] == f'No study belongs to a participant with the id "{typed}".'
+    # In a window or de-identified too: every selection is checked the same way.
+    for options in ({}, {"since": "2026-01-01", "deidentified": "true"}):
+        response = client.post(path, data={**form, **options})
+        assert response.status_code == 404
+        expected = f'No study belongs to a participant with the id "{typed}".'
+        assert response.json["message"] == expected
 
 
-@pytest.mark.parametrize("kind", ["archive", "studies", "summary", "workbook"])
+@pytest.mark.parametrize("kind", ["archive", "studies", "summary", "workbook", "redcap"])
 def test_the_dashboard_says_beside_the_field_that_nobody_has_the_id(admin, muller, kind):
     from conftest import csrf_from
 
