@@ -112,3 +112,24 @@ def test_the_validation_catches_a_file_that_breaks_its_description(
     assert not report.valid
     found = {error.type for task in report.tasks for error in task.errors}
     assert "foreign-key" in found
+
+
+def test_columns_named_like_formulas_are_described_as_their_header_says(
+    client, tmp_path, make_study
+):
+    """A field a submission sends names a column; its header cell is neutralised ("'=2+5"), and
+    datapackage.json names the field the same way, or the package would not validate."""
+    from conftest import load_sample
+
+    study = make_study("P1", "baseline", study_id="formulas")
+    submission = load_sample("spatial_memory", study["study_id"])
+    for answer in submission["result"]:
+        answer["=2+5"] = "x"
+    submission["@SUM(1;2)"] = 1
+    assert client.post("/tests", json=submission).status_code == 200
+    path = unpacked(client, tmp_path)
+    assert_valid(path)
+    described = json.loads(path.read_text())
+    spatial = next(r for r in described["resources"] if r["name"] == "spatial_memory")
+    names = {field["name"] for field in spatial["schema"]["fields"]}
+    assert {"'=2+5", "'@SUM(1;2)"} <= names

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 
 from intact import exports
+from intact.spreadsheet_safety import neutralise
 
 PROFILE = "tabular-data-package"
 NAME = "intact-data"
@@ -40,7 +41,9 @@ def field(column: exports.Column) -> dict:
     """The Table Schema field descriptor of one codebook column."""
     value_type = column.value_type.removesuffix(" or empty")
     kind = TYPES[value_type]
-    described = {"name": column.name, "type": kind}
+    # Named as the CSV header names the column (a header cell that could start a formula gets
+    # its leading quote there, intact/exports/tables.csv_chunks): the package must match its files.
+    described = {"name": neutralise(column.name), "type": kind}
     if column.description:
         described["description"] = column.description
     if column.unit:
