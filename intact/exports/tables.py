@@ -77,12 +77,16 @@ def cell(value):
     return neutralise(str(value))
 
 
-def csv_chunks(header: Iterable[str], rows: Iterable[Iterable]) -> Iterator[bytes]:
+def csv_chunks(
+    header: Iterable[str], rows: Iterable[Iterable], *, cells: bool = False
+) -> Iterator[bytes]:
     """The header and rows as UTF-8 CSV (every field quoted, CRLF), in pieces of about 64 KiB.
 
     Every cell, header included, passes through `neutralise`: a column is named after whatever
     field a submission sent ("=2+5", "@SUM(1;2)"), so a header can start a formula too (OWASP).
     The codebook names each column the same way, so it matches the header it documents.
+    `cells=True` says every value of `rows` is a `cell` already (which neutralised it), so it
+    is not done twice: on the 12,000-test ZIP that second pass was 1.2 million calls.
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
@@ -90,7 +94,7 @@ def csv_chunks(header: Iterable[str], rows: Iterable[Iterable]) -> Iterator[byte
     for row in rows:
         # Rows may come from memory (derived scores) rather than db.stream: a turn for others.
         cooperative.pause()
-        writer.writerow(map(neutralise, row))
+        writer.writerow(row if cells else map(neutralise, row))
         if buffer.tell() >= CHUNK_CHARS:
             yield buffer.getvalue().encode()
             buffer.seek(0)
@@ -143,7 +147,7 @@ class Table:
 
     def csv(self) -> Iterator[bytes]:
         """The table as CSV (see `csv_chunks`), read from the database as it is written."""
-        return csv_chunks(self.header, self.rows(cell))
+        return csv_chunks(self.header, self.rows(cell), cells=True)
 
 
 def _described(name: str, docs: dict) -> Column:
