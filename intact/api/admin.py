@@ -303,13 +303,15 @@ def download_test_type(form):
 @bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
 @file_response(
     "application/zip",
-    "A ZIP of codebook.csv, studies.csv, one CSV per test type and unclassified.csv.",
+    "A ZIP of the scores, studies.csv, one CSV per test type, codebook.csv, datapackage.json.",
 )
 def download_zip_archive(form):
     """Download everything as a ZIP of CSV files
 
-    codebook.csv (every column, its type and unit), studies.csv, one CSV per test type (header
-    only when there is no data) and unclassified.csv.
+    summary.csv, change.csv and reliable_change.csv (the derived scores), studies.csv, one CSV
+    per test type (header only when there is no data), unclassified.csv, codebook.csv (every
+    column, its type and unit; the window and, de-identified, what was removed) and
+    datapackage.json (a Frictionless Data Package describing every CSV).
     """
     return downloads.attachment(downloads.zip_archive(form["participant_id"], **_options(form)))
 
