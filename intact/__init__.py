@@ -22,6 +22,7 @@ def create_app(test_config=None):
     from flask import Flask  # noqa: PLC0415
 
     from intact import (  # noqa: PLC0415
+        accounts,
         admin,
         api,
         cli,
@@ -68,6 +69,7 @@ def create_app(test_config=None):
     participants.init_app(app)
     ratelimit.init_app(app)
     security_headers.init_app(app)
+    accounts.init_app(app)
     app.register_blueprint(health.bp)
     api.init_app(app)
     admin.init_app(app)

@@ -117,8 +117,14 @@ _SETTINGS = {
     # 26**6 ≈ 3e8 possible ids is the least that still makes guessing a valid study impractical.
     "STUDY_ID_LENGTH": (lambda n, v, d: _integer(n, v, d, minimum=6), 8),
     "MAX_STUDIES_PER_REQUEST": (lambda n, v, d: _integer(n, v, d, minimum=1), 10_000),
-    # Dashboard: a session ends after this many hours without a request.
+    # Dashboard: a session ends after this many hours without a request…
     "ADMIN_SESSION_HOURS": (lambda n, v, d: _integer(n, v, d, minimum=1), 8),
+    # …and this many hours after it began, however busy (OWASP ASVS 4.0 V3.3, level 2).
+    "ADMIN_SESSION_MAX_HOURS": (lambda n, v, d: _integer(n, v, d, minimum=1), 12),
+    # The shared ADMIN_PASSWORD (the built-in admin). Off once named admins exist (README).
+    "ADMIN_PASSWORD_ENABLED": (_flag, True),
+    # Named admins must log in with a second factor (TOTP); they set it up at their first login.
+    "ADMIN_TWO_FACTOR_REQUIRED": (_flag, False),
     # Dashboard: an opened or started study with no activity for this many days is "abandoned".
     "ABANDONED_AFTER_DAYS": (lambda n, v, d: _integer(n, v, d, minimum=1), 14),
     # Data-quality rules of intact/scoring.py: plausible reaction times and elapsed-time checks.
@@ -148,6 +154,8 @@ _SETTINGS = {
     "RATELIMIT_STUDY_MISSES": (_rate_limits, "30 per minute; 1000 per day"),
     "RATELIMIT_TEST_REFUSALS": (_rate_limits, "60 per minute; 1000 per day"),
     "RATELIMIT_LOGIN_FAILURES": (_rate_limits, "10 per minute; 100 per day"),
+    # Wrong passwords or codes given for one account, from anywhere (intact/accounts/throttle.py).
+    "RATELIMIT_ACCOUNT_FAILURES": (_rate_limits, "20 per hour; 100 per day"),
 }
 
 
@@ -166,6 +174,11 @@ def from_environ(environ: Mapping) -> dict:
     if settings["LOG_LEVEL"] not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise ConfigError(
             f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {settings['LOG_LEVEL']!r}"
+        )
+    if settings["ADMIN_TWO_FACTOR_REQUIRED"] and settings["ADMIN_PASSWORD_ENABLED"]:
+        raise ConfigError(
+            "ADMIN_TWO_FACTOR_REQUIRED=true needs ADMIN_PASSWORD_ENABLED=false: the shared admin "
+            "password has no second factor. Create a named admin first (README, 'Accounts')."
         )
     try:
         kind = store_kinds.store_kind(settings)
@@ -196,9 +209,12 @@ def from_environ(environ: Mapping) -> dict:
 
 
 def require_secrets(settings: dict) -> None:
-    """Refuse to run a deployment with the placeholder password or no session key."""
+    """Refuse to run a deployment with the placeholder password or no session key.
+
+    ADMIN_PASSWORD is needed only while the shared password is on (ADMIN_PASSWORD_ENABLED).
+    """
     problems = []
-    if settings["ADMIN_PASSWORD"] in INSECURE_PASSWORDS:
+    if settings["ADMIN_PASSWORD_ENABLED"] and settings["ADMIN_PASSWORD"] in INSECURE_PASSWORDS:
         problems.append("ADMIN_PASSWORD is unset or 'password': set a strong admin password")
     if not settings["SECRET_KEY"]:
         problems.append(
@@ -218,12 +234,16 @@ def fill_local_secrets(settings: dict) -> dict:
     """
     folder = Path(settings["DATA_DIR"])
     filled = dict(settings)
-    if settings["ADMIN_PASSWORD"] in INSECURE_PASSWORDS or not settings["SECRET_KEY"]:
+    # The shared password is needed only while it is on (ADMIN_PASSWORD_ENABLED).
+    needs_password = (
+        settings["ADMIN_PASSWORD_ENABLED"] and settings["ADMIN_PASSWORD"] in INSECURE_PASSWORDS
+    )
+    if needs_password or not settings["SECRET_KEY"]:
         stored = _read_or_create(
             folder / LOCAL_SECRETS_FILE,
             {"ADMIN_PASSWORD": secrets.token_urlsafe(12), "SECRET_KEY": secrets.token_hex(32)},
         )
-        if settings["ADMIN_PASSWORD"] in INSECURE_PASSWORDS:
+        if needs_password:
             filled["ADMIN_PASSWORD"] = stored["ADMIN_PASSWORD"]
         if not settings["SECRET_KEY"]:
             filled["SECRET_KEY"] = stored["SECRET_KEY"]

@@ -64,7 +64,8 @@ INDEXES = {
         # One participant's tests, for the dashboard and the participant report; the derived
         # scores read every test grouped by participant (`stream(..., by="participant_id")`).
         ("participant_id", {}),
-        # Downloads of what arrived since a moment (`since`), and their counts.
+        # Downloads of what arrived since a moment (`since`) and their counts; scripts fetch what
+        # arrived since their last run, oldest first (/api/v1/tests).
         ("received_at", {}),
     ],
     "quarantine": [
@@ -72,12 +73,23 @@ INDEXES = {
         ("study_id", {}),
         ("received_at", {}),
     ],
+    # Researchers' notes, one participant's at a time (intact/participants/notes.py).
+    "participant_notes": [("note_id", {"unique": True}), ("participant_id", {})],
     # Admin actions, listed newest first and filtered by action (intact/audit.py).
     "audit_log": [("time", {}), ("action", {})],
     # A researcher's r, SD1 and practice of a score (intact/reliable_change/sources.py).
     "reliable_change_values": [("score", {"unique": True})],
     # Rate-limit and login-throttle counters (intact/counters.py): ended windows go by themselves.
     "ratelimit_counters": [("expireAt", {"expireAfterSeconds": 0})],
+    # Named accounts and what belongs to them (intact/accounts/): secrets are found by digest.
+    "accounts": [("email", {"unique": True}), ("account_id", {"unique": True})],
+    "account_links": [("link_hash", {"unique": True}), ("account_id", {})],
+    "sessions": [("session_hash", {"unique": True}), ("account_id", {})],
+    "api_tokens": [
+        ("token_hash", {"unique": True}),
+        ("token_id", {"unique": True}),
+        ("account_id", {}),
+    ],
 }
 
 

@@ -21,6 +21,9 @@ from flask import Response, current_app
 from werkzeug.http import dump_options_header
 
 from intact import audit, clients, db, exports, pseudonyms, studies, summaries
+from intact.accounts import permissions, principal
+from intact.accounts.guard import PermissionDenied
+from intact.accounts.permissions import Permission
 from intact.exports import archive, redcap
 
 CSV_MIMETYPE = "text/csv"
@@ -58,8 +61,11 @@ def selection(
     Every download's selection is made here, so every one refuses the same faults: raises
     studies.ParticipantNotFound for a participant filter that matches nobody (a header-only file
     would look like a participant who did nothing), pseudonyms.PseudonymKeyMissing for a
-    de-identified download without PSEUDONYM_KEY.
+    de-identified download without PSEUDONYM_KEY, IdentifiableDownloadRefused (403) for an
+    identifiable download asked by a role that may have de-identified ones only (an analyst).
     """
+    if not deidentified and not may_download_identifiable():
+        raise IdentifiableDownloadRefused
     _known(participant_id)
     if deidentified and not pseudonyms.is_available():
         raise pseudonyms.PseudonymKeyMissing
@@ -69,6 +75,23 @@ def selection(
         deidentified=deidentified,
         days_since_baseline=days_since_baseline,
     )
+
+
+class IdentifiableDownloadRefused(PermissionDenied):
+    """403: this role may download de-identified data only (issue 11's table: analysts)."""
+
+    def __init__(self):
+        who = principal.current()
+        super().__init__(
+            f"Your role ({who.role if who else 'none'}) may download de-identified data only: "
+            "ask for it with deidentified=true (the De-identified box on the Downloads page)."
+        )
+
+
+def may_download_identifiable() -> bool:
+    """Whether whoever asks may have identifiable files (the command line: the operator may)."""
+    who = principal.current()
+    return who is None or permissions.allowed(who, Permission.DOWNLOAD_IDENTIFIABLE)
 
 
 def _details(chosen: exports.Selection, **more) -> dict:
@@ -85,19 +108,20 @@ def _details(chosen: exports.Selection, **more) -> dict:
 
 # --- "new since my last download" --------------------------------------------------------------
 
-# The one person there is until named accounts exist: whoever holds ADMIN_PASSWORD.
+# Whoever holds ADMIN_PASSWORD, as "new since" knows them (named accounts by their id).
 BUILT_IN_ADMIN = "built-in admin"
 # The audit entries of downloads that hold everything (of everyone, in the window): after one,
 # "new since" continues where it ended.
 EVERYTHING = "everything"
 
 
-def person() -> str:
-    """Who is downloading, as the audit log and "new since" know them.
-
-    The built-in admin for now; with named accounts, the account (one function to change).
-    """
-    return BUILT_IN_ADMIN
+def person() -> str | None:
+    """Who is downloading, as "new since" knows them: the account's id (a session or one of its
+    API tokens), the built-in admin, or None on the command line (it moves nobody's window)."""
+    who = principal.current()
+    if who is None:
+        return None
+    return who.account_id or BUILT_IN_ADMIN
 
 
 def last_download_end(who: str | None = None):
@@ -121,6 +145,8 @@ def last_download_end(who: str | None = None):
 
 def new_since(who: str | None = None):
     """(since, tests received from then) for "new since <date> (N tests)", or None if never."""
+    if who is None and person() is None:
+        return None
     since = last_download_end(who)
     if since is None:
         return None
@@ -263,14 +289,16 @@ def attachment(download: Download) -> Response:
     """
     chunks = iter(download.chunks)
     first = next(chunks, b"")
-    body = _stream(current_app._get_current_object(), download, first, chunks, clients.address())
+    # Who and from where are read now: the stream ends after the request context is gone.
+    requester = {"client": clients.address(), "who": audit.actor()}
+    body = _stream(current_app._get_current_object(), download, first, chunks, requester)
     response = Response(body, mimetype=download.mimetype)
     response.headers["Content-Disposition"] = content_disposition(download.file_name)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def _stream(app, download: Download, first: bytes, rest: Iterator[bytes], client: str):
+def _stream(app, download: Download, first: bytes, rest: Iterator[bytes], requester: dict):
     """first, then each further piece made inside its own app context; recorded when it ends.
 
     A context per piece rather than one for the whole download (stream_with_context): two
@@ -294,7 +322,7 @@ def _stream(app, download: Download, first: bytes, rest: Iterator[bytes], client
             close = getattr(rest, "close", None)
             if close is not None:
                 close()
-            record(download, sent, completed, client=client)
+            record(download, sent, completed, **requester)
 
 
 def save(download: Download, path: Path) -> int:
@@ -324,6 +352,7 @@ def record(
     completed: bool,
     *,
     client: str | None = None,
+    who: dict | None = None,
     file: str | None = None,
 ) -> None:
     """The audit entry of a download: `count` is the bytes that left, whatever the file.
@@ -335,6 +364,7 @@ def record(
         audit.DOWNLOAD,
         count=sent,
         client=client,
+        who=who,
         file=file or download.file_name,
         completed=completed,
         **details,

@@ -3,12 +3,14 @@
 from flask import Blueprint, url_for
 
 from intact import db
+from intact.accounts.permissions import public
 from intact.errors import error_response
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
+@public
 def healthz():
     """200 when the database answers a ping, 503 otherwise."""
     try:
@@ -19,6 +21,7 @@ def healthz():
 
 
 @bp.get("/")
+@public
 def index():
     """Point people to the right place, as the original backend did."""
     return {

@@ -54,6 +54,7 @@ _PROGRESS_FIELDS = (
     "started_at",
     "last_received_at",
     "completed_at",
+    "replaced_by",
 )
 
 
@@ -78,6 +79,12 @@ class StudyProgress:
     last_received_at: datetime | None = None
     completed_at: datetime | None = None
     state: str = NOT_STARTED
+    # Closed links (intact/participants/lifecycle.py): the participant withdrew, or this link was
+    # deactivated (`replaced_by` the reissued study; `replaces`: the study this one reissues).
+    withdrawn_at: datetime | None = None
+    deactivated_at: datetime | None = None
+    replaced_by: str | None = None
+    replaces: str | None = None
 
     @property
     def label(self) -> str:
@@ -142,6 +149,13 @@ class ParticipantProgress:
 
     def __bool__(self) -> bool:
         return bool(self._studies if self._studies is not None else self._documents)
+
+    @property
+    def withdrawn(self) -> bool:
+        """Whether the participant withdrew (every study of theirs says so)."""
+        if self._studies is not None:
+            return any(s.withdrawn_at for s in self._studies)
+        return any(doc.get("withdrawn_at") for doc in self._documents)
 
     @property
     def last_activity(self) -> datetime | None:
@@ -316,6 +330,10 @@ def progress_of(doc: dict) -> StudyProgress:
         started_at=doc.get("started_at"),
         last_received_at=doc.get("last_received_at"),
         completed_at=doc.get("completed_at"),
+        withdrawn_at=doc.get("withdrawn_at"),
+        deactivated_at=doc.get("deactivated_at"),
+        replaced_by=doc.get("replaced_by"),
+        replaces=doc.get("replaces"),
     )
 
 
@@ -336,10 +354,12 @@ def load_progress(now: datetime | None = None, studies_filter: dict | None = Non
 
 def overview(now: datetime | None = None) -> Overview:
     """Counts of participants, studies by type and state, tests by type, and the latest arrival."""
-    studies = load_progress(now)
+    every_study = load_progress(now)
     tests_by_type = Counter()
-    for study in studies:
+    for study in every_study:
         tests_by_type.update(study.received)
+    # A deactivated link is no longer a study to run: the one reissuing it is counted instead.
+    studies = [s for s in every_study if not s.deactivated_at]
     ordered_tests = {name: tests_by_type[name] for name in TEST_TYPES}
     ordered_tests[UNCLASSIFIED] = tests_by_type[UNCLASSIFIED]
     by_type = Counter(s.study_type for s in studies)
@@ -352,7 +372,7 @@ def overview(now: datetime | None = None) -> Overview:
         tests=sum(tests_by_type.values()),
         tests_by_type=ordered_tests,
         latest_submission_at=max(
-            (s.last_received_at for s in studies if s.last_received_at), default=None
+            (s.last_received_at for s in every_study if s.last_received_at), default=None
         ),
         refused=quarantine.count_refused(),
     )
@@ -389,10 +409,14 @@ def group_by_participant(studies: list[StudyProgress]) -> list[ParticipantProgre
 
 
 def participants(now: datetime | None = None) -> list[ParticipantProgress]:
-    """Every participant with their study documents, read into StudyProgress only when used."""
+    """Every participant with their open or used links (deactivated ones left out), each read
+    into StudyProgress only when used."""
     states = (now or datetime.now(UTC), _abandoned_after())
     grouped = defaultdict(list)
     for doc in _read("studies", None, _PROGRESS_FIELDS):
+        if doc.get("deactivated_at"):
+            # A deactivated link is not a column of the grid: the study reissuing it is.
+            continue
         grouped[doc.get("participant_id", "")].append(doc)
     return [
         ParticipantProgress(participant_id, documents=documents, states=states)

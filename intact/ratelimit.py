@@ -2,7 +2,8 @@
 
 A study id is a participant's only credential (8 letters: 26**8, about 2.1e11 ids), so the
 answers that tell a guesser "wrong id" are what we slow down: GET /studies/<id> misses (404) and
-refused POST /tests (4xx), plus failed dashboard logins. Successful requests are never counted,
+refused POST /tests (4xx). Wrong passwords, codes and API tokens are counted by
+intact/accounts/throttle.py on the same storage. Successful requests are never counted,
 so a clinic where 30 participants share one address never meets a limit in normal use.
 
 Counters live in the app's own database in every store mode (intact/counters.py), so neither a
@@ -12,7 +13,6 @@ Use in views, as the outermost decorator so that errors raised by argument parsi
 
     @ratelimit.limit_study_lookups    # GET /studies/<study_id>: 404 answers count
     @ratelimit.limit_test_submissions # POST /tests: 4xx answers count
-    @ratelimit.limit_login_attempts   # dashboard login: 401 answers or mark_failure() count
 
 On a MethodView (flask-smorest's included) list it in the class's `decorators`: it then wraps the
 whole view, argument parsing included, and Flask-Limiter knows which route it limits, which
@@ -20,8 +20,7 @@ whole view, argument parsing included, and Flask-Limiter knows which route it li
 reached it, in that process).
 
 A view that must answer 200 to a failure (an htmx form re-rendered with its error) calls
-`ratelimit.mark_failure()` so the attempt still counts. `auth.admin_required` applies the login
-limit itself: wrong passwords sent to the admin API share the dashboard login's counter.
+`ratelimit.mark_failure()` so the attempt still counts.
 """
 
 import logging
@@ -115,11 +114,6 @@ def _refused(response) -> bool:
     return failed_status or bool(g.get("ratelimit_failure"))
 
 
-def _wrong_password(response) -> bool:
-    # 401 only: a researcher's script sending bad input with the right password is no guesser.
-    return response.status_code == 401 or bool(g.get("ratelimit_failure"))
-
-
 def _not_found(response) -> bool:
     return response.status_code == 404 or bool(g.get("ratelimit_failure"))
 
@@ -143,16 +137,6 @@ limit_test_submissions = limiter.limit(
     methods=["POST"],
     deduct_when=_refused,
     error_message="Too many refused submissions from your network address. Try again later.",
-)
-# One counter per client for every way of trying the admin password: the dashboard login and
-# every admin API endpoint (auth.admin_required applies it), so no door is left unthrottled.
-limit_login_attempts = limiter.shared_limit(
-    _setting("RATELIMIT_LOGIN_FAILURES"),
-    scope="admin-password",
-    # Passwords arrive by POST only; showing the login form needs no counter (nor the database).
-    methods=["POST"],
-    deduct_when=_wrong_password,
-    error_message="Too many wrong admin passwords from your network address. Try again later.",
 )
 
 

@@ -205,8 +205,13 @@ class ScoresPass:
 # --- Tables of the ZIP and the workbook; summary.csv as a download ---------------------------
 
 
-def summary_table(scores: ScoresPass) -> exports.Table:
-    """summary: one row per study with every test's scores and flags."""
+def summary_table(scores: ScoresPass | None = None) -> exports.Table:
+    """summary: one row per study with every test's scores and flags.
+
+    `scores`: the pass that makes the rows (the ZIP shares one with change); by default one of
+    everything received so far.
+    """
+    scores = scores or ScoresPass(exports.Selection())
     columns = _columns(SUMMARY, scoring.summary_codebook(quality_rules()))
     return exports.Table(
         SUMMARY,
@@ -217,8 +222,9 @@ def summary_table(scores: ScoresPass) -> exports.Table:
     )
 
 
-def change_table(scores: ScoresPass) -> exports.Table:
+def change_table(scores: ScoresPass | None = None) -> exports.Table:
     """change: one row per follow-up with each score's change from the baseline and its RCI."""
+    scores = scores or ScoresPass(exports.Selection())
     # The codebook names each score's source, which needs no estimate: no pass over the data.
     columns = _columns(CHANGE, change_codebook(sources.current_method(None)))
     # In a window, studies.csv holds the studies the window touched: a follow-up whose change
@@ -319,6 +325,7 @@ _ALWAYS_FILLED = {
     "study_id",
     "participant_id",
     "study_type",
+    "withdrawn",
     "tests_submitted",
     "unclassified_submissions",
     "flagged_tests",

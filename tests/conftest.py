@@ -730,6 +730,8 @@ def seed_a_study_in_full_swing(app) -> None:
         db.studies().insert_many(studies)
         db.tests().insert_many(tests)
         db.quarantine().insert_one(refused)
+    # A research assistant's account beside the built-in admin, for the Accounts pages.
+    make_account(app, "research.assistant@example.org", "researcher")
 
 
 @pytest.fixture(scope="module")
@@ -793,3 +795,54 @@ def assert_accessible(page, what: str = "") -> None:
         f"- {v['id']} ({v['impact']}): {v['help']} at {', '.join(v['nodes'])}" for v in violations
     )
     assert not violations, f"{what or page.url}: accessibility violations\n{listed}"
+
+
+# --- accounts and sessions ---------------------------------------------------------------------
+
+STRONG_PASSWORD = "violet-lantern-orbit-73"
+CSRF_TOKEN = "csrf-token-for-tests"
+
+
+def make_account(app, email, role, password=STRONG_PASSWORD):
+    """A named account with a password, straight through the accounts service."""
+    from intact.accounts import users
+
+    with app.app_context():
+        return users.create_account(email, role, password=password)
+
+
+def start_session(app, client, account=None, csrf=CSRF_TOKEN) -> str:
+    """Log `client` in as `account` (None: the built-in admin) without the login form.
+
+    The session is recorded on the server like a real login's; the CSRF token is returned.
+    """
+    from intact import auth
+    from intact.accounts import guard, sessions
+
+    with app.app_context():
+        session_id = sessions.start(account.account_id if account else None)
+    with client.session_transaction() as cookie:
+        cookie.permanent = True
+        cookie[guard.SESSION_ID_KEY] = session_id
+        cookie[auth.CSRF_SESSION_KEY] = csrf
+    return csrf
+
+
+@pytest.fixture
+def researcher(app):
+    """A named researcher account (res@example.org)."""
+    return make_account(app, "res@example.org", "researcher")
+
+
+def make_token(app, account, scope="read", days=90) -> str:
+    """An API token of `account` (the secret, as a script would send it)."""
+    from intact.accounts import tokens
+
+    with app.app_context():
+        secret, _ = tokens.create(account.account_id, f"test {scope}", scope, days)
+    return secret
+
+
+def bearer(secret: str) -> dict:
+    """The Authorization header for an API token."""
+    return {"Authorization": f"Bearer {secret}"}

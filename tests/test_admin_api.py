@@ -4,9 +4,9 @@ import io
 import zipfile
 
 import pytest
-from conftest import TEST_PASSWORD
+from conftest import TEST_PASSWORD, start_session
 
-from intact import auth, create_app, db
+from intact import create_app, db
 
 ENDPOINTS = {
     "/studies": {"participant_ids": "P1"},
@@ -54,13 +54,11 @@ def test_every_endpoint_refuses_a_wrong_or_missing_password(app, client, path, f
         assert db.studies().count_documents({}) == 0
 
 
-def test_a_dashboard_session_with_its_csrf_token_is_accepted(client):
-    with client.session_transaction() as session:
-        session[auth.SESSION_FLAG] = True
-        session[auth.CSRF_SESSION_KEY] = "token-123"
+def test_a_dashboard_session_with_its_csrf_token_is_accepted(app, client):
+    token = start_session(app, client)
     form = {"participant_ids": "P1"}
-    assert client.post("/studies", data=form).status_code == 401
-    response = client.post("/studies", data=form, headers={"X-CSRF-Token": "token-123"})
+    assert client.post("/studies", data=form).status_code == 403
+    response = client.post("/studies", data=form, headers={"X-CSRF-Token": token})
     assert response.status_code == 200
 
 

@@ -7,27 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import TEST_PASSWORD
-from flask import Blueprint
 from pymongo.errors import ServerSelectionTimeoutError
 
-from intact import audit, auth, create_app, db
-
-probe = Blueprint("audit_probe", __name__)
-
-
-@probe.post("/probe/admin-action")
-@auth.admin_required
-def admin_action():
-    """Stands in for an admin API endpoint."""
-    audit.record(audit.STUDIES_CREATED, count=3, batch_id="b1")
-    return {"created": 3}
-
-
-@pytest.fixture
-def app(app_config):
-    app = create_app(app_config)
-    app.register_blueprint(probe)
-    return app
+from intact import audit, db
 
 
 def entries(app, **filters):
@@ -79,26 +61,30 @@ def test_an_unreachable_database_does_not_fail_the_action(app, monkeypatch, capl
 
 def test_wrong_admin_passwords_are_recorded_without_the_password(app, client):
     response = client.post(
-        "/probe/admin-action",
-        data={"password": "guess-123"},
+        "/studies",
+        data={"password": "guess-123", "participant_ids": "P1"},
         environ_base={"REMOTE_ADDR": "1.2.3.4"},
     )
     assert response.status_code == 401
     (entry,), _ = entries(app, action=audit.ADMIN_PASSWORD_REFUSED)
     assert entry["client"] == "1.2.3.4"
-    assert entry["details"] == {"endpoint": "audit_probe.admin_action"}
+    assert entry["details"] == {"endpoint": "admin_api.create_studies"}
+    assert entry["who"] == audit.ANONYMOUS
     assert "guess-123" not in json.dumps(entry, default=str)
 
 
 def test_requests_without_a_password_are_not_recorded_as_guesses(app, client):
-    assert client.post("/probe/admin-action").status_code == 401
+    assert client.post("/studies", data={"participant_ids": "P1"}).status_code == 401
     assert entries(app)[1] == 0
 
 
 def test_admin_actions_are_recorded(app, client):
-    assert client.post("/probe/admin-action", data={"password": TEST_PASSWORD}).status_code == 200
+    form = {"password": TEST_PASSWORD, "participant_ids": "P1\nP2\nP3"}
+    assert client.post("/studies", data=form).status_code == 200
     (entry,), _ = entries(app, action=audit.STUDIES_CREATED)
-    assert entry["count"] == 3
+    assert entry["count"] == 6
+    assert entry["who"] == "built-in admin (ADMIN_PASSWORD)"
+    assert entry["via"] == "password"
 
 
 def fill_log(app):
@@ -166,10 +152,11 @@ def test_csv_export(app):
     assert rows[0] == list(audit.CSV_COLUMNS)
     assert len(rows) == 7
     newest = rows[1]
-    assert newest[1:5] == ["download", "10.0.0.3", "", ""]
-    assert json.loads(newest[5]) == {"file": '=HYPERLINK("http://evil")'}
+    assert newest[1:6] == ["download", audit.ANONYMOUS, "10.0.0.3", "", ""]
+    assert json.loads(newest[6]) == {"file": '=HYPERLINK("http://evil")'}
     oldest = rows[-1]
-    assert oldest == ["2026-11-01T09:00:00.000Z", "login_failure", "10.0.0.1", "0", "", "{}"]
+    # Entries written before accounts existed name nobody: the column is empty.
+    assert oldest == ["2026-11-01T09:00:00.000Z", "login_failure", "", "10.0.0.1", "0", "", "{}"]
 
 
 def test_csv_cells_cannot_start_a_formula(app):
@@ -184,7 +171,7 @@ def test_csv_cells_cannot_start_a_formula(app):
             }
         )
         text = "".join(audit.iter_csv(action=audit.DOWNLOAD))
-    assert list(csv.reader(io.StringIO(text)))[1][2] == "'=cmd|' /C calc'!A0"
+    assert list(csv.reader(io.StringIO(text)))[1][3] == "'=cmd|' /C calc'!A0"
 
 
 # --- the admin API's actions ---------------------------------------------------------------

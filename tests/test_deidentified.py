@@ -134,3 +134,27 @@ def test_a_deidentified_workbook_has_the_same_columns(client, every_kind_of_resu
     header = next(book["studies"].iter_rows(values_only=True))
     assert "study_pseudonym" in header
     assert "url" not in header
+
+
+def test_a_reissued_link_names_the_study_it_replaces_by_pseudonym_only(
+    app, client, every_kind_of_result
+):
+    """`replaces` holds the deactivated study's id, a credential like every study id."""
+    from intact import db
+    from intact.participants import lifecycle
+
+    with app.test_request_context():
+        new = lifecycle.reissue("pfollone", "lost the link")
+        with app.app_context():
+            study_ids = db.studies().distinct("study_id")
+    files = zip_files(post(client, ZIP_URL, deidentified="true"))
+    for name, text in files.items():
+        if name in {"codebook.csv", "datapackage.json"}:
+            continue
+        leaked = [study_id for study_id in study_ids if study_id in text]
+        assert not leaked, (name, leaked)
+    studies = rows(files["studies.csv"])
+    assert "replaces" not in studies[0]
+    codes = pseudonyms.Pseudonymiser(TEST_PSEUDONYM_KEY)
+    (reissued,) = [row for row in studies if row["study_pseudonym"] == codes.study(new["study_id"])]
+    assert reissued["replaces_study_pseudonym"] == codes.study("pfollone")

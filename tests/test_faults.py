@@ -12,6 +12,7 @@ import pytest
 from conftest import csrf_from, load_sample, log_in, store_locked_by_another_process
 
 from intact import auth, create_app, db
+from intact.accounts import guard
 
 ANSWER_WITHIN_SECONDS = 5
 
@@ -149,12 +150,12 @@ def test_dashboard_download_answers_the_dashboards_503_page_when_mongodb_is_unre
     unreachable_mongodb_app,
 ):
     client = unreachable_mongodb_app.test_client()
-    # The session of a researcher who logged in before the outage (logging in needs the store).
+    # The cookie of a researcher who logged in before the outage: checking it needs the store.
     with client.session_transaction() as session:
-        session[auth.SESSION_FLAG] = True
-    token = csrf_from(client.get("/admin/downloads"))
+        session[guard.SESSION_ID_KEY] = "a-session-id"
+        session[auth.CSRF_SESSION_KEY] = "csrf-token"
     response, seconds = timed(
-        lambda: client.post("/admin/downloads/archive", data={"csrf_token": token})
+        lambda: client.post("/admin/downloads/archive", data={"csrf_token": "csrf-token"})
     )
     assert response.status_code == 503
     assert response.mimetype == "text/html"

@@ -3,14 +3,14 @@
 import time
 
 import pytest
-from conftest import TEST_PASSWORD
 from flask import Blueprint, abort, request
 from flask.views import MethodView
 from flask_smorest import Blueprint as ApiBlueprint
 from limits import parse
 from marshmallow import Schema, fields
 
-from intact import auth, config, create_app, ratelimit
+from intact import config, create_app, ratelimit
+from intact.accounts.permissions import public
 
 KNOWN_STUDY = "abcdefgh"
 
@@ -18,6 +18,7 @@ probe = Blueprint("ratelimit_probe", __name__)
 
 
 @probe.get("/probe/studies/<study_id>")
+@public
 @ratelimit.limit_study_lookups
 def probe_study(study_id):
     """Stands in for GET /studies/<id>: known id 200, anything else 404."""
@@ -27,6 +28,7 @@ def probe_study(study_id):
 
 
 @probe.post("/probe/tests")
+@public
 @ratelimit.limit_test_submissions
 def probe_submission():
     """Stands in for POST /tests: 200, or the 4xx the body asks for."""
@@ -37,17 +39,6 @@ def probe_submission():
     return {"stored": True}
 
 
-@probe.post("/probe/login")
-@ratelimit.limit_login_attempts
-def probe_login():
-    """Stands in for the dashboard login: a failure re-rendered with 200, marked as failure."""
-
-    if request.form.get("password") != "right":
-        ratelimit.mark_failure()
-        return "<p>Wrong password</p>"
-    return "<p>Welcome</p>"
-
-
 smorest_probe = ApiBlueprint("ratelimit_smorest_probe", __name__)
 
 
@@ -56,6 +47,7 @@ class ProbeSubmissionSchema(Schema):
 
 
 @smorest_probe.route("/probe/smorest/tests")
+@public
 class ProbeSubmissions(MethodView):
     decorators = [ratelimit.limit_test_submissions]
 
@@ -192,17 +184,6 @@ def test_schema_errors_from_flask_smorest_count(client):
     assert response.is_json
 
 
-def test_failed_logins_answered_200_still_count(client):
-    for _ in range(2):
-        assert client.post("/probe/login", data={"password": "wrong"}).status_code == 200
-    assert client.post("/probe/login", data={"password": "right"}).status_code == 429
-
-
-def test_successful_logins_never_count(client):
-    for _ in range(10):
-        assert client.post("/probe/login", data={"password": "right"}).status_code == 200
-
-
 def test_limits_can_be_switched_off(app_config):
     app_config["RATELIMIT_ENABLED"] = "0"
     app = create_app(app_config)
@@ -267,23 +248,3 @@ def test_unreachable_counter_database_answers_503_quickly(app_config):
     assert response.status_code == 503
     assert "database is not reachable" in response.json["message"]
     assert time.perf_counter() - started < 2
-
-
-@probe.post("/probe/admin")
-@auth.admin_required
-def probe_admin():
-    """Stands in for an admin API endpoint."""
-    return {"ok": True}
-
-
-def test_wrong_admin_api_passwords_share_the_login_limit(client):
-    assert client.post("/probe/admin", data={"password": "nope"}).status_code == 401
-    assert client.post("/probe/login", data={"password": "wrong"}).status_code == 200
-    # Two failures through two doors: the right password is now refused on both.
-    assert client.post("/probe/admin", data={"password": TEST_PASSWORD}).status_code == 429
-    assert client.post("/probe/login", data={"password": "right"}).status_code == 429
-
-
-def test_admin_requests_with_the_right_password_never_count(client):
-    for _ in range(10):
-        assert client.post("/probe/admin", data={"password": TEST_PASSWORD}).status_code == 200

@@ -5,6 +5,7 @@ from conftest import chromium_dump_dom, serving
 from flask import Blueprint, Response, abort
 
 from intact import create_app
+from intact.accounts.permissions import public
 
 probe = Blueprint("headers_probe", __name__)
 
@@ -19,12 +20,14 @@ SCRIPT = 'document.getElementById("status").textContent = "external script ran";
 
 
 @probe.get("/probe/page")
+@public
 def page():
     """An HTML page with one inline script and one script file from this app."""
     return PAGE
 
 
 @probe.get("/probe/page-allowing-inline")
+@public
 def page_allowing_inline():
     """The same page under a policy that allows inline scripts: the control experiment."""
     policy = "script-src 'self' 'unsafe-inline'"
@@ -32,24 +35,28 @@ def page_allowing_inline():
 
 
 @probe.get("/probe/page.js")
+@public
 def page_script():
     """The script file the page loads."""
     return Response(SCRIPT, mimetype="text/javascript")
 
 
 @probe.get("/probe/framable")
+@public
 def own_policy():
     """A view that sets its own header keeps it."""
     return Response("<p>hi</p>", headers={"X-Frame-Options": "SAMEORIGIN"})
 
 
 @probe.get("/probe/broken")
+@public
 def broken():
     """An unexpected error."""
     raise RuntimeError("boom")
 
 
 @probe.get("/probe/missing")
+@public
 def missing():
     """A 404 raised by a view."""
     abort(404)

@@ -84,8 +84,8 @@ def test_a_dashboard_session_can_download_with_its_csrf_token(client, scored_dat
     log_in(client)
     with client.session_transaction() as session:
         token = session["csrf_token"]
-    refused = client.post(WORKBOOK_URL)
-    assert refused.status_code == 401
+    refused = client.post(WORKBOOK_URL)  # a session without its CSRF token
+    assert refused.status_code == 403
     response = client.post(WORKBOOK_URL, data={"csrf_token": token})
     assert response.status_code == 200
     assert response.data[:2] == b"PK"  # an .xlsx is a ZIP

@@ -15,6 +15,8 @@ MENU = (
     ("dashboard.scores", "Scores"),
     ("dashboard.flagged_tests", "Data quality"),
     ("dashboard.reliable_declines", "Reliable change"),
+    ("dashboard.accounts", "Accounts"),
+    ("dashboard.my_account", "My account"),
     ("dashboard.instructions", "How it works"),
 )
 
@@ -23,10 +25,14 @@ def init_app(app) -> None:
     """Register the dashboard: its session settings, template filters, views and error pages."""
     # Imported here, not at the top: these modules add their routes to `bp` above.
     from intact.admin import (  # noqa: PLC0415
+        accounts,  # noqa: F401
         audit_log,  # noqa: F401
         download_views,  # noqa: F401
         errors,
         formatting,
+        lifecycle,  # noqa: F401
+        login,  # noqa: F401
+        my_account,  # noqa: F401
         reliable_change,  # noqa: F401
         scores,  # noqa: F401
         session,

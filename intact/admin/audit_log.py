@@ -5,6 +5,7 @@ from datetime import UTC, datetime, time, timedelta
 from flask import request, url_for
 
 from intact import audit, downloads
+from intact.accounts.permissions import Permission, requires
 from intact.admin import bp, pages, schemas
 
 ENTRIES_PER_PAGE = 50
@@ -29,6 +30,7 @@ def _page_args(args: dict, **changes) -> dict:
 
 
 @bp.get("/audit")
+@requires(Permission.SEE_AUDIT_LOG)
 def audit_log():
     """Every admin action, newest first: logins, studies created, downloads, backups."""
     args = schemas.load(schemas.AuditQueryArgsSchema, request.args)
@@ -46,6 +48,7 @@ def audit_log():
 
 
 @bp.get("/audit.csv")
+@requires(Permission.SEE_AUDIT_LOG)
 def audit_log_csv():
     """The entries the page's filters select, as CSV."""
     args = schemas.load(schemas.AuditQueryArgsSchema, request.args)

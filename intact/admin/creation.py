@@ -1,9 +1,10 @@
 """View helper for the create-studies form: what was typed or uploaded, or why it cannot be used."""
 
+from flask import current_app, request
 from marshmallow import ValidationError
 
 from intact import participant_lists, studies
-from intact.admin import schemas
+from intact.admin import pages, schemas
 
 TEXT_FIELD = "participant_ids"
 FILE_FIELD = "participant_ids_file"
@@ -46,3 +47,38 @@ def batch_from_request(form, files) -> tuple[list[str], int, int]:
         fields["baselines_per_participant"],
         fields["followups_per_participant"],
     )
+
+
+RELOGIN_MESSAGE = (
+    "Your session has ended, so nothing was created. Log in again below: the list is kept (a "
+    "chosen file must be chosen again)."
+)
+
+
+def create_form(errors_by_field: dict[str, str], status: int, values=None, relogin=False):
+    """The create-studies form with these errors and values; `relogin`: it logs in first."""
+    return pages.render_page(
+        "admin/create.html",
+        "admin/partials/_create_form.html",
+        status,
+        form_errors=errors_by_field,
+        values=values or {},
+        relogin=relogin,
+        shared_password=current_app.config["ADMIN_PASSWORD_ENABLED"],
+        max_studies=current_app.config["MAX_STUDIES_PER_REQUEST"],
+    )
+
+
+def relogin_form():
+    """The form as sent after the session ended: filled in, logging in first, nothing created."""
+    return create_form(
+        {FORM_ERROR: RELOGIN_MESSAGE},
+        422 if pages.is_htmx() else 401,
+        request.form,
+        relogin=True,
+    )
+
+
+def carried(form) -> bool:
+    """Whether a login post carries the create-studies form (sent after its session ended)."""
+    return TEXT_FIELD in form

@@ -9,6 +9,7 @@ from flask import abort, make_response, render_template, request
 from marshmallow import ValidationError
 
 from intact import downloads, exports, pseudonyms, studies
+from intact.accounts.permissions import Permission, requires
 from intact.admin import bp, schemas
 from intact.timestamps import utc_iso
 
@@ -32,6 +33,7 @@ def _downloads_page(status: int = 200, form_errors: dict | None = None, values: 
         values=values or {},
         new_since=_new_since(),
         deidentification_available=pseudonyms.is_available(),
+        only_deidentified=not downloads.may_download_identifiable(),
     )
     return make_response(page, status)
 
@@ -46,12 +48,14 @@ def _new_since() -> dict | None:
 
 
 @bp.get("/downloads", endpoint="downloads")
+@requires(Permission.DOWNLOAD_DEIDENTIFIED)
 def downloads_page():
     """Download the studies, every result as a ZIP, one test's results, the scores."""
     return _downloads_page()
 
 
 @bp.post("/downloads/<kind>")
+@requires(Permission.DOWNLOAD_DEIDENTIFIED)
 def download(kind):
     """The file a download form names (FORMS), for everyone or one participant.
 

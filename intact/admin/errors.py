@@ -6,11 +6,12 @@ For an htmx request the message is a fragment that htmx puts into the page's mes
 
 import logging
 
-from flask import make_response, render_template, request
+from flask import make_response, render_template, request, url_for
 from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
-from intact.admin import pages
+from intact.accounts import guard, throttle
+from intact.admin import creation, pages
 from intact.db import UNAVAILABLE_ERRORS
 
 log = logging.getLogger(__name__)
@@ -40,11 +41,16 @@ MESSAGES = {
 }
 
 
-def error_page(status: int, message: str | None = None, details: list[str] | None = None):
+def error_page(
+    status: int,
+    message: str | None = None,
+    details: list[str] | None = None,
+    title: str | None = None,
+):
     """The error as a page, or as a message fragment for htmx."""
     context = {
         "status": status,
-        "title": TITLES.get(status, "Something went wrong"),
+        "title": title or TITLES.get(status, "Something went wrong"),
         "message": message or MESSAGES.get(status, ""),
         "details": details or [],
     }
@@ -78,6 +84,27 @@ def init_blueprint(bp) -> None:
     for status in TITLES:
         if status != 500:
             bp.register_error_handler(status, _http_error)
+
+    @bp.errorhandler(guard.NotAuthenticated)
+    def _log_in_first(error):
+        if request.endpoint == "dashboard.create_studies_submit":
+            # The session ended while the form was open: keep what was typed, create nothing.
+            return creation.relogin_form()
+        return pages.send_to_login()
+
+    @bp.errorhandler(guard.PermissionDenied)
+    def _not_for_this_role(error):
+        return error_page(403, error.description, title="Not available with your role")
+
+    @bp.errorhandler(guard.TwoFactorSetupNeeded)
+    def _set_up_two_factor_first(error):
+        return pages.redirect_to(url_for("dashboard.two_factor_setup"))
+
+    @bp.errorhandler(throttle.TooManyFailures)
+    def _too_many_failures(error):
+        response = error_page(429, error.description)
+        response.headers["Retry-After"] = str(error.retry_after_seconds)
+        return response
 
     @bp.errorhandler(RateLimitExceeded)
     def _too_many_attempts(error):

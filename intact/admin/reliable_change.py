@@ -4,6 +4,7 @@ from flask import abort, flash, render_template, request, url_for
 from marshmallow import ValidationError
 
 from intact import scoring, summaries
+from intact.accounts.permissions import Permission, requires
 from intact.admin import bp, pages, schemas
 from intact.reliable_change import method, reference, sources
 from intact.testtypes import TEST_TYPES
@@ -20,6 +21,7 @@ def _score_choices() -> list[tuple[str, list[tuple[str, str]]]]:
 
 
 @bp.get("/reliable-change")
+@requires(Permission.VIEW_PROGRESS)
 def reliable_declines():
     """Participants whose latest follow-up shows a reliable decline, on any score or on one."""
     args = schemas.load(schemas.ReliableDeclinesQueryArgsSchema, request.args)
@@ -42,6 +44,7 @@ def reliable_declines():
 
 
 @bp.get("/reliable-change/method")
+@requires(Permission.VIEW_PROGRESS)
 def reliable_change_method():
     """The level, the minimum pairs, and each score's r, SD1 and practice with their source."""
     used = summaries.reliable_change_method()
@@ -94,12 +97,14 @@ def _values_form(score: str, status: int = 200, values=None, form_errors=None):
 
 
 @bp.get("/reliable-change/method/<score>")
+@requires(Permission.VIEW_PROGRESS)
 def reliable_change_values(score):
     """The form where a researcher enters one score's r, SD1 and practice, with their source."""
     return _values_form(_score_or_404(score))
 
 
 @bp.post("/reliable-change/method/<score>")
+@requires(Permission.MANAGE_STUDIES)
 def save_reliable_change_values(score):
     """Store one score's values (audited) and go back to the method; or the form with its errors."""
     score = _score_or_404(score)
@@ -117,6 +122,7 @@ def save_reliable_change_values(score):
 
 
 @bp.post("/reliable-change/method/<score>/clear")
+@requires(Permission.MANAGE_STUDIES)
 def clear_reliable_change_values(score):
     """Remove a researcher's values of one score (audited): the file or the sample applies again."""
     score = _score_or_404(score)

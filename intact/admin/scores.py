@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from flask import abort, render_template, request
 
 from intact import scoring, summaries
+from intact.accounts.permissions import Permission, requires
 from intact.admin import bp, pages, schemas
 from intact.testtypes import TEST_TYPES
 
@@ -17,6 +18,7 @@ def _flag_descriptions() -> dict[str, str]:
 
 
 @bp.get("/scores")
+@requires(Permission.VIEW_PROGRESS)
 def scores():
     """Each score's distribution at baseline and at follow-up, over every study."""
     exclude_flagged = schemas.load(schemas.ScoresQueryArgsSchema, request.args)["flagged"] != ""
@@ -29,6 +31,7 @@ def scores():
 
 
 @bp.get("/scores/flagged")
+@requires(Permission.VIEW_PROGRESS)
 def flagged_tests():
     """Every test with a data-quality flag, with a link to its participant; filter by flag."""
     args = schemas.load(schemas.FlaggedQueryArgsSchema, request.args)
@@ -59,6 +62,7 @@ def _overview_or_404(participant_id: str):
 
 
 @bp.get("/participants/<participant:participant_id>/scores")
+@requires(Permission.VIEW_PROGRESS)
 def participant_scores(participant_id):
     """One participant's baseline and follow-ups side by side, with the change in each score."""
     return render_template(
@@ -69,6 +73,7 @@ def participant_scores(participant_id):
 
 
 @bp.get("/participants/<participant:participant_id>/report")
+@requires(Permission.VIEW_PROGRESS)
 def participant_report(participant_id):
     """A page that prints cleanly to PDF: the participant's scores over time."""
     return render_template(

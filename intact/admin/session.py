@@ -1,4 +1,8 @@
-"""The dashboard's login session: a signed cookie that ends after ADMIN_SESSION_HOURS idle."""
+"""The dashboard's login cookie: a signed cookie holding a server-side session's id.
+
+What a session means (whose it is, when it ends) is recorded on the server
+(intact/accounts/sessions.py); the cookie only carries its random id and the CSRF token.
+"""
 
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -6,7 +10,8 @@ from urllib.parse import urlsplit
 from flask import request, session
 from flask.sessions import SecureCookieSessionInterface
 
-from intact import auth
+from intact import auth, clients
+from intact.accounts import guard, principal, sessions, users
 
 
 class DashboardSessionInterface(SecureCookieSessionInterface):
@@ -22,27 +27,43 @@ class DashboardSessionInterface(SecureCookieSessionInterface):
 
 
 def init_app(app) -> None:
-    """Cookie flags and idle expiry for the session the dashboard and admin endpoints share."""
+    """Cookie flags and lifetime of the cookie the dashboard and admin endpoints share."""
     app.session_interface = DashboardSessionInterface()
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
-    # A permanent session is re-signed with a fresh timestamp on every request, and the signature
-    # is refused once older than the lifetime: so the lifetime is an idle timeout, checked on the
-    # server whatever the browser does with the cookie's expiry date.
+    # The server decides when a session ends; the cookie's own expiry only keeps browsers from
+    # sending a cookie the server would refuse anyway.
     app.config["SESSION_REFRESH_EACH_REQUEST"] = True
     app.permanent_session_lifetime = timedelta(hours=app.config["ADMIN_SESSION_HOURS"])
 
 
-def log_in() -> None:
-    """Start a fresh admin session, with a new CSRF token (nothing carries over from before)."""
+def log_in(account: users.Account | None) -> None:
+    """Start a fresh session for the account (None: the built-in admin), with a new CSRF token.
+
+    Nothing carries over from before the login (no session fixation).
+    """
+    old = session.get(guard.SESSION_ID_KEY)
+    if old:
+        sessions.end(old)
     session.clear()
     session.permanent = True
-    session[auth.SESSION_FLAG] = True
+    account_id = account.account_id if account else None
+    session_id = sessions.start(
+        account_id, user_agent=request.headers.get("User-Agent", ""), client=clients.address()
+    )
+    session[guard.SESSION_ID_KEY] = session_id
     auth.csrf_token()
+    who = (
+        principal.for_account(account, session_id)
+        if account
+        else principal.builtin(principal.SESSION, session_id)
+    )
+    principal.set_current(who)
 
 
 def log_out() -> None:
-    """Forget everything the session held."""
+    """End this session on the server and forget everything the cookie held."""
+    sessions.end(session.get(guard.SESSION_ID_KEY))
     session.clear()
 
 

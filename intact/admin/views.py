@@ -4,45 +4,49 @@ from flask import (
     abort,
     current_app,
     flash,
-    redirect,
     render_template,
     request,
     url_for,
 )
 
-from intact import audit, auth, downloads, progress, quarantine, ratelimit, studies, testtypes
-from intact.admin import MENU, bp, creation, formatting, pages, schemas, session
+from intact import audit, auth, downloads, progress, quarantine, studies, testtypes
+from intact.accounts import permissions, principal
+from intact.accounts.permissions import Permission, requires
+from intact.admin import MENU, bp, creation, formatting, pages, schemas
+from intact.participants import lifecycle, notes
 from intact.testtypes import TEST_TYPES
 
-PUBLIC_ENDPOINTS = frozenset({"dashboard.login"})
+
+def may(permission: str) -> bool:
+    """Whether the person looking at the page may do `permission` (templates hide the rest)."""
+    return permissions.allowed(principal.current(), Permission(permission))
 
 
-@bp.before_request
-def _require_login():
-    """Logged-out requests go to the login page; state changes need the session's CSRF token."""
-    if request.endpoint in PUBLIC_ENDPOINTS:
-        return None
-    if not auth.has_admin_session():
-        if request.endpoint == "dashboard.create_studies_submit":
-            # The session ended while the form was open: keep what was typed, create nothing.
-            return _create_form(
-                {creation.FORM_ERROR: RELOGIN_MESSAGE},
-                422 if pages.is_htmx() else 401,
-                request.form,
-                relogin=True,
-            )
-        return pages.send_to_login()
-    if request.method not in auth.SAFE_METHODS and not auth.csrf_token_matches():
-        abort(403)
-    return None
+def _menu() -> list[tuple[str, str]]:
+    """The menu entries this person's role may open."""
+    entries = []
+    for endpoint, label in MENU:
+        view = current_app.view_functions.get(endpoint)
+        if view is None:
+            continue
+        needed = permissions.declaration_of(endpoint, view)
+        if needed == permissions.PUBLIC or may(needed):
+            entries.append((endpoint, label))
+    return entries
 
 
 @bp.context_processor
 def _template_helpers():
+    who = principal.current()
+    logged_in = who is not None and who.via == principal.SESSION
     return {
         "csrf_token": auth.csrf_token,
-        "logged_in": auth.has_admin_session(),
-        "menu": MENU,
+        "logged_in": logged_in,
+        "who": who,
+        "may": may,
+        # Study ids and links are the participants' credentials: analysts never see them.
+        "show_study_ids": logged_in and may(Permission.SEE_STUDY_LINKS),
+        "menu": _menu() if logged_in else [],
         "test_types": TEST_TYPES,
         "test_label": testtypes.label,
         "state_labels": progress.STATE_LABELS,
@@ -52,70 +56,21 @@ def _template_helpers():
         },
         "abandoned_after_days": current_app.config["ABANDONED_AFTER_DAYS"],
         "session_hours": current_app.config["ADMIN_SESSION_HOURS"],
+        "session_max_hours": current_app.config["ADMIN_SESSION_MAX_HOURS"],
         # How a study's link starts (the url of each study is fixed when it is created).
         "link_prefix": current_app.config["STUDY_URL_PREFIX"].rstrip("/") + "/",
     }
 
 
-def _wrong_password(carried: bool, come_back: str | None):
-    """The login form again, or the carried create-studies form, saying the password is wrong."""
-    message = "That password is not right. Please try again."
-    if carried:
-        return _create_form({"password": message}, 401, request.form, relogin=True)
-    return _render_login(message, 401, come_back)
-
-
-def _render_login(error: str | None, status: int, come_back: str | None):
-    return render_template("admin/login.html", error=error, next=come_back), status
-
-
-@bp.route("/login", methods=["GET", "POST"])
-@ratelimit.limit_login_attempts  # wrong passwords (401) count, per client, in the database
-def login():
-    """The password form; the right password starts a session and returns to the page asked for."""
-    come_back = session.safe_next(request.values.get("next"), url_for(".overview"))
-    if request.method == "GET":
-        if auth.has_admin_session():
-            return redirect(come_back or url_for(".overview"))
-        return _render_login(None, 200, come_back)
-    if not auth.csrf_token_matches():
-        return _render_login(
-            "The login form had expired. Please enter the password again.", 400, come_back
-        )
-    # The create-studies form, sent from its own page after the session had ended, carries the
-    # typed list through the login: it comes back filled in, and is created only when sent again.
-    carried = creation.TEXT_FIELD in request.form
-    if not auth.password_matches(request.form.get("password")):
-        audit.record(audit.LOGIN_FAILURE)
-        return _wrong_password(carried, come_back)
-    session.log_in()
-    audit.record(audit.LOGIN_SUCCESS)
-    if carried:
-        flash(
-            "You are logged in again. Nothing was created yet: check the list and press "
-            "Create studies.",
-            "success",
-        )
-        return _create_form({}, 200, request.form)
-    return redirect(come_back or url_for(".overview"), 303)
-
-
-@bp.post("/logout")
-def logout():
-    """End the session and show the login page."""
-    session.log_out()
-    audit.record(audit.LOGOUT)
-    flash("You have logged out.", "success")
-    return pages.redirect_to(url_for(".login"))
-
-
 @bp.get("/")
+@requires(Permission.VIEW_PROGRESS)
 def overview():
     """Participants, studies by type and state, tests by type and the latest arrival."""
     return render_template("admin/overview.html", overview=progress.overview())
 
 
 @bp.get("/progress")
+@requires(Permission.VIEW_PROGRESS)
 def progress_grid():
     """Who has done what: one row per participant, one column per study and test."""
     grid = progress.progress_grid(schemas.grid_query(request.args))
@@ -128,41 +83,42 @@ def progress_grid():
 
 
 @bp.get("/participants/<participant:participant_id>")
+@requires(Permission.VIEW_PROGRESS)
 def participant(participant_id):
     """One participant's studies, and every test received with its answers."""
+    return participant_page(participant_id)
+
+
+def participant_page(participant_id: str, status: int = 200, **form):
+    """The participant page: studies, tests, withdrawal, notes (the study team's), actions.
+
+    `form`: a refused note form's `note_error` and `note_text`, shown beside the note field.
+    """
     try:
         details = progress.participant_details(participant_id)
     except progress.ParticipantNotFound:
         abort(404, description=f"No study belongs to a participant with the id {participant_id}.")
-    return render_template("admin/participant.html", details=details)
-
-
-RELOGIN_MESSAGE = (
-    "Your session has ended, so nothing was created. Enter the password to log in again: the "
-    "list below is kept (a chosen file must be chosen again)."
-)
-
-
-def _create_form(errors_by_field: dict[str, str], status: int, values=None, relogin=False):
-    """The create-studies form with these errors and values; `relogin`: it logs in first."""
-    return pages.render_page(
-        "admin/create.html",
-        "admin/partials/_create_form.html",
-        status,
-        form_errors=errors_by_field,
-        values=values or {},
-        relogin=relogin,
-        max_studies=current_app.config["MAX_STUDIES_PER_REQUEST"],
+    shown_notes = notes.notes_of(participant_id) if may(Permission.SEE_STUDY_LINKS) else []
+    page = render_template(
+        "admin/participant.html",
+        details=details,
+        withdrawal=lifecycle.withdrawal_of(participant_id),
+        notes=shown_notes,
+        max_note_chars=notes.MAX_NOTE_CHARS,
+        **form,
     )
+    return page, status
 
 
 @bp.get("/studies/new")
+@requires(Permission.MANAGE_STUDIES)
 def create_studies():
     """The form that creates study links for a list of participants."""
-    return _create_form({}, 200)
+    return creation.create_form({}, 200)
 
 
 @bp.post("/studies/new")
+@requires(Permission.MANAGE_STUDIES)
 def create_studies_submit():
     """Create the studies (all or nothing) and show them; or the form again with its errors."""
     try:
@@ -171,9 +127,9 @@ def create_studies_submit():
         )
         created = studies.create_studies(participant_ids, baselines, followups)
     except creation.FormErrors as error:
-        return _create_form(error.errors, 422, request.form)
+        return creation.create_form(error.errors, 422, request.form)
     except studies.InvalidBatch as error:
-        return _create_form({creation.FORM_ERROR: error.message}, 422, request.form)
+        return creation.create_form({creation.FORM_ERROR: error.message}, 422, request.form)
     audit.record(audit.STUDIES_CREATED, count=len(created), participants=len(participant_ids))
     flash(
         f"Created {len(created):,} stud{'ies' if len(created) != 1 else 'y'} for "
@@ -194,12 +150,14 @@ def _batch_or_404(batch_id: str):
 
 
 @bp.get("/batches/<batch_id>")
+@requires(Permission.SEE_STUDY_LINKS)
 def batch(batch_id):
     """The studies one creation made, with their links, and a download of just those."""
     return render_template("admin/batch.html", batch_id=batch_id, studies=_batch_or_404(batch_id))
 
 
 @bp.get("/batches/<batch_id>/studies.csv")
+@requires(Permission.DOWNLOAD_IDENTIFIABLE)
 def batch_csv(batch_id):
     """studies.csv for one creation batch only."""
     _batch_or_404(batch_id)
@@ -212,6 +170,7 @@ NOT_KEPT_DAYS = 30
 
 
 @bp.get("/refused")
+@requires(Permission.SEE_REFUSED)
 def refused_list():
     """Submissions refused for a schema error that named a known study, newest first."""
     args = schemas.load(schemas.RefusedQueryArgsSchema, request.args)
@@ -227,6 +186,7 @@ def refused_list():
 
 
 @bp.get("/refused/<quarantine_id>")
+@requires(Permission.SEE_REFUSED)
 def refused_detail(quarantine_id):
     """One refused submission: why it was refused, and exactly what the browser sent."""
     try:
@@ -234,17 +194,22 @@ def refused_detail(quarantine_id):
     except quarantine.RefusedNotFound:
         abort(404, description="There is no refused submission with this id.")
     return render_template(
-        "admin/refused_detail.html", entry=entry, body=formatting.readable_body(entry)
+        "admin/refused_detail.html",
+        entry=entry,
+        body=formatting.readable_body(entry),
+        acceptable=quarantine.acceptable(entry),
     )
 
 
 @bp.get("/help")
+@requires(Permission.VIEW_PROGRESS)
 def instructions():
     """How a study runs, from creating links to downloading the results, in plain words."""
     return render_template("admin/help.html")
 
 
 @bp.route("/<path:unknown>", methods=["GET", "POST"])
+@requires(Permission.OWN_ACCOUNT)
 def not_found(unknown):
     """Any other address under /admin: the dashboard's own 'not found' page, not API JSON."""
     abort(404)

@@ -1,8 +1,9 @@
 """Admin API for researchers and their scripts: create studies, download studies and results.
 
 Paths, form fields and answers are the original backend's, so existing scripts keep working.
-Every route answers with and without a trailing slash, without a redirect. Authentication:
-a `password` form field, or a dashboard session with its CSRF token (intact/auth.py).
+Every route answers with and without a trailing slash, without a redirect. Authentication
+(intact/accounts/guard.py): the `password` form field (ADMIN_PASSWORD), an API token
+(`Authorization: Bearer …`), or a dashboard session with its CSRF token.
 """
 
 from flask_smorest import Blueprint, abort
@@ -13,7 +14,7 @@ from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import CombinedMultiDict
 
 from intact import audit, downloads, exports, participant_lists, studies
-from intact.auth import admin_required
+from intact.accounts.permissions import Permission, requires
 from intact.errors import error_response
 from intact.identifiers import ParticipantIdField
 
@@ -168,13 +169,19 @@ DOWNLOAD_HEADERS = {
         "schema": {"type": "string"},
     }
 }
-UNAUTHORIZED = {"response": "UNAUTHORIZED", "description": "Wrong or missing admin password."}
+UNAUTHORIZED = {
+    "response": "UNAUTHORIZED",
+    "description": "Wrong or missing admin password, or a bad, expired or revoked API token.",
+}
+# The `password` form field, or an API token (Swagger UI's Authorize button sends it).
+SECURITY = [{"bearerAuth": []}, {}]
 
 
 def file_response(content_type: str, description: str):
     """Document a download's answer: a streamed file with its name, 401, or 404 for nobody."""
 
     def document(view):
+        view = bp.doc(security=SECURITY)(view)
         view = bp.alt_response(401, **UNAUTHORIZED)(view)
         view = bp.alt_response(
             404,
@@ -230,10 +237,11 @@ def _refuse(error: studies.InvalidBatch):
 
 
 @bp.route("/studies", methods=["POST"], strict_slashes=False)
-@admin_required
+@requires(Permission.MANAGE_STUDIES)
 @bp.arguments(CreateStudiesFormSchema, location="form", error_status_code=VALIDATION_STATUS)
 @bp.response(200, StudySchema(many=True))
 @bp.alt_response(401, **UNAUTHORIZED)
+@bp.doc(security=SECURITY)
 @bp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE", description="Over MAX_CONTENT_LENGTH.")
 def create_studies(form):
     """Create studies for a list of participant ids
@@ -250,12 +258,13 @@ def create_studies(form):
 
 
 @bp.route("/studies/upload-file", methods=["POST"], strict_slashes=False)
-@admin_required
+@requires(Permission.MANAGE_STUDIES)
 @bp.arguments(
     UploadStudiesFormSchema, location="form_and_files", error_status_code=VALIDATION_STATUS
 )
 @bp.response(200, StudySchema(many=True))
 @bp.alt_response(401, **UNAUTHORIZED)
+@bp.doc(security=SECURITY)
 @bp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE", description="Over MAX_CONTENT_LENGTH.")
 def upload_studies_file(form):
     """Create studies for the participant ids in an uploaded file
@@ -271,7 +280,7 @@ def upload_studies_file(form):
 
 
 @bp.route("/studies/download-file", methods=["POST"], strict_slashes=False)
-@admin_required
+@requires(Permission.DOWNLOAD_DEIDENTIFIED)
 @bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
 @file_response("text/csv", "studies.csv")
 def download_studies(form):
@@ -284,7 +293,7 @@ def download_studies(form):
 
 
 @bp.route("/tests/single-test-type/download-file", methods=["POST"], strict_slashes=False)
-@admin_required
+@requires(Permission.DOWNLOAD_DEIDENTIFIED)
 @bp.arguments(TestTypeDownloadSchema, location="form", error_status_code=VALIDATION_STATUS)
 @file_response("text/csv", "<test_type>.csv")
 def download_test_type(form):
@@ -299,7 +308,7 @@ def download_test_type(form):
 
 
 @bp.route("/tests/zip-archive/download-file", methods=["POST"], strict_slashes=False)
-@admin_required
+@requires(Permission.DOWNLOAD_DEIDENTIFIED)
 @bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
 @file_response(
     "application/zip",
@@ -317,7 +326,7 @@ def download_zip_archive(form):
 
 
 @bp.route("/tests/summary/download-file", methods=["POST"], strict_slashes=False)
-@admin_required
+@requires(Permission.DOWNLOAD_DEIDENTIFIED)
 @bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
 @file_response("text/csv", "summary.csv")
 def download_summary(form):
@@ -332,7 +341,7 @@ def download_summary(form):
 
 
 @bp.route("/tests/redcap/download-file", methods=["POST"], strict_slashes=False)
-@admin_required
+@requires(Permission.DOWNLOAD_DEIDENTIFIED)
 @bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
 @file_response("application/zip", "A ZIP of REDCap import, data dictionary, events and mapping.")
 def download_redcap(form):
@@ -347,7 +356,7 @@ def download_redcap(form):
 
 
 @bp.route("/tests/workbook/download-file", methods=["POST"], strict_slashes=False)
-@admin_required
+@requires(Permission.DOWNLOAD_DEIDENTIFIED)
 @bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
 @file_response(downloads.XLSX_MIMETYPE, "An Excel workbook (.xlsx).")
 def download_workbook(form):

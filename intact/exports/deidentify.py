@@ -5,7 +5,7 @@ What happens to each kind of column (the codebook of a de-identified download li
 - participant ids become keyed pseudonyms (`participant_pseudonym`, intact/pseudonyms.py): stable
   across downloads, so a baseline and its follow-ups still link up;
 - study ids are credentials (the last part of a participant's link): they become study
-  pseudonyms (`study_pseudonym`), and the links (`url`) and batch ids are removed; a study is
+  pseudonyms (`study_pseudonym`; a reissued link's `replaces`, `replaces_study_pseudonym`), and the links (`url`) and batch ids are removed; a study is
   told by its participant's pseudonym, its type and its follow-up number;
 - test ids become test pseudonyms (the id holds its creation time);
 - `device_info` (the whole user-agent string) becomes `browser` and `operating_system`
@@ -25,6 +25,9 @@ from intact.exports.tables import EXTRA_FIELD_DOC, RAW_RESULT, Column, Table, as
 DAY_SECONDS = 86_400
 DAY_DECIMALS = 3
 BROWSER, OPERATING_SYSTEM = "browser", "operating_system"
+# Columns holding a study id under another name (a reissued link's `replaces`): pseudonymised
+# like every `*study_id`, as study ids are credentials.
+STUDY_ID_COLUMNS = {"replaces": "replaces_study_pseudonym"}
 # Columns that are dropped whatever table they are in.
 REMOVED = {"url": "the study link (a credential)", "batch_id": "the creation batch's id"}
 PSEUDONYM_DOC = (
@@ -107,8 +110,9 @@ class Deidentifier:
         if name == "participant_id":
             new = _pseudonym_column("participant_pseudonym", "participant", "p")
             return self._coded(index, self.codes.participant), (new,)
-        if name.endswith("study_id"):
-            new = _pseudonym_column(name.replace("study_id", "study_pseudonym"), "study", "s")
+        if name.endswith("study_id") or name in STUDY_ID_COLUMNS:
+            renamed = STUDY_ID_COLUMNS.get(name) or name.replace("study_id", "study_pseudonym")
+            new = _pseudonym_column(renamed, "study", "s")
             return self._coded(index, self.codes.study), (new,)
         if name.endswith("test_id"):
             new = _pseudonym_column(name.replace("test_id", "test_pseudonym"), "test", "t")
@@ -168,7 +172,8 @@ class Deidentifier:
             (
                 "study_id",
                 "Study ids are credentials: replaced by study_pseudonym (also "
-                "baseline_/followup_study_pseudonym in change.csv); a study is told by the "
+                "baseline_/followup_study_pseudonym in change.csv, and replaces_study_pseudonym "
+                "for the link a reissued one replaces); a study is told by the "
                 "participant's pseudonym, study_type and followup_number.",
             ),
             ("test_id", "Replaced by test_pseudonym (also <test>_test_pseudonym in summary.csv)."),

@@ -24,7 +24,9 @@ from intact.timestamps import utc_iso
 STUDIES_FILE = "studies.csv"
 EXPORTABLE_TEST_TYPES = (*TEST_TYPES, UNCLASSIFIED)
 
-STUDY_COLUMNS = studies.STUDY_FIELDS
+# The stored fields, and `withdrawn` (whether the participant withdrew: every export says so).
+WITHDRAWN = "withdrawn"
+STUDY_COLUMNS = (*studies.STUDY_FIELDS, WITHDRAWN)
 TEST_COLUMNS = (
     "participant_id",
     "study_id",
@@ -194,10 +196,16 @@ def _studies_in_window(selection: Selection, query: dict) -> Iterator[dict]:
 
 def _studies_table(read: Callable[[], Iterable[dict]]) -> Table:
     def rows(convert):
-        return ([convert(study.get(name)) for name in STUDY_COLUMNS] for study in read())
+        return ([convert(_study_value(study, name)) for name in STUDY_COLUMNS] for study in read())
 
     columns = tuple(_described(name, STUDY_COLUMN_DOCS) for name in STUDY_COLUMNS)
     return Table("studies", columns, rows, primary_key=("study_id",))
+
+
+def _study_value(study: dict, name: str):
+    if name == WITHDRAWN:
+        return bool(study.get(studies.WITHDRAWN_AT))
+    return study.get(name)
 
 
 def studies_csv(selection: Selection | None = None, batch_id: str | None = None) -> Iterator[bytes]:
@@ -429,6 +437,23 @@ STUDY_COLUMN_DOCS = {
         {"value_type": "timestamp", "unit": "UTC"},
     ),
     "batch_id": ("The creation request that made this study (one per batch).", {}),
+    "withdrawn_at": (
+        "When the participant withdrew (their links closed, their data kept); empty if not.",
+        {"value_type": "timestamp", "unit": "UTC"},
+    ),
+    "deactivated_at": (
+        "When this link was deactivated (a reissued link replaces it); empty while it works.",
+        {"value_type": "timestamp", "unit": "UTC"},
+    ),
+    "replaces": (
+        "The deactivated study this reissued link replaces (same type and follow-up number); "
+        "empty for a first link.",
+        {},
+    ),
+    WITHDRAWN: (
+        "Whether the participant withdrew from the study.",
+        {"value_type": "boolean", "values": "true | false"},
+    ),
 }
 TEST_COLUMN_DOCS = {
     "participant_id": ("The participant's id.", {}),

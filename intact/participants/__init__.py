@@ -6,6 +6,10 @@
 - `counters.py`: per-study counts and dates (submissions by type, empty and refused ones, when
   started, last received, completed) refreshed with every submission, so pages read one document
   per study.
+- `lifecycle.py`: what happens after the links are made: more studies, a link deactivated and
+  reissued, withdrawal, erasure (the audit log keeps a keyed hash), and accepting a result that
+  arrived after its link was closed. Every action is audited with who and why.
+- `notes.py`: researchers' notes about a participant, in their own collection (never exported).
 - `migrations.py`: stored documents brought up to date at start-up (idempotent steps).
 
 Every page, export and API names a follow-up by this number, so "Follow-up 2" is the same link
