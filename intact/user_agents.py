@@ -15,6 +15,8 @@ import ua_parser
 OTHER = "Other"
 # Distinct user agents remembered: a study's devices repeat, so each is parsed about once.
 CACHE_SIZE = 4096
+# Real user agents are a few hundred characters; the parser's regular expressions read no more.
+MAX_LENGTH = 1000
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ def device(user_agent) -> Device:
     """
     if not isinstance(user_agent, str) or not user_agent.strip():
         return Device(OTHER, OTHER)
-    browser = ua_parser.parse_user_agent(user_agent)
-    system = ua_parser.parse_os(user_agent)
+    text = user_agent[:MAX_LENGTH]
+    browser = ua_parser.parse_user_agent(text)
+    system = ua_parser.parse_os(text)
     return Device(browser.family if browser else OTHER, system.family if system else OTHER)
