@@ -48,6 +48,15 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEST_PASSWORD = "correct-horse-battery"
 # Keys the pseudonyms of de-identified exports in tests (intact/pseudonyms.py).
 TEST_PSEUDONYM_KEY = "test-pseudonym-key-0123456789abcdef"
+# Every download of the original form API: each takes participant_id and the download options.
+FORM_API_DOWNLOADS = (
+    "/studies/download-file",
+    "/tests/single-test-type/download-file",
+    "/tests/zip-archive/download-file",
+    "/tests/summary/download-file",
+    "/tests/workbook/download-file",
+    "/tests/redcap/download-file",
+)
 
 
 # --- apps ----------------------------------------------------------------------------------

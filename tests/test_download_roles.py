@@ -4,16 +4,14 @@ import html
 import re
 
 import pytest
-from conftest import bearer, make_account, make_token, start_session, zip_csv_files
-
-DOWNLOAD_PATHS = [
-    "/studies/download-file",
-    "/tests/single-test-type/download-file",
-    "/tests/zip-archive/download-file",
-    "/tests/summary/download-file",
-    "/tests/workbook/download-file",
-    "/tests/redcap/download-file",
-]
+from conftest import (
+    FORM_API_DOWNLOADS,
+    bearer,
+    make_account,
+    make_token,
+    start_session,
+    zip_csv_files,
+)
 
 
 @pytest.fixture
@@ -21,7 +19,7 @@ def analyst(app):
     return make_account(app, "analyst@example.org", "analyst")
 
 
-@pytest.mark.parametrize("path", DOWNLOAD_PATHS)
+@pytest.mark.parametrize("path", FORM_API_DOWNLOADS)
 def test_an_analysts_token_gets_deidentified_downloads_only(
     app, client, analyst, every_kind_of_result, path
 ):

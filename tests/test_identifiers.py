@@ -8,7 +8,7 @@ import logging
 
 import click
 import pytest
-from conftest import TEST_PASSWORD
+from conftest import FORM_API_DOWNLOADS, TEST_PASSWORD
 
 from intact import cli
 from intact.identifiers import (
@@ -172,17 +172,8 @@ def test_a_typed_study_id_in_a_submission_body_and_in_the_api_agree(client, mull
 
 # --- a participant filter that matches nobody says so ---------------------------------------------
 
-API_DOWNLOADS = [
-    "/studies/download-file",
-    "/tests/single-test-type/download-file",
-    "/tests/zip-archive/download-file",
-    "/tests/summary/download-file",
-    "/tests/workbook/download-file",
-    "/tests/redcap/download-file",
-]
 
-
-@pytest.mark.parametrize("path", API_DOWNLOADS)
+@pytest.mark.parametrize("path", FORM_API_DOWNLOADS)
 @pytest.mark.parametrize("typed", ["P999", "müller1"])
 def test_a_script_filtering_on_nobody_gets_a_404_naming_the_id(client, muller, path, typed):
     form = {"password": TEST_PASSWORD, "participant_id": typed, "test_type": "delayed_recall"}
