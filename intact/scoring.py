@@ -227,6 +227,12 @@ _FLAGS = {
         "true/false",
         "the study has more than one submission of this test type; scores use the first",
     ),
+    "before_baseline": (
+        "true/false",
+        "a follow-up started before the participant's baseline (its started_at earlier than the "
+        "baseline's, as change.csv's baseline_study_id chooses it: days_since_baseline is "
+        "negative): the follow-up link was used first, so the baseline is not a first attempt",
+    ),
 }
 
 
@@ -266,7 +272,7 @@ def flag_names(test_type: str) -> tuple[str, ...]:
         names.append("implausible_dwell")
     if test_type in EXPECTED_ANSWERS:
         names.append("incomplete")
-    names += ["elapsed_inconsistent", "duplicate"]
+    names += ["elapsed_inconsistent", "duplicate", "before_baseline"]
     return tuple(names)
 
 
@@ -421,7 +427,8 @@ class TestScore:
 
 
 def score_test(test: Mapping, rules: QualityRules = DEFAULT_RULES) -> TestScore:
-    """Scores and flags (all but `duplicate`, which needs the whole study) of one test document."""
+    """Scores and flags of one test document; `duplicate` (which needs the whole study) and
+    `before_baseline` (the participant's other studies) are left False."""
     test_type = test.get("test_type")
     scored = TestScore(
         test_id=test.get("test_id"),
@@ -580,7 +587,9 @@ def _flags(kind: testtypes.TestType, answers: list[Mapping], elapsed, rules: Qua
         and 0 <= elapsed <= rules.elapsed_max_ms
         and sum(plausible) <= elapsed + rules.elapsed_tolerance_ms
     )
+    # Both need more than this test: the study (duplicate), the participant (before_baseline).
     flags["duplicate"] = False
+    flags["before_baseline"] = False
     return flags
 
 
@@ -769,10 +778,31 @@ def _participant_summaries(
     study_by_key = {
         _study_key(study): {name: study.get(name) for name in _STUDY_IDENTITY} for study in studies
     }
-    return [
+    summaries = [
         _summary(study_by_key.pop(key, {}), scores_by_study.pop(key, []))
         for key in sorted(scores_by_study.keys() | study_by_key.keys())
     ]
+    # `before_baseline` compares one participant's studies with each other: all are here.
+    return flag_followups_before_baseline(summaries)
+
+
+def flag_followups_before_baseline(studies: list[StudySummary]) -> list[StudySummary]:
+    """Flag `before_baseline` every scored test of each of one participant's follow-ups that
+    was started before the participant's baseline (`baseline_of`); return the studies.
+
+    Only a follow-up with a start of its own is compared: one nobody started has no tests.
+    """
+    baseline = baseline_of(studies)
+    baseline_start = baseline.started_at if baseline else None
+    if baseline_start is None:
+        return studies
+    for study in studies:
+        started = study.started_at
+        if study.study_type == "followup" and started is not None and started < baseline_start:
+            for test in study.tests:
+                if "before_baseline" in test.flags:
+                    test.flags["before_baseline"] = True
+    return studies
 
 
 def summary_row(summary: StudySummary) -> dict:
