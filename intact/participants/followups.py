@@ -103,13 +103,17 @@ def number_unnumbered(participant_ids=None) -> int:
     # Copies first, the studies last: a run cut short before a study is written is redone in full.
     # Each participant's studies are written in ascending order, so a cut within them leaves the
     # lower numbers taken and the next run gives the rest the same numbers again.
-    copies = {"study_id": {"$in": sorted(numbers)}, NUMBER_FIELD: None}
+    # At start-up every study is concerned: one pass over the collection (no index to build).
+    copies = dict(unnumbered)
+    if participant_ids is not None:
+        copies["study_id"] = {"$in": sorted(numbers)}
     for name in ("tests", "quarantine"):
         db.update_each(
             name,
             (
                 (copy["_id"], unnumbered, {"$set": {NUMBER_FIELD: numbers[copy["study_id"]]}})
                 for copy in db.stream(name, copies, ("_id", "study_id"))
+                if copy.get("study_id") in numbers
             ),
         )
     numbered = db.update_each("studies", study_updates)
