@@ -6,6 +6,9 @@
 - `counters.py`: per-study counts and dates (submissions by type, empty and refused ones, when
   started, last received, completed) refreshed with every submission, so pages read one document
   per study.
+- `schedule.py`: when each follow-up is due (days after the baseline was started, or a date set
+  by hand), its schedule state (not yet due, due, overdue, done), the Due list and the digest
+  that reminders send.
 - `migrations.py`: stored documents brought up to date at start-up (idempotent steps).
 
 Every page, export and API names a follow-up by this number, so "Follow-up 2" is the same link
