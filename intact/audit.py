@@ -52,6 +52,8 @@ SESSIONS_ENDED = "sessions_ended"
 TOKEN_CREATED = "token_created"  # noqa: S105 - an action name
 TOKEN_REVOKED = "token_revoked"  # noqa: S105 - an action name
 TOKEN_REFUSED = "token_refused"  # noqa: S105 - an action name
+DUE_DATE_SET = "due_date_set"
+DUE_DATE_CLEARED = "due_date_cleared"
 
 # Every action, with what it means, for people reading the log (the dashboard's filter).
 ACTIONS = {
@@ -77,6 +79,8 @@ ACTIONS = {
     TOKEN_CREATED: "API token created",
     TOKEN_REVOKED: "API token revoked",
     TOKEN_REFUSED: "API token refused (bad, expired or revoked)",
+    DUE_DATE_SET: "Follow-up due date set by hand",
+    DUE_DATE_CLEARED: "Follow-up due date set by hand cleared (the schedule's applies)",
 }
 # What `count` counts, per action: (one, many). Actions not listed carry no count.
 COUNT_UNITS = {
