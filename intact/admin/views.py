@@ -4,6 +4,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    make_response,
     render_template,
     request,
     url_for,
@@ -13,6 +14,7 @@ from intact import audit, auth, downloads, progress, quarantine, studies, testty
 from intact.accounts import permissions, principal
 from intact.accounts.permissions import Permission, requires
 from intact.admin import MENU, bp, creation, formatting, pages, schemas
+from intact.participants import schedule
 from intact.testtypes import TEST_TYPES
 
 
@@ -54,6 +56,8 @@ def _template_helpers():
             for state, text in progress.STATE_DESCRIPTIONS.items()
         },
         "abandoned_after_days": current_app.config["ABANDONED_AFTER_DAYS"],
+        "schedule_labels": schedule.STATE_LABELS,
+        "schedule_filters": progress.SCHEDULE_FILTERS,
         "session_hours": current_app.config["ADMIN_SESSION_HOURS"],
         "session_max_hours": current_app.config["ADMIN_SESSION_MAX_HOURS"],
         # How a study's link starts (the url of each study is fixed when it is created).
@@ -85,11 +89,17 @@ def progress_grid():
 @requires(Permission.VIEW_PROGRESS)
 def participant(participant_id):
     """One participant's studies, and every test received with its answers."""
+    return participant_page(participant_id)
+
+
+def participant_page(participant_id, status: int = 200, due_errors: dict | None = None):
+    """The participant page; `due_errors` {study_id: message} beside that study's due-date form."""
     try:
         details = progress.participant_details(participant_id)
     except progress.ParticipantNotFound:
         abort(404, description=f"No study belongs to a participant with the id {participant_id}.")
-    return render_template("admin/participant.html", details=details)
+    page = render_template("admin/participant.html", details=details, due_errors=due_errors or {})
+    return make_response(page, status)
 
 
 @bp.get("/studies/new")

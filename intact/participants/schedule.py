@@ -175,6 +175,14 @@ def state_on(due_date: date | None, complete: bool, today: date, window_days: in
     return OVERDUE
 
 
+def followup_due(doc: Mapping, started: date | None, rules: Rules, today: date) -> Due:
+    """The Due of one follow-up document, given its participant's baseline start date."""
+    by_hand = as_date(doc.get(DUE_DATE_FIELD))
+    due_date = by_hand or scheduled_due_date(doc.get("followup_number"), started, rules)
+    state = state_on(due_date, _complete(doc), today, rules.window_days)
+    return Due(due_date, state, set_by_hand=by_hand is not None)
+
+
 def participant_schedule(studies: Iterable[Mapping], rules: Rules, today: date) -> dict[str, Due]:
     """{study_id: Due} for each follow-up among one participant's study documents.
 
@@ -182,15 +190,11 @@ def participant_schedule(studies: Iterable[Mapping], rules: Rules, today: date) 
     """
     studies = list(studies)
     started = baseline_start(studies)
-    found = {}
-    for doc in studies:
-        if doc.get("study_type") != "followup":
-            continue
-        by_hand = as_date(doc.get(DUE_DATE_FIELD))
-        due_date = by_hand or scheduled_due_date(doc.get("followup_number"), started, rules)
-        state = state_on(due_date, _complete(doc), today, rules.window_days)
-        found[doc["study_id"]] = Due(due_date, state, set_by_hand=by_hand is not None)
-    return found
+    return {
+        doc["study_id"]: followup_due(doc, started, rules, today)
+        for doc in studies
+        if doc.get("study_type") == "followup"
+    }
 
 
 def schedules(documents: Iterable[Mapping], rules: Rules, today: date) -> dict[str, Due]:
@@ -332,8 +336,13 @@ def due_digest(today: date | None = None) -> Digest:
     Never a study id or link: a reminder e-mail must not carry credentials. Needs an app context.
     """
     today = today or utc_today()
+    return digest_of(due_studies(today), today)
+
+
+def digest_of(listed: Iterable[DueStudy], today: date) -> Digest:
+    """The digest of a due list (`due_studies(today)`), without its study ids and links."""
     entries = {DUE: [], OVERDUE: []}
-    for study in due_studies(today):
+    for study in listed:
         entries[study.state].append(
             DigestEntry(
                 study.participant_id, study.followup_number, study.due_date, study.days_left
@@ -397,19 +406,33 @@ def clear_due_date(study_id) -> dict:
     return study
 
 
+def baseline_starts(participant_id: str | None = None) -> dict[str, date]:
+    """{participant_id: their baseline's start date} (one participant's, or everyone's).
+
+    Reads the baseline study documents only, and only the fields the rule needs.
+    """
+    query = {"study_type": "baseline"}
+    if participant_id is not None:
+        query["participant_id"] = participant_id
+    by_participant = defaultdict(list)
+    for doc in db.stream("studies", query, STUDY_FIELDS):
+        by_participant[doc.get("participant_id")].append(doc)
+    found = {}
+    for pid, theirs in by_participant.items():
+        started = baseline_start(theirs)
+        if started is not None:
+            found[pid] = started
+    return found
+
+
 def study_due(study: Mapping, today: date | None = None) -> Due | None:
     """The Due of one follow-up study document (reads its participant's baselines); None for a
     baseline. Needs an app context."""
     if study.get("study_type") != "followup":
         return None
-    today = today or utc_today()
-    theirs = db.studies().find(
-        {"participant_id": study.get("participant_id"), "study_type": "baseline"},
-        {"_id": 0, **dict.fromkeys(STUDY_FIELDS, 1)},
-    )
-    documents = [*theirs, study]
+    started = baseline_starts(study.get("participant_id")).get(study.get("participant_id"))
     rules = Rules.from_config(current_app.config)
-    return participant_schedule(documents, rules, today)[study["study_id"]]
+    return followup_due(study, started, rules, today or utc_today())
 
 
 def _iso(day: date | None) -> str | None:
