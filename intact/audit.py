@@ -54,6 +54,8 @@ TOKEN_REVOKED = "token_revoked"  # noqa: S105 - an action name
 TOKEN_REFUSED = "token_refused"  # noqa: S105 - an action name
 DUE_DATE_SET = "due_date_set"
 DUE_DATE_CLEARED = "due_date_cleared"
+REMINDERS_CHANGED = "reminders_changed"
+REMINDERS_SENT = "reminders_sent"
 
 # Every action, with what it means, for people reading the log (the dashboard's filter).
 ACTIONS = {
@@ -81,6 +83,8 @@ ACTIONS = {
     TOKEN_REFUSED: "API token refused (bad, expired or revoked)",
     DUE_DATE_SET: "Follow-up due date set by hand",
     DUE_DATE_CLEARED: "Follow-up due date set by hand cleared (the schedule's applies)",
+    REMINDERS_CHANGED: "Reminder e-mails switched on or off (My account)",
+    REMINDERS_SENT: "Reminder e-mails sent (flask reminders send)",
 }
 # What `count` counts, per action: (one, many). Actions not listed carry no count.
 COUNT_UNITS = {
@@ -89,6 +93,7 @@ COUNT_UNITS = {
     BACKUP_WRITTEN: ("document", "documents"),
     BACKUP_RESTORED: ("document", "documents"),
     SESSIONS_ENDED: ("session", "sessions"),
+    REMINDERS_SENT: ("e-mail", "e-mails"),
 }
 CSV_COLUMNS = ("time", "action", "who", "client", "count", "count_unit", "details")
 
