@@ -9,6 +9,7 @@ another test module. The sections, in order:
 - contract samples and stored documents: what the front-end posts, what the database holds;
 - the dashboard through the test client: the login form, htmx requests, a logged-in `admin`;
 - live servers: the app served from a thread, gunicorn as `make run` starts it;
+- a real SMTP server (aiosmtpd) for the reminder e-mails;
 - the browser: Debian's Chromium, driven directly or through Playwright, a seeded dashboard.
 """
 
