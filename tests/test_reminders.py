@@ -231,38 +231,29 @@ def test_logs_in_and_reports_a_refused_recipient_which_the_next_run_retries(mail
     assert reminded == {"pi@uni.example": DAY, f"gone@{REFUSED_DOMAIN}": None}
 
 
-def test_a_wrong_smtp_password_fails_the_run_and_marks_nobody(mail_config, smtp):
-    mail_config.update(SMTP_USERNAME=SMTP_USERNAME, SMTP_PASSWORD="not-the-password")
-    app = create_app(mail_config)
-    seed_followups(app)
-    opted_in(app, "pi@uni.example")
-
-    result = send(app)
-
-    assert result.exit_code == 1
-    assert "the login was refused (535" in result.output
-    assert smtp.handler.received == []
-    with app.app_context():
-        assert users.find_by_email("pi@uni.example").reminded_on is None
-
-
-def test_starttls_wanted_but_not_offered_sends_nothing(mail_config, smtp):
-    mail_config["SMTP_STARTTLS"] = "true"
-    app = create_app(mail_config)
-    seed_followups(app)
-    opted_in(app, "pi@uni.example")
-
-    result = send(app)
-
-    assert result.exit_code == 1
-    assert "does not offer STARTTLS" in result.output
-    assert smtp.handler.received == []
-
-
-def test_an_unreachable_server_fails_the_run(mail_config):
+def closed_port() -> str:
+    """A loopback port nothing listens on."""
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
-        mail_config["SMTP_PORT"] = str(closed.getsockname()[1])
+        return str(closed.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        (
+            {"SMTP_USERNAME": SMTP_USERNAME, "SMTP_PASSWORD": "not-the-password"},
+            "the login was refused (535",
+        ),
+        ({"SMTP_STARTTLS": "true"}, "does not offer STARTTLS"),
+        ({"SMTP_PORT": closed_port}, "Could not send through 127.0.0.1:"),
+    ],
+    ids=["wrong password", "no STARTTLS", "unreachable"],
+)
+def test_a_server_that_cannot_be_used_fails_the_run_and_marks_nobody(
+    mail_config, smtp, settings, problem
+):
+    mail_config.update({k: v() if callable(v) else v for k, v in settings.items()})
     app = create_app(mail_config)
     seed_followups(app)
     opted_in(app, "pi@uni.example")
@@ -270,7 +261,8 @@ def test_an_unreachable_server_fails_the_run(mail_config):
     result = send(app)
 
     assert result.exit_code == 1
-    assert f"Could not send through 127.0.0.1:{mail_config['SMTP_PORT']}" in result.output
+    assert problem in result.output
+    assert smtp.handler.received == []
     with app.app_context():
         assert users.find_by_email("pi@uni.example").reminded_on is None
 
