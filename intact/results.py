@@ -70,10 +70,13 @@ class InvalidSubmission(SubmissionRefused):
 
 
 class StudyClosed(SubmissionRefused):
-    """A well-formed result for a study that takes no more (intact/participants/intake.py)."""
+    """A well-formed result for a study that takes no more (intact/participants/intake.py).
+
+    It has no field errors: the result itself is valid, and is kept whole with `reason`.
+    """
 
     def __init__(self, closure: intake.Closure):
-        super().__init__(closure.message, {"study_id": [closure.message]})
+        super().__init__(closure.message)
         self.reason = closure.reason
 
 
@@ -475,7 +478,8 @@ def _keep_in_quarantine(study, raw_body, content_type, refusal: SubmissionRefuse
             raw_body,
             content_type,
             refusal.message,
-            refusal.field_errors(),
+            # A result refused for its study's state has nothing wrong in it to point at.
+            [] if refusal.reason else refusal.field_errors(),
             client=client,
             reason=refusal.reason,
         )

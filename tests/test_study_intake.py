@@ -96,6 +96,7 @@ def test_after_the_grace_period_a_new_result_is_refused_and_kept(app, client, ma
     sent = load_sample("choice_reaction_time", "abcdefgh")
     assert json.loads(kept["raw_body"])["result"] == sent["result"]
     assert kept["message"] == message
+    assert kept["errors"] == []  # the result itself is valid
     assert study["refused_count"] == 1
 
 
