@@ -116,13 +116,30 @@ class ParticipantProgress:
     a sort or the page asks: a grid page of 50 rows out of 2,000 reads 100 studies in full.
     """
 
-    def __init__(self, participant_id: str, studies=None, *, documents=(), states=None, dues=None):
+    def __init__(
+        self, participant_id: str, studies=None, *, documents=(), states=None, schedule_of=None
+    ):
         self.participant_id = participant_id
         self._studies = None if studies is None else list(studies)
         self._documents = list(documents)
         self._states = states  # (now, abandoned_after) for the documents' studies
-        # {study_id: Due} of the participant's follow-ups, from all their studies.
-        self.dues = {} if dues is None else dues
+        # (rules, today, all the participant's documents): their follow-ups' schedule, worked
+        # out when a filter or the page first asks (`dues`).
+        self._schedule_of = schedule_of
+        self._dues = None
+        if studies is not None:
+            self._dues = {s.study_id: s.due for s in self._studies if s.due is not None}
+
+    @property
+    def dues(self) -> dict[str, schedule.Due]:
+        """{study_id: Due} of the participant's follow-ups (all of them, whatever the filter)."""
+        if self._dues is None:
+            if self._schedule_of is None:
+                self._dues = {}
+            else:
+                rules, today, documents = self._schedule_of
+                self._dues = schedule.participant_schedule(documents, rules, today)
+        return self._dues
 
     @property
     def studies(self) -> list[StudyProgress]:
@@ -148,13 +165,16 @@ class ParticipantProgress:
     def of_type(self, study_type: str) -> "ParticipantProgress":
         """The same participant with only their studies of one type."""
         if self._studies is not None:
-            return ParticipantProgress(
-                self.participant_id, self.studies_of_type(study_type), dues=self.dues
-            )
+            return ParticipantProgress(self.participant_id, self.studies_of_type(study_type))
         documents = [d for d in self._documents if d.get("study_type") == study_type]
-        return ParticipantProgress(
-            self.participant_id, documents=documents, states=self._states, dues=self.dues
+        narrowed = ParticipantProgress(
+            self.participant_id,
+            documents=documents,
+            states=self._states,
+            schedule_of=self._schedule_of,
         )
+        narrowed._dues = self._dues  # the same participant: worked out once
+        return narrowed
 
     def has_schedule(self, wanted: str, today: date) -> bool:
         """Whether a follow-up of the participant is in this schedule state (or due soon)."""
@@ -439,8 +459,8 @@ def group_by_participant(studies: list[StudyProgress]) -> list[ParticipantProgre
 def participants(now: datetime | None = None) -> list[ParticipantProgress]:
     """Every participant with their study documents, read into StudyProgress only when used.
 
-    Each follow-up's due date and schedule state are worked out here (from the documents' few
-    schedule fields), so the grid can filter by them without reading the studies in full.
+    Each follow-up's due date and schedule state are worked out from the participant's
+    documents when first asked (a schedule filter asks for everyone's, a page for its rows').
     """
     now = now or datetime.now(UTC)
     states = (now, _abandoned_after())
@@ -453,7 +473,7 @@ def participants(now: datetime | None = None) -> list[ParticipantProgress]:
             participant_id,
             documents=documents,
             states=states,
-            dues=schedule.participant_schedule(documents, rules, today),
+            schedule_of=(rules, today, documents),
         )
         for participant_id, documents in grouped.items()
     ]

@@ -142,6 +142,13 @@ def grid_args(query: GridQuery, **changes) -> dict:
     return link_args(ProgressQueryArgsSchema, values, **changes)
 
 
+class DueQueryArgsSchema(QuerySchema):
+    """Which page of each list of the Due page (overdue, due now)."""
+
+    overdue_page = _page_number()
+    due_page = _page_number()
+
+
 class RefusedQueryArgsSchema(QuerySchema):
     """Which refused submissions to list: one study's, and which page."""
 
