@@ -22,6 +22,7 @@ SAMPLES = {
     "batch_id": "seed",
     "quarantine_id": "6a1f00000000000000000001",
     "unknown": "no-such-page",
+    "score": "dr_score",
 }
 
 

@@ -62,8 +62,11 @@ def test_refused_bodies_cannot_fill_the_disk(server):
     # Kept after each answer, under the real server: as many as the study's byte cap allows.
     assert kept == cap_bytes // len(body)
     assert counted[quarantine.STUDY_FULL] == 40 - kept
-    # 40 MB were sent; the store grew by about the cap (the issue saw 41 MB).
-    assert folder_size(data_dir) - before < cap_bytes + 3 * 2**20
+    # 40 MB were sent; the store grew by about the cap (the issue saw 41 MB). The embedded store's
+    # SQLite write-ahead log is reused, not truncated, after a checkpoint: it holds up to its
+    # checkpoint size (1000 pages, 4 MiB) plus the last write, beside the database itself.
+    sqlite_wal_bound = 4 * 2**20 + len(body)
+    assert folder_size(data_dir) - before < cap_bytes + sqlite_wal_bound + 2**20
     with app.app_context():
         db.quarantine().delete_many({})
 
