@@ -297,3 +297,10 @@ def test_a_long_due_list_comes_a_page_at_a_time(admin, started_participant, monk
     second = admin.get("/admin/due?overdue_page=2").get_data(as_text=True)
     assert ">P1</a>" in second and ">P3</a>" not in second
     assert admin.get("/admin/due?overdue_page=0").status_code == 400
+
+
+def test_how_it_works_explains_the_schedule_in_force(admin):
+    text = admin.get("/admin/help").get_data(as_text=True)
+    assert "1 is due 180 days, 2 is due 365 days" in text
+    assert "from 14 days before its due date to 14 days after it" in text
+    assert "Overdue" in text and "The window has closed" in text

@@ -1,6 +1,6 @@
 """The follow-up schedule on the dashboard: the Due page, its mail-merge CSV, due dates by hand."""
 
-from flask import abort, current_app, flash, render_template, request, url_for
+from flask import abort, flash, render_template, request, url_for
 from marshmallow import ValidationError
 
 from intact import downloads, paging, studies
@@ -28,8 +28,6 @@ def due():
         due=paging.page_of(due_now, args["due_page"], ROWS_PER_PAGE),
         overdue=paging.page_of(overdue, args["overdue_page"], ROWS_PER_PAGE),
         digest=schedule.digest_of(listed, today),
-        schedule_days=current_app.config["FOLLOWUP_SCHEDULE_DAYS"],
-        window_days=current_app.config["FOLLOWUP_WINDOW_DAYS"],
     )
 
 
