@@ -135,6 +135,17 @@ def test_no_due_date_without_a_started_baseline_or_beyond_the_schedule():
     assert due_of([baseline(), followup(1)], date(2027, 1, 1), Rules()).state == UNSCHEDULED
 
 
+def test_withdrawn_participants_and_deactivated_links_are_out_of_the_schedule():
+    withdrawn = followup(1, withdrawn_at=datetime(2026, 5, 1, tzinfo=UTC))
+    assert schedule.participant_schedule([baseline(), withdrawn], RULES, FOLLOWUP_1_DUE) == {}
+    # The reissued link has the same number: the same due date, in the deactivated one's place.
+    old = followup(1, deactivated_at=datetime(2026, 5, 1, tzinfo=UTC))
+    reissued = followup(1, study_id="reissued", replaces="follow01")
+    found = schedule.participant_schedule([baseline(), old, reissued], RULES, FOLLOWUP_1_DUE)
+    assert list(found) == ["reissued"]
+    assert (found["reissued"].due_date, found["reissued"].state) == (FOLLOWUP_1_DUE, DUE)
+
+
 def test_a_due_date_set_by_hand_wins_over_the_schedule():
     by_hand = followup(1, due_date=datetime(2026, 3, 1, tzinfo=UTC))
     due = due_of([baseline(), by_hand], date(2026, 3, 16))

@@ -7,6 +7,9 @@ Rules (README, "Follow-up schedule"):
   that holds at least one test with answers (the baseline change.csv measures from, see
   scoring.BASELINE_RULE). A follow-up numbered beyond the schedule, or of a participant whose
   baseline has not started, has no scheduled due date.
+- A withdrawn participant's follow-ups and a deactivated link (`withdrawn_at`, `deactivated_at`
+  on the study) have no schedule state: nobody is to be contacted for them; a reissued link takes
+  the deactivated one's place, with the same follow-up number and so the same due date.
 - A researcher may set a follow-up's due date by hand (`set_due_date`); it wins over the schedule
   until cleared (`clear_due_date`). It is stored on the study document as `due_date` (midnight
   UTC of that date).
@@ -70,7 +73,12 @@ STUDY_FIELDS = (
     "submissions",
     "empty_count",
     DUE_DATE_FIELD,
+    "withdrawn_at",
+    "deactivated_at",
 )
+# A follow-up of a withdrawn participant, or a deactivated link (its reissue takes its place in
+# the schedule), is nobody's to chase: it has no schedule state.
+_OUT_OF_SCHEDULE = ("withdrawn_at", "deactivated_at")
 
 
 class NotAFollowUp(ValueError):
@@ -212,6 +220,7 @@ def participant_schedule(studies: Iterable[Mapping], rules: Rules, today: date) 
         doc["study_id"]: followup_due(doc, started, rules, today)
         for doc in studies
         if doc.get("study_type") == "followup"
+        and not any(doc.get(name) for name in _OUT_OF_SCHEDULE)
     }
 
 
