@@ -710,6 +710,8 @@ def seed_a_study_in_full_swing(app) -> None:
         db.studies().insert_many(studies)
         db.tests().insert_many(tests)
         db.quarantine().insert_one(refused)
+    # A research assistant's account beside the built-in admin, for the Accounts pages.
+    make_account(app, "research.assistant@example.org", "researcher")
 
 
 @pytest.fixture(scope="module")

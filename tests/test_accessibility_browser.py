@@ -23,6 +23,9 @@ SAMPLES = {
     "quarantine_id": "6a1f00000000000000000001",
     "unknown": "no-such-page",
     "score": "dr_score",
+    # Not found pages: the seeded account's own page is reached from the Accounts list below.
+    "account_id": "no-such-account",
+    "key": "no-such-link",
 }
 
 
@@ -64,6 +67,10 @@ def test_every_dashboard_page_passes_axe(seeded_server, page_at, pages, viewport
         assert_accessible(page, path)
         checked += 1
     assert checked >= 10
+    page.goto(f"{seeded_server}/admin/accounts")
+    page.click("a[href*='/admin/accounts/']")
+    page.wait_for_selector("text=research.assistant@example.org")
+    assert_accessible(page, "an account's page")
 
 
 def test_forms_with_their_errors_pass_axe(seeded_server, page_at):
