@@ -18,7 +18,13 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from intact import db, deferred, quarantine
 from intact.participants import counters
-from intact.studies import StudyNotFound, find_study
+from intact.studies import (
+    LINK_DEACTIVATED,
+    PARTICIPANT_WITHDRAWN,
+    StudyNotFound,
+    closed_reason,
+    find_study,
+)
 from intact.testtypes import (
     INT64_MAX,
     INT64_MIN,
@@ -39,6 +45,11 @@ MAX_NESTING = 16
 # Two writers of the same fingerprint on a store without atomic unique inserts (mongomock) can
 # both be rolled back; a handful of retries settles it. MongoDB needs at most one.
 INSERT_ATTEMPTS = 5
+# What a refused submission says when its link was closed (studies.closed_reason).
+CLOSED_LINK_MESSAGES = {
+    LINK_DEACTIVATED: "The link was deactivated before this result arrived.",
+    PARTICIPANT_WITHDRAWN: "The participant had withdrawn before this result arrived.",
+}
 
 
 class SubmissionRefused(Exception):
@@ -162,7 +173,8 @@ def submit(
 ) -> tuple[dict, bool]:
     """Validate and store one submission; return (the stored test, whether it is new).
 
-    Raises a SubmissionRefused subclass or StudyNotFound. A refused submission that names a
+    Raises a SubmissionRefused subclass or StudyNotFound (also for a closed link: see
+    studies.closed_reason). A refused submission that names a
     known study is kept in the quarantine (within its caps for the study and for `client`, the
     sender's address) after the answer has been sent: a refusal does the same work before its
     answer whether the study exists or not, so its timing tells a guesser nothing.
@@ -174,6 +186,9 @@ def submit(
             raise NotJsonSubmission(_not_json_message(content_type)) from None
         raise
     study = _known_study(body.get("study_id") if isinstance(body, dict) else None)
+    # A closed link (deactivated, or its participant withdrew) answers as an unknown id, but what
+    # it still receives is kept, with the reason: nothing a participant sent is lost.
+    closed = closed_reason(study) if study is not None else None
     try:
         if not _is_json(content_type):
             raise NotJsonSubmission(_not_json_message(content_type))
@@ -183,11 +198,31 @@ def submit(
     except SubmissionRefused as refusal:
         if study is not None:
             deferred.after_response(
-                _keep_in_quarantine, study, raw_body, content_type, refusal, client
+                _keep_in_quarantine,
+                study,
+                raw_body,
+                content_type,
+                refusal.message,
+                refusal.field_errors(),
+                client=client,
+                reason=closed,
             )
         raise
     if study is None:
         raise StudyNotFound(body["study_id"])
+    if closed:
+        message = CLOSED_LINK_MESSAGES[closed]
+        deferred.after_response(
+            _keep_in_quarantine,
+            study,
+            raw_body,
+            content_type,
+            message,
+            [],
+            client=client,
+            reason=closed,
+        )
+        raise StudyNotFound(study["study_id"])
     stored, created = store_test(study, submission)
     _note_activity(stored)
     return stored, created
@@ -437,11 +472,11 @@ def _known_study(study_id) -> dict | None:
         return None
 
 
-def _keep_in_quarantine(study, raw_body, content_type, refusal: SubmissionRefused, client) -> None:
+def _keep_in_quarantine(study, raw_body, content_type, message, errors, *, client, reason) -> None:
     # The refusal is the answer either way: an unreachable store must not turn it into a 503.
     try:
         quarantine.keep_refused(
-            study, raw_body, content_type, refusal.message, refusal.field_errors(), client=client
+            study, raw_body, content_type, message, errors, client=client, reason=reason
         )
     except (PyMongoError, *db.UNAVAILABLE_ERRORS):
         log.error("could not keep a refused submission in quarantine", exc_info=True)

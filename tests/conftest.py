@@ -808,6 +808,12 @@ def start_session(app, client, account=None, csrf=CSRF_TOKEN) -> str:
     return csrf
 
 
+@pytest.fixture
+def researcher(app):
+    """A named researcher account (res@example.org)."""
+    return make_account(app, "res@example.org", "researcher")
+
+
 def make_token(app, account, scope="read", days=90) -> str:
     """An API token of `account` (the secret, as a script would send it)."""
     from intact.accounts import tokens

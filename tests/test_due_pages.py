@@ -304,3 +304,20 @@ def test_how_it_works_explains_the_schedule_in_force(admin):
     assert "1 is due 180 days, 2 is due 365 days" in text
     assert "from 14 days before its due date to 14 days after it" in text
     assert "Overdue" in text and "The window has closed" in text
+
+
+def test_withdrawal_takes_a_participant_off_the_due_list_and_a_reissued_link_replaces_its_old_one(
+    app, admin, cohort
+):
+    from intact.participants import lifecycle
+
+    with app.app_context():
+        lifecycle.withdraw("P2", "moved abroad")
+        new = lifecycle.reissue(cohort["P1"][0]["study_id"], "sent to the wrong address")
+    text = admin.get("/admin/due").get_data(as_text=True).split("<main")[1]
+    assert ">P2</a>" not in text  # withdrawn: nobody to contact
+    assert f'data-copy="{new["url"]}"' in text  # the reissued link, same follow-up, same due date
+    assert f'data-copy="{cohort["P1"][0]["url"]}"' not in text
+    assert "in 3 days" in text
+    rows = rows_of(admin.get("/admin/due.csv"))
+    assert [(r["participant_id"], r["study_id"]) for r in rows] == [("P1", new["study_id"])]

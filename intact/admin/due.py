@@ -52,7 +52,7 @@ def set_due_date(study_id):
     except ValidationError as error:
         # The participant page again, the problem beside the date that caused it.
         message = " ".join(schemas.field_errors(error).values())
-        return views.participant_page(study["participant_id"], 422, {study_id: message})
+        return views.participant_page(study["participant_id"], 422, due_errors={study_id: message})
     try:
         if form["clear"]:
             schedule.clear_due_date(study_id)

@@ -22,7 +22,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from intact import clients, db, quarantine, ratelimit, results
 from intact.accounts.permissions import public
-from intact.studies import STUDY_TYPES, StudyNotFound, find_study, record_activity
+from intact.studies import STUDY_TYPES, StudyNotFound, find_open_study, record_activity
 from intact.testtypes import TEST_TYPES, WholeNumber
 
 log = logging.getLogger(__name__)
@@ -92,9 +92,10 @@ class Study(MethodView):
         """Check a study id and say whether it is a baseline or a follow-up.
 
         Records when the study was first opened and last seen, for the dashboard's run states.
+        A deactivated link, or one of a withdrawn participant, answers as an unknown id.
         """
         try:
-            study = find_study(study_id)
+            study = find_open_study(study_id)
         except StudyNotFound:
             abort(404, message="Study not found.")
         record_activity(study["study_id"], opened=True)

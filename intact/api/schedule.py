@@ -85,18 +85,23 @@ class StudyScheduleSchema(Schema):
     followup_number = fields.Integer(allow_none=True)
     due_date = fields.Date(allow_none=True)
     due_date_set_by_hand = fields.Boolean()
-    schedule_state = fields.String(metadata={"description": STATES})
+    schedule_state = fields.String(
+        allow_none=True,
+        metadata={"description": STATES + "; null: withdrawn participant or deactivated link"},
+    )
 
 
 def _study_schedule(study: dict) -> dict:
     due = schedule.study_due(study)
+    by_hand = schedule.as_date(study.get(schedule.DUE_DATE_FIELD))
     return {
         "study_id": study["study_id"],
         "participant_id": study.get("participant_id"),
         "followup_number": study.get("followup_number"),
-        "due_date": due.due_date,
-        "due_date_set_by_hand": due.set_by_hand,
-        "schedule_state": due.state,
+        # A withdrawn participant's follow-up or a deactivated link: out of the schedule.
+        "due_date": due.due_date if due else by_hand,
+        "due_date_set_by_hand": by_hand is not None,
+        "schedule_state": due.state if due else None,
     }
 
 

@@ -200,6 +200,14 @@ def state_on(due_date: date | None, complete: bool, today: date, window_days: in
     return OVERDUE
 
 
+def in_schedule(doc: Mapping) -> bool:
+    """Whether a study document has a place in the schedule: a follow-up, neither withdrawn nor
+    deactivated."""
+    return doc.get("study_type") == "followup" and not any(
+        doc.get(name) for name in _OUT_OF_SCHEDULE
+    )
+
+
 def followup_due(doc: Mapping, started: date | None, rules: Rules, today: date) -> Due:
     """The Due of one follow-up document, given its participant's baseline start date."""
     stored = doc.get(DUE_DATE_FIELD)
@@ -219,8 +227,7 @@ def participant_schedule(studies: Iterable[Mapping], rules: Rules, today: date) 
     return {
         doc["study_id"]: followup_due(doc, started, rules, today)
         for doc in studies
-        if doc.get("study_type") == "followup"
-        and not any(doc.get(name) for name in _OUT_OF_SCHEDULE)
+        if in_schedule(doc)
     }
 
 
@@ -453,8 +460,8 @@ def baseline_starts(participant_id: str | None = None) -> dict[str, date]:
 
 def study_due(study: Mapping, today: date | None = None) -> Due | None:
     """The Due of one follow-up study document (reads its participant's baselines); None for a
-    baseline. Needs an app context."""
-    if study.get("study_type") != "followup":
+    baseline, a withdrawn participant's follow-up or a deactivated link. Needs an app context."""
+    if not in_schedule(study):
         return None
     started = baseline_starts(study.get("participant_id")).get(study.get("participant_id"))
     rules = Rules.from_config(current_app.config)
