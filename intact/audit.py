@@ -54,6 +54,12 @@ TOKEN_REVOKED = "token_revoked"  # noqa: S105 - an action name
 TOKEN_REFUSED = "token_refused"  # noqa: S105 - an action name
 DUE_DATE_SET = "due_date_set"
 DUE_DATE_CLEARED = "due_date_cleared"
+STUDIES_ADDED = "studies_added"
+NOTE_ADDED = "participant_note_added"
+LINK_REISSUED = "link_reissued"
+PARTICIPANT_WITHDRAWN = "participant_withdrawn"
+PARTICIPANT_ERASED = "participant_erased"
+REFUSED_ACCEPTED = "refused_submission_accepted"
 REMINDERS_CHANGED = "reminders_changed"
 REMINDERS_SENT = "reminders_sent"
 
@@ -83,6 +89,12 @@ ACTIONS = {
     TOKEN_REFUSED: "API token refused (bad, expired or revoked)",
     DUE_DATE_SET: "Follow-up due date set by hand",
     DUE_DATE_CLEARED: "Follow-up due date set by hand cleared (the schedule's applies)",
+    STUDIES_ADDED: "Studies added to a participant",
+    NOTE_ADDED: "Note added to a participant",
+    LINK_REISSUED: "Study link deactivated and reissued",
+    PARTICIPANT_WITHDRAWN: "Participant withdrawn",
+    PARTICIPANT_ERASED: "Participant erased (all their data deleted)",
+    REFUSED_ACCEPTED: "Refused submission accepted into the data",
     REMINDERS_CHANGED: "Reminder e-mails switched on or off (My account)",
     REMINDERS_SENT: "Reminder e-mails sent (flask reminders send)",
 }
@@ -93,6 +105,9 @@ COUNT_UNITS = {
     BACKUP_WRITTEN: ("document", "documents"),
     BACKUP_RESTORED: ("document", "documents"),
     SESSIONS_ENDED: ("session", "sessions"),
+    STUDIES_ADDED: ("study", "studies"),
+    PARTICIPANT_WITHDRAWN: ("study", "studies"),
+    PARTICIPANT_ERASED: ("document", "documents"),
     REMINDERS_SENT: ("e-mail", "e-mails"),
 }
 CSV_COLUMNS = ("time", "action", "who", "client", "count", "count_unit", "details")

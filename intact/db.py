@@ -71,6 +71,8 @@ INDEXES = {
         ("study_id", {}),
         ("received_at", {}),
     ],
+    # Researchers' notes, one participant's at a time (intact/participants/notes.py).
+    "participant_notes": [("note_id", {"unique": True}), ("participant_id", {})],
     # Admin actions, listed newest first and filtered by action (intact/audit.py).
     "audit_log": [("time", {}), ("action", {})],
     # A researcher's r, SD1 and practice of a score (intact/reliable_change/sources.py).

@@ -25,8 +25,10 @@ from intact.timestamps import utc_iso
 STUDIES_FILE = "studies.csv"
 EXPORTABLE_TEST_TYPES = (*TEST_TYPES, UNCLASSIFIED)
 
-# The stored fields, then what the dashboard shows of each study (from its counters, at export
-# time): run state, tests received, last activity, and a follow-up's due date and schedule state.
+# The stored fields, `withdrawn` (whether the participant withdrew: every export says so), then
+# what the dashboard shows of each study (from its counters, at export time): run state, tests
+# received, last activity, and a follow-up's due date and schedule state.
+WITHDRAWN = "withdrawn"
 STUDY_STATUS_COLUMNS = (
     "state",
     "tests_received",
@@ -35,7 +37,7 @@ STUDY_STATUS_COLUMNS = (
     "due_date_set_by_hand",
     "schedule_state",
 )
-STUDY_COLUMNS = (*studies.STUDY_FIELDS, *STUDY_STATUS_COLUMNS)
+STUDY_COLUMNS = (*studies.STUDY_FIELDS, WITHDRAWN, *STUDY_STATUS_COLUMNS)
 TEST_COLUMNS = (
     "participant_id",
     "study_id",
@@ -184,7 +186,7 @@ def _study_status(now: datetime):
     def status(doc: dict) -> dict:
         study = progress.progress_of(doc)
         due = None
-        if doc.get("study_type") == "followup":
+        if schedule.in_schedule(doc):
             due = schedule.followup_due(doc, started.get(doc.get("participant_id")), rules, today)
         return {
             "state": progress.study_state(study, now, abandoned_after),
@@ -202,7 +204,7 @@ def _studies_table(read: Callable[[], Iterable[dict]]) -> Table:
     def rows(convert):
         status = _study_status(datetime.now(UTC))
         for study in read():
-            row = {**study, **status(study)}
+            row = {**study, WITHDRAWN: bool(study.get(studies.WITHDRAWN_AT)), **status(study)}
             yield [convert(row.get(name)) for name in STUDY_COLUMNS]
 
     columns = tuple(_described(name, STUDY_COLUMN_DOCS) for name in STUDY_COLUMNS)
@@ -427,7 +429,8 @@ STUDY_COLUMN_DOCS = {
     ),
     "due_date": (
         "A follow-up's due date: FOLLOWUP_SCHEDULE_DAYS after the baseline was started, or set "
-        "by hand; empty for baselines and follow-ups with no due date.",
+        "by hand; empty for baselines, follow-ups with no due date, a withdrawn participant's and "
+        "deactivated links.",
         {"value_type": "date or empty", "unit": "UTC day (YYYY-MM-DD)"},
     ),
     "due_date_set_by_hand": (
@@ -438,8 +441,26 @@ STUDY_COLUMN_DOCS = {
     "schedule_state": (
         "A follow-up's schedule state when the file was made: not yet due, due (within "
         "FOLLOWUP_WINDOW_DAYS of the due date), overdue (window passed, not complete), done "
-        "(complete), unscheduled (no due date); empty for baselines.",
+        "(complete), unscheduled (no due date); empty for baselines, a withdrawn participant's "
+        "follow-ups and deactivated links.",
         {"values": "not_yet_due | due | overdue | done | unscheduled"},
+    ),
+    "withdrawn_at": (
+        "When the participant withdrew (their links closed, their data kept); empty if not.",
+        {"value_type": "timestamp", "unit": "UTC"},
+    ),
+    "deactivated_at": (
+        "When this link was deactivated (a reissued link replaces it); empty while it works.",
+        {"value_type": "timestamp", "unit": "UTC"},
+    ),
+    "replaces": (
+        "The deactivated study this reissued link replaces (same type and follow-up number); "
+        "empty for a first link.",
+        {},
+    ),
+    WITHDRAWN: (
+        "Whether the participant withdrew from the study.",
+        {"value_type": "boolean", "values": "true | false"},
     ),
 }
 TEST_COLUMN_DOCS = {

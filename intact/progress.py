@@ -54,6 +54,7 @@ _PROGRESS_FIELDS = (
     "started_at",
     "last_received_at",
     "completed_at",
+    "replaced_by",
     schedule.DUE_DATE_FIELD,
 )
 # The grid's schedule filter: a schedule state, or "due soon" (the overview's count).
@@ -85,7 +86,14 @@ class StudyProgress:
     last_received_at: datetime | None = None
     completed_at: datetime | None = None
     state: str = NOT_STARTED
-    # A follow-up's place in the schedule (due date, schedule state); None for a baseline.
+    # Closed links (intact/participants/lifecycle.py): the participant withdrew, or this link was
+    # deactivated (`replaced_by` the reissued study; `replaces`: the study this one reissues).
+    withdrawn_at: datetime | None = None
+    deactivated_at: datetime | None = None
+    replaced_by: str | None = None
+    replaces: str | None = None
+    # A follow-up's place in the schedule (due date, schedule state); None for a baseline, a
+    # withdrawn participant's follow-up and a deactivated link.
     due: schedule.Due | None = None
 
     @property
@@ -116,13 +124,30 @@ class ParticipantProgress:
     a sort or the page asks: a grid page of 50 rows out of 2,000 reads 100 studies in full.
     """
 
-    def __init__(self, participant_id: str, studies=None, *, documents=(), states=None, dues=None):
+    def __init__(
+        self, participant_id: str, studies=None, *, documents=(), states=None, schedule_of=None
+    ):
         self.participant_id = participant_id
         self._studies = None if studies is None else list(studies)
         self._documents = list(documents)
         self._states = states  # (now, abandoned_after) for the documents' studies
-        # {study_id: Due} of the participant's follow-ups, from all their studies.
-        self.dues = {} if dues is None else dues
+        # (rules, today, all the participant's documents): their follow-ups' schedule, worked
+        # out when a filter or the page first asks (`dues`).
+        self._schedule_of = schedule_of
+        self._dues = None
+        if studies is not None:
+            self._dues = {s.study_id: s.due for s in self._studies if s.due is not None}
+
+    @property
+    def dues(self) -> dict[str, schedule.Due]:
+        """{study_id: Due} of the participant's follow-ups (all of them, whatever the filter)."""
+        if self._dues is None:
+            if self._schedule_of is None:
+                self._dues = {}
+            else:
+                rules, today, documents = self._schedule_of
+                self._dues = schedule.participant_schedule(documents, rules, today)
+        return self._dues
 
     @property
     def studies(self) -> list[StudyProgress]:
@@ -148,13 +173,16 @@ class ParticipantProgress:
     def of_type(self, study_type: str) -> "ParticipantProgress":
         """The same participant with only their studies of one type."""
         if self._studies is not None:
-            return ParticipantProgress(
-                self.participant_id, self.studies_of_type(study_type), dues=self.dues
-            )
+            return ParticipantProgress(self.participant_id, self.studies_of_type(study_type))
         documents = [d for d in self._documents if d.get("study_type") == study_type]
-        return ParticipantProgress(
-            self.participant_id, documents=documents, states=self._states, dues=self.dues
+        narrowed = ParticipantProgress(
+            self.participant_id,
+            documents=documents,
+            states=self._states,
+            schedule_of=self._schedule_of,
         )
+        narrowed._dues = self._dues  # the same participant: worked out once
+        return narrowed
 
     def has_schedule(self, wanted: str, today: date) -> bool:
         """Whether a follow-up of the participant is in this schedule state (or due soon)."""
@@ -164,6 +192,13 @@ class ParticipantProgress:
 
     def __bool__(self) -> bool:
         return bool(self._studies if self._studies is not None else self._documents)
+
+    @property
+    def withdrawn(self) -> bool:
+        """Whether the participant withdrew (every study of theirs says so)."""
+        if self._studies is not None:
+            return any(s.withdrawn_at for s in self._studies)
+        return any(doc.get("withdrawn_at") for doc in self._documents)
 
     @property
     def last_activity(self) -> datetime | None:
@@ -346,6 +381,10 @@ def progress_of(doc: dict) -> StudyProgress:
         started_at=doc.get("started_at"),
         last_received_at=doc.get("last_received_at"),
         completed_at=doc.get("completed_at"),
+        withdrawn_at=doc.get("withdrawn_at"),
+        deactivated_at=doc.get("deactivated_at"),
+        replaced_by=doc.get("replaced_by"),
+        replaces=doc.get("replaces"),
     )
 
 
@@ -381,10 +420,12 @@ def overview(now: datetime | None = None) -> Overview:
     and follow-ups due soon and overdue."""
     now = now or datetime.now(UTC)
     today = _today(now)
-    studies = load_progress(now)
+    every_study = load_progress(now)
     tests_by_type = Counter()
-    for study in studies:
+    for study in every_study:
         tests_by_type.update(study.received)
+    # A deactivated link is no longer a study to run: the one reissuing it is counted instead.
+    studies = [s for s in every_study if not s.deactivated_at]
     ordered_tests = {name: tests_by_type[name] for name in TEST_TYPES}
     ordered_tests[UNCLASSIFIED] = tests_by_type[UNCLASSIFIED]
     by_type = Counter(s.study_type for s in studies)
@@ -397,7 +438,7 @@ def overview(now: datetime | None = None) -> Overview:
         tests=sum(tests_by_type.values()),
         tests_by_type=ordered_tests,
         latest_submission_at=max(
-            (s.last_received_at for s in studies if s.last_received_at), default=None
+            (s.last_received_at for s in every_study if s.last_received_at), default=None
         ),
         refused=quarantine.count_refused(),
         due_soon=sum(1 for s in studies if s.due and schedule.is_due_soon(s.due, today)),
@@ -437,23 +478,29 @@ def group_by_participant(studies: list[StudyProgress]) -> list[ParticipantProgre
 
 
 def participants(now: datetime | None = None) -> list[ParticipantProgress]:
-    """Every participant with their study documents, read into StudyProgress only when used.
+    """Every participant with their open or used links (deactivated ones left out), each read
+    into StudyProgress only when used.
 
-    Each follow-up's due date and schedule state are worked out here (from the documents' few
-    schedule fields), so the grid can filter by them without reading the studies in full.
+    Each follow-up's due date and schedule state are worked out from all the participant's
+    documents (a deactivated baseline's start still counts) when first asked: a schedule filter
+    asks for everyone's, a page for its rows'.
     """
     now = now or datetime.now(UTC)
     states = (now, _abandoned_after())
     rules, today = _schedule_rules(), _today(now)
-    grouped = defaultdict(list)
+    grouped, every = defaultdict(list), defaultdict(list)
     for doc in _read("studies", None, _PROGRESS_FIELDS):
+        every[doc.get("participant_id", "")].append(doc)
+        if doc.get("deactivated_at"):
+            # A deactivated link is not a column of the grid: the study reissuing it is.
+            continue
         grouped[doc.get("participant_id", "")].append(doc)
     return [
         ParticipantProgress(
             participant_id,
             documents=documents,
             states=states,
-            dues=schedule.participant_schedule(documents, rules, today),
+            schedule_of=(rules, today, every[participant_id]),
         )
         for participant_id, documents in grouped.items()
     ]

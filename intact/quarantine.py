@@ -21,6 +21,7 @@ from pymongo.errors import DuplicateKeyError
 from intact import db, paging
 from intact.paging import Page
 from intact.participants import counters
+from intact.participants.intake import LINK_DEACTIVATED, PARTICIPANT_WITHDRAWN, STUDY_COMPLETED
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,10 @@ RATE_LIMITED = "rate_limited"  # answered 429: the sender's address was over its
 STUDY_FULL = "study_full"  # the study's cap was reached
 CLIENT_FULL = "client_full"  # the sender's address reached its cap for the day
 NOT_KEPT_REASONS = (RATE_LIMITED, STUDY_FULL, CLIENT_FULL)
+# Why a kept submission was refused, beyond its own errors (`reason`; absent: the errors alone).
+# A submission refused only because its study was closed is valid, and can be accepted into the
+# participant's data from the refused-submission page (intact/participants/lifecycle.py).
+LATE_REASONS = (LINK_DEACTIVATED, PARTICIPANT_WITHDRAWN, STUDY_COMPLETED)
 
 
 class RefusedNotFound(LookupError):
@@ -52,8 +57,8 @@ def keep_refused(
 
     `errors` is a flat list of the client's errors: [{"field": "result.0.sm_rt", "message": ...}].
     `client` is the sender's address, for the per-address cap (None: not from a request).
-    `reason` says why a well-formed result was refused (intact/participants/intake.py, e.g.
-    "study_completed"); None for a submission refused for its content.
+    `reason`: one of LATE_REASONS when the study was closed (intact/participants/intake.py; the
+    errors are then empty unless the submission was invalid too).
     """
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     kept = raw_body[:limit]
@@ -73,13 +78,14 @@ def keep_refused(
         "content_type": content_type or "",
         "message": message,
         "errors": errors,
-        "reason": reason,
         # Text as sent; bytes that are not UTF-8 become U+FFFD (such a body was not JSON anyway).
         "raw_body": kept.decode("utf-8", "replace"),
         "size_bytes": len(raw_body),
         "kept_bytes": len(kept),
         "truncated": len(kept) < len(raw_body),
     }
+    if reason:
+        document["reason"] = reason
     db.quarantine().insert_one(dict(document))
     counters.count_refused(study["study_id"], document["received_at"])
     log.warning(
@@ -179,6 +185,15 @@ def list_refused(
 def count_refused(study_id: str | None = None) -> int:
     """How many submissions are in quarantine (for one study when given)."""
     return db.quarantine().count_documents({"study_id": study_id} if study_id else {})
+
+
+def acceptable(entry: dict) -> bool:
+    """Whether a kept submission was refused only because its link was closed (and is whole)."""
+    return (
+        entry.get("reason") in LATE_REASONS
+        and not entry.get("errors")
+        and not entry.get("truncated")
+    )
 
 
 def get_refused(quarantine_id: str) -> dict:

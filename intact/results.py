@@ -44,9 +44,6 @@ INSERT_ATTEMPTS = 5
 class SubmissionRefused(Exception):
     """A submission that cannot be stored; `message` says why and names the field."""
 
-    # Why a well-formed result was refused (intact/participants/intake.py); None: its content.
-    reason: str | None = None
-
     def __init__(self, message: str, errors: dict | None = None):
         super().__init__(message)
         self.message = message
@@ -176,11 +173,12 @@ def submit(
 ) -> tuple[dict, bool]:
     """Validate and store one submission; return (the stored test, whether it is new).
 
-    Raises a SubmissionRefused subclass (StudyClosed for a study that takes no more results)
-    or StudyNotFound. A refused submission that names a known study is kept in the quarantine
-    (within its caps for the study and for `client`, the sender's address) after the answer has
-    been sent: a refusal does the same work before its answer whether the study exists or not,
-    so its timing tells a guesser nothing.
+    Raises a SubmissionRefused subclass (StudyClosed for a completed study that takes no more
+    results) or StudyNotFound (also for a link closed by hand: see intact/participants/intake.py).
+    A refused submission that names a known study is kept in the quarantine (within its caps for
+    the study and for `client`, the sender's address) after the answer has been sent: a refusal
+    does the same work before its answer whether the study exists or not, so its timing tells a
+    guesser nothing.
     """
     try:
         body = parse_body(raw_body)
@@ -189,6 +187,9 @@ def submit(
             raise NotJsonSubmission(_not_json_message(content_type)) from None
         raise
     study = _known_study(body.get("study_id") if isinstance(body, dict) else None)
+    # A closed study (intact/participants/intake.py) refuses what it still receives, but keeps
+    # it, with the reason: nothing a participant sent is lost.
+    closed = intake.closure(study) if study is not None else None
     try:
         if not _is_json(content_type):
             raise NotJsonSubmission(_not_json_message(content_type))
@@ -198,20 +199,38 @@ def submit(
     except SubmissionRefused as refusal:
         if study is not None:
             deferred.after_response(
-                _keep_in_quarantine, study, raw_body, content_type, refusal, client
+                _keep_in_quarantine,
+                study,
+                raw_body,
+                content_type,
+                refusal.message,
+                refusal.field_errors(),
+                client=client,
+                reason=closed.reason if closed else None,
             )
         raise
     if study is None:
         raise StudyNotFound(body["study_id"])
-    closed = intake.closure(study)
     if closed is not None:
-        # A retry of a test stored while the study was open is answered as before.
-        stored = find_same_test(study, submission)
-        if stored is not None:
-            return stored, False
-        refusal = StudyClosed(closed)
-        deferred.after_response(_keep_in_quarantine, study, raw_body, content_type, refusal, client)
-        raise refusal
+        if not closed.answers_as_unknown:
+            # A retry of a test stored while the study was open is answered as before.
+            stored = find_same_test(study, submission)
+            if stored is not None:
+                return stored, False
+        # The result itself is valid: kept whole, with the reason and no field errors.
+        deferred.after_response(
+            _keep_in_quarantine,
+            study,
+            raw_body,
+            content_type,
+            closed.message,
+            [],
+            client=client,
+            reason=closed.reason,
+        )
+        if closed.answers_as_unknown:
+            raise StudyNotFound(study["study_id"])
+        raise StudyClosed(closed)
     stored, created = store_test(study, submission)
     _note_activity(stored)
     return stored, created
@@ -470,18 +489,11 @@ def _known_study(study_id) -> dict | None:
         return None
 
 
-def _keep_in_quarantine(study, raw_body, content_type, refusal: SubmissionRefused, client) -> None:
+def _keep_in_quarantine(study, raw_body, content_type, message, errors, *, client, reason) -> None:
     # The refusal is the answer either way: an unreachable store must not turn it into a 503.
     try:
         quarantine.keep_refused(
-            study,
-            raw_body,
-            content_type,
-            refusal.message,
-            # A result refused for its study's state has nothing wrong in it to point at.
-            [] if refusal.reason else refusal.field_errors(),
-            client=client,
-            reason=refusal.reason,
+            study, raw_body, content_type, message, errors, client=client, reason=reason
         )
     except (PyMongoError, *db.UNAVAILABLE_ERRORS):
         log.error("could not keep a refused submission in quarantine", exc_info=True)

@@ -280,6 +280,7 @@ _STUDY_COLUMNS = (
      "Follow-up k: numbered 1, 2, … per participant when the study was created; empty for "
      "baselines"),
     ("created_at", "", "UTC date-time", "when the study link was created"),
+    ("withdrawn", "", "true/false", "whether the participant withdrew (their data are kept)"),
     ("started_at", "", "UTC date-time",
      "earliest time_started of the study's tests, empty-list submissions included"),
     ("tests_submitted", "", "count", "submissions stored for the study, unclassified included"),
@@ -600,6 +601,8 @@ class StudySummary:
     # test type -> the submission whose scores count (the first of that type)
     scored: dict[str, TestScore]
     followup_number: int | None = None
+    # The participant withdrew (studies.WITHDRAWN_AT on the study): their data stay, marked.
+    withdrawn: bool = False
 
     @property
     def started_at(self) -> datetime | None:
@@ -640,7 +643,14 @@ def submission_order(test: TestScore):
     )
 
 
-_STUDY_IDENTITY = ("study_id", "participant_id", "study_type", "followup_number", "created_at")
+_STUDY_IDENTITY = (
+    "study_id",
+    "participant_id",
+    "study_type",
+    "followup_number",
+    "created_at",
+    "withdrawn_at",
+)
 
 
 def summarise_study(
@@ -671,6 +681,7 @@ def _summary(study: Mapping, tests: list[TestScore]) -> StudySummary:
         scored={kind: first_of_type[kind] for kind in TEST_TYPES if kind in first_of_type},
         followup_number=study.get("followup_number")
         or (some_test.followup_number if some_test else None),
+        withdrawn=bool(study.get("withdrawn_at")),
     )
 
 
@@ -739,6 +750,7 @@ def summary_row(summary: StudySummary) -> dict:
         "study_type": summary.study_type,
         "followup_number": summary.followup_number,
         "created_at": summary.created_at,
+        "withdrawn": summary.withdrawn,
         "started_at": summary.started_at,
         "tests_submitted": len(summary.tests),
         "unclassified_submissions": summary.submissions(UNCLASSIFIED),

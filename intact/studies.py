@@ -29,6 +29,9 @@ STUDY_FIELDS = (
     "first_opened_at",
     "last_seen_at",
     "batch_id",
+    "withdrawn_at",
+    "deactivated_at",
+    "replaces",
 )
 STUDY_ID_ALPHABET = string.ascii_lowercase
 # insert_many in chunks: one round trip per chunk, and a bounded request size on MongoDB.
@@ -37,6 +40,14 @@ DUPLICATE_KEY = 11000
 MAX_ID_DRAWS = 10
 # Another creation for the same participant took the follow-up numbers this one drew: number again.
 MAX_NUMBERING_ATTEMPTS = 5
+
+# What closes a link (intact/participants/lifecycle.py sets them): the participant withdrew, or the
+# link was deactivated (and usually reissued). A closed link answers as an unknown id, and what
+# still arrives for it is kept in the refused submissions with the reason below.
+WITHDRAWN_AT = "withdrawn_at"
+DEACTIVATED_AT = "deactivated_at"
+LINK_DEACTIVATED = "link deactivated"
+PARTICIPANT_WITHDRAWN = "participant withdrawn"
 
 
 class StudyNotFound(LookupError):
@@ -73,6 +84,30 @@ def find_study(study_id) -> dict:
     study = db.studies().find_one({"study_id": study_id}, {"_id": 0})
     if study is None:
         raise StudyNotFound(study_id)
+    return study
+
+
+def closed_reason(study: dict) -> str | None:
+    """Why this study's link takes no more results ("link deactivated", "participant withdrawn").
+
+    None while the link is open.
+    """
+    if study.get(DEACTIVATED_AT):
+        return LINK_DEACTIVATED
+    if study.get(WITHDRAWN_AT):
+        return PARTICIPANT_WITHDRAWN
+    return None
+
+
+def find_open_study(study_id) -> dict:
+    """The study with this id as find_study gives it, if its link is open; else StudyNotFound.
+
+    What a participant's browser may use: a deactivated link, or one of a withdrawn participant,
+    answers exactly as an id that never existed.
+    """
+    study = find_study(study_id)
+    if closed_reason(study):
+        raise StudyNotFound(study["study_id"])
     return study
 
 

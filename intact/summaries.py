@@ -181,6 +181,7 @@ _ALWAYS_FILLED = {
     "study_id",
     "participant_id",
     "study_type",
+    "withdrawn",
     "tests_submitted",
     "unclassified_submissions",
     "flagged_tests",

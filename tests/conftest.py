@@ -353,6 +353,26 @@ def make_test(app):
     return make
 
 
+@pytest.fixture
+def started_participant(make_study, make_test):
+    """make(participant_id, started): a baseline whose first test started then, two follow-ups.
+
+    The studies' ids are derived from the participant id (P1: baseline "bxxxxxp1", follow-ups
+    "f1xxxxp1" and "f2xxxxp1"); the follow-ups are returned.
+    """
+
+    def make(participant_id, started):
+        suffix = participant_id.lower()
+        baseline = make_study(participant_id, "baseline", study_id=f"b{suffix:x>7}")
+        make_test(baseline, "immediate_recall", time_started=started)
+        return [
+            make_study(participant_id, "followup", study_id=f"f{number}{suffix:x>6}")
+            for number in (1, 2)
+        ]
+
+    return make
+
+
 # --- the dashboard through the test client -------------------------------------------------
 
 HTMX = {"HX-Request": "true"}
@@ -876,6 +896,12 @@ def start_session(app, client, account=None, csrf=CSRF_TOKEN) -> str:
         cookie[guard.SESSION_ID_KEY] = session_id
         cookie[auth.CSRF_SESSION_KEY] = csrf
     return csrf
+
+
+@pytest.fixture
+def researcher(app):
+    """A named researcher account (res@example.org)."""
+    return make_account(app, "res@example.org", "researcher")
 
 
 def make_token(app, account, scope="read", days=90) -> str:

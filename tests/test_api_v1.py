@@ -13,11 +13,6 @@ from intact.accounts import tokens
 
 
 @pytest.fixture
-def researcher(app):
-    return make_account(app, "res@example.org", "researcher")
-
-
-@pytest.fixture
 def read_token(app, researcher):
     return bearer(make_token(app, researcher, "read"))
 

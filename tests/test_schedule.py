@@ -135,6 +135,17 @@ def test_no_due_date_without_a_started_baseline_or_beyond_the_schedule():
     assert due_of([baseline(), followup(1)], date(2027, 1, 1), Rules()).state == UNSCHEDULED
 
 
+def test_withdrawn_participants_and_deactivated_links_are_out_of_the_schedule():
+    withdrawn = followup(1, withdrawn_at=datetime(2026, 5, 1, tzinfo=UTC))
+    assert schedule.participant_schedule([baseline(), withdrawn], RULES, FOLLOWUP_1_DUE) == {}
+    # The reissued link has the same number: the same due date, in the deactivated one's place.
+    old = followup(1, deactivated_at=datetime(2026, 5, 1, tzinfo=UTC))
+    reissued = followup(1, study_id="reissued", replaces="follow01")
+    found = schedule.participant_schedule([baseline(), old, reissued], RULES, FOLLOWUP_1_DUE)
+    assert list(found) == ["reissued"]
+    assert (found["reissued"].due_date, found["reissued"].state) == (FOLLOWUP_1_DUE, DUE)
+
+
 def test_a_due_date_set_by_hand_wins_over_the_schedule():
     by_hand = followup(1, due_date=datetime(2026, 3, 1, tzinfo=UTC))
     due = due_of([baseline(), by_hand], date(2026, 3, 16))
@@ -192,30 +203,17 @@ def app_config(app_config):
     return {**app_config, "FOLLOWUP_SCHEDULE_DAYS": "180,365", "FOLLOWUP_WINDOW_DAYS": "14"}
 
 
-@pytest.fixture
-def participant(make_study, make_test):
-    """A participant whose baseline was started on 10 January 2026 (23:30 UTC), two follow-ups."""
-
-    def make(participant_id, started=BASELINE_STARTED):
-        first = make_study(participant_id, "baseline", study_id=f"b{participant_id.lower():x>7}")
-        make_test(first, "immediate_recall", time_started=started)
-        return [
-            make_study(
-                participant_id, "followup", study_id=f"f{number}{participant_id.lower():x>6}"
-            )
-            for number in (1, 2)
-        ]
-
-    return make
-
-
-def test_the_digest_has_counts_and_participant_ids_but_no_study_ids(app, participant, make_test):
-    p1_followups = participant("P1")
-    participant("P2", started=datetime(2026, 2, 1, 10, tzinfo=UTC))  # follow-up 1 due 31 July
-    p10_followups = participant("P10")
+def test_the_digest_has_counts_and_participant_ids_but_no_study_ids(
+    app, started_participant, make_test
+):
+    p1_followups = started_participant("P1", BASELINE_STARTED)
+    started_participant(
+        "P2", started=datetime(2026, 2, 1, 10, tzinfo=UTC)
+    )  # follow-up 1 due 31 July
+    p10_followups = started_participant("P10", BASELINE_STARTED)
     for test_type in TEST_TYPES:  # P10 did their first follow-up
         make_test(p10_followups[0], test_type)
-    participant("P3", started=datetime(2025, 12, 1, tzinfo=UTC))  # due 30 May: overdue
+    started_participant("P3", started=datetime(2025, 12, 1, tzinfo=UTC))  # due 30 May: overdue
     with app.app_context():
         digest = schedule.due_digest(date(2026, 7, 20))
     assert digest.today == date(2026, 7, 20)
@@ -232,17 +230,17 @@ def test_the_digest_has_counts_and_participant_ids_but_no_study_ids(app, partici
     assert p1_followups[0]["study_id"] not in text and "http" not in text
 
 
-def test_an_empty_digest_is_false(app, participant):
-    participant("P1")
+def test_an_empty_digest_is_false(app, started_participant):
+    started_participant("P1", BASELINE_STARTED)
     with app.app_context():
         digest = schedule.due_digest(date(2026, 2, 1))
     assert not digest and digest.due_count == digest.overdue_count == 0
 
 
 def test_a_baseline_started_twice_in_one_study_counts_from_the_first_start(
-    app, participant, make_test
+    app, started_participant, make_test
 ):
-    followups = participant("P1", started=datetime(2026, 2, 3, tzinfo=UTC))
+    followups = started_participant("P1", started=datetime(2026, 2, 3, tzinfo=UTC))
     with app.app_context():
         the_baseline = db.studies().find_one({"study_id": "bxxxxxp1"}, {"_id": 0})
     # The battery was started again on 3 February; the first start (10 January) still counts.
@@ -254,9 +252,9 @@ def test_a_baseline_started_twice_in_one_study_counts_from_the_first_start(
     ]
 
 
-def test_the_due_list_carries_the_link_and_is_ordered_by_due_date(app, participant):
-    participant("P1")
-    participant("P2", started=datetime(2025, 12, 1, tzinfo=UTC))
+def test_the_due_list_carries_the_link_and_is_ordered_by_due_date(app, started_participant):
+    started_participant("P1", BASELINE_STARTED)
+    started_participant("P2", started=datetime(2025, 12, 1, tzinfo=UTC))
     with app.app_context():
         listed = schedule.due_studies(date(2026, 7, 9))
     assert [(s.participant_id, s.state, s.days_left) for s in listed] == [
@@ -266,8 +264,8 @@ def test_the_due_list_carries_the_link_and_is_ordered_by_due_date(app, participa
     assert listed[1].url.endswith("/" + listed[1].study_id)
 
 
-def test_a_due_date_set_by_hand_is_stored_audited_and_cleared(app, participant):
-    followups = participant("P1")
+def test_a_due_date_set_by_hand_is_stored_audited_and_cleared(app, started_participant):
+    followups = started_participant("P1", BASELINE_STARTED)
     study_id = followups[1]["study_id"]
     with app.app_context():
         schedule.set_due_date(study_id.upper() + " ", date(2026, 3, 1))  # typed as a person would
@@ -290,8 +288,8 @@ def test_a_due_date_set_by_hand_is_stored_audited_and_cleared(app, participant):
     assert entries[1]["details"]["previous"] == "2026-03-01"
 
 
-def test_only_a_followup_of_an_existing_study_takes_a_due_date(app, participant):
-    participant("P1")
+def test_only_a_followup_of_an_existing_study_takes_a_due_date(app, started_participant):
+    started_participant("P1", BASELINE_STARTED)
     with app.app_context():
         with pytest.raises(studies.StudyNotFound):
             schedule.set_due_date("nosuchid", date(2026, 3, 1))

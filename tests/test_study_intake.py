@@ -7,7 +7,7 @@ import pytest
 from conftest import load_sample
 
 from intact import config, create_app, db
-from intact.participants import intake
+from intact.participants import intake, lifecycle
 from intact.testtypes import TEST_TYPES
 
 COMPLETED = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -98,6 +98,38 @@ def test_after_the_grace_period_a_new_result_is_refused_and_kept(app, client, ma
     assert kept["message"] == message
     assert kept["errors"] == []  # the result itself is valid
     assert study["refused_count"] == 1
+
+
+def test_a_late_result_can_be_accepted_into_the_data(app, client, make_study):
+    make_study("P1", "followup", study_id="abcdefgh")
+    complete_battery(client, "abcdefgh")
+    set_completed_at(app, "abcdefgh", datetime.now(UTC) - timedelta(days=3))
+    assert post(client, "abcdefgh", "choice_reaction_time").status_code == 409
+    (kept,) = kept_refusals(app, "abcdefgh")
+
+    with app.test_request_context():
+        accepted = lifecycle.accept_refused(kept["quarantine_id"])
+
+    assert accepted["study_id"] == "abcdefgh"
+    assert accepted["test_type"] == "choice_reaction_time"
+    assert kept_refusals(app, "abcdefgh") == []
+    with app.app_context():
+        assert db.tests().count_documents({"study_id": "abcdefgh"}) == 7
+        assert db.studies().find_one({"study_id": "abcdefgh"})["refused_count"] == 0
+
+
+def test_a_closed_link_still_answers_as_unknown_and_keeps_the_result(app, client, make_study):
+    """One rule for every closure: a link deactivated by hand is not told apart from an unknown
+    id, to GET and POST alike, even for a retry (lifecycle.py's reason, intake.py's rule)."""
+    make_study("P1", "baseline", study_id="abcdefgh", deactivated_at=datetime.now(UTC))
+
+    late = post(client, "abcdefgh")
+
+    assert late.status_code == 400
+    assert late.get_json()["message"] == post(client, "zzzzzzzz").get_json()["message"]
+    assert client.get("/studies/abcdefgh").status_code == 404
+    (kept,) = kept_refusals(app, "abcdefgh")
+    assert kept["reason"] == intake.LINK_DEACTIVATED and kept["errors"] == []
 
 
 def test_an_identical_retry_of_a_stored_test_still_answers_200(app, client, make_study):

@@ -32,6 +32,7 @@ def init_app(app) -> None:
         due,  # noqa: F401
         errors,
         formatting,
+        lifecycle,  # noqa: F401
         login,  # noqa: F401
         my_account,  # noqa: F401
         reliable_change,  # noqa: F401

@@ -1,28 +1,33 @@
 """The follow-up schedule on the dashboard: the Due page, its mail-merge CSV, due dates by hand."""
 
-from flask import abort, current_app, flash, render_template, request, url_for
+from flask import abort, flash, render_template, request, url_for
 from marshmallow import ValidationError
 
-from intact import downloads, studies
+from intact import downloads, paging, studies
 from intact.accounts.permissions import Permission, requires
 from intact.admin import bp, pages, schemas, views
 from intact.participants import schedule
+
+# Rows per page of each list: the CSV holds them all.
+ROWS_PER_PAGE = 100
 
 
 @bp.get("/due")
 @requires(Permission.VIEW_PROGRESS)
 def due():
     """Follow-ups due now (window open) and overdue (window closed, not complete)."""
+    args = schemas.load(schemas.DueQueryArgsSchema, request.args)
     today = schedule.utc_today()
     listed = schedule.due_studies(today)
+    due_now = [s for s in listed if s.state == schedule.DUE]
+    overdue = [s for s in listed if s.state == schedule.OVERDUE]
     return render_template(
         "admin/due.html",
         today=today,
-        due=[s for s in listed if s.state == schedule.DUE],
-        overdue=[s for s in listed if s.state == schedule.OVERDUE],
+        args=args,
+        due=paging.page_of(due_now, args["due_page"], ROWS_PER_PAGE),
+        overdue=paging.page_of(overdue, args["overdue_page"], ROWS_PER_PAGE),
         digest=schedule.digest_of(listed, today),
-        schedule_days=current_app.config["FOLLOWUP_SCHEDULE_DAYS"],
-        window_days=current_app.config["FOLLOWUP_WINDOW_DAYS"],
     )
 
 
@@ -47,7 +52,7 @@ def set_due_date(study_id):
     except ValidationError as error:
         # The participant page again, the problem beside the date that caused it.
         message = " ".join(schemas.field_errors(error).values())
-        return views.participant_page(study["participant_id"], 422, {study_id: message})
+        return views.participant_page(study["participant_id"], 422, due_errors={study_id: message})
     try:
         if form["clear"]:
             schedule.clear_due_date(study_id)

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, date, datetime
 
 from intact.json_text import escape_lone_surrogates, readable_json
-from intact.participants import followups, intake
+from intact.participants import followups
 from intact.scoring import rounded
 
 _UNITS = (("day", 86400), ("hour", 3600), ("minute", 60))
@@ -164,11 +164,6 @@ def study_label(study) -> str:
     return followups.label(get("study_type"), get("followup_number"))
 
 
-def refusal_reason(reason: str | None) -> str:
-    """Why a well-formed result was refused, in words ('study completed'); '' for content."""
-    return intake.reason_label(reason)
-
-
 def rci(value) -> str:
     """A reliable change index with its sign and two decimals: '+2.40', '−1.84'; '—' if none."""
     if value is None:
@@ -225,4 +220,3 @@ def init_app(app) -> None:
     app.add_template_filter(rci)
     app.add_template_filter(classification)
     app.add_template_filter(rci_source)
-    app.add_template_filter(refusal_reason)

@@ -142,6 +142,13 @@ def grid_args(query: GridQuery, **changes) -> dict:
     return link_args(ProgressQueryArgsSchema, values, **changes)
 
 
+class DueQueryArgsSchema(QuerySchema):
+    """Which page of each list of the Due page (overdue, due now)."""
+
+    overdue_page = _page_number()
+    due_page = _page_number()
+
+
 class RefusedQueryArgsSchema(QuerySchema):
     """Which refused submissions to list: one study's, and which page."""
 
@@ -183,9 +190,9 @@ class FlaggedQueryArgsSchema(QuerySchema):
     page = _page_number()
 
 
-def _count(label: str) -> fields.Integer:
+def _count(label: str, default: int = 1) -> fields.Integer:
     return fields.Integer(
-        load_default=1,
+        load_default=default,
         validate=validate.Range(min=0, max=1000, error=f"{label}: a whole number from 0 to 1000."),
         error_messages={"invalid": f"{label}: a whole number from 0 to 1000."},
     )
@@ -274,3 +281,52 @@ class ReliableChangeValuesFormSchema(Schema):
     sd_baseline = fields.String(load_default="", validate=validate.Length(max=40))
     practice = fields.String(load_default="", validate=validate.Length(max=40))
     source = fields.String(load_default="")
+
+
+# --- a participant's life: the participant page's forms (intact/admin/lifecycle.py) ------------
+
+REASON_NEEDED = "Say why: the reason goes into the audit log."
+
+
+def _reason_field(required: bool = True) -> fields.String:
+    extra = {"required": True} if required else {"load_default": ""}
+    return fields.String(
+        validate=validate.Length(max=1000, error="At most 1,000 characters."),
+        error_messages={"required": REASON_NEEDED},
+        **extra,
+    )
+
+
+class ReasonFormSchema(QuerySchema):
+    """Withdraw a participant, or deactivate and reissue a link: the reason (required)."""
+
+    reason = _reason_field()
+
+
+class EraseFormSchema(ReasonFormSchema):
+    """Erase a participant: the reason, and their id typed again as confirmation."""
+
+    confirm_participant_id = ParticipantIdField(
+        required=True, error_messages={"required": "Type the participant id to confirm."}
+    )
+
+
+class AddStudiesFormSchema(QuerySchema):
+    """More studies for one participant: how many baselines and follow-ups, and why."""
+
+    baselines = _count("Baselines", default=0)
+    followups = _count("Follow-ups", default=0)
+    reason = _reason_field(required=False)
+
+    @validates_schema
+    def _at_least_one_study(self, data, **kwargs):
+        if not data.get("baselines") and not data.get("followups"):
+            raise ValidationError("Ask for at least one study.", "followups")
+
+
+class NoteFormSchema(QuerySchema):
+    """A note about a participant."""
+
+    text = fields.String(
+        required=True, error_messages={"required": "Write the note first: it is empty."}
+    )

@@ -4,7 +4,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    make_response,
     render_template,
     request,
     url_for,
@@ -14,7 +13,7 @@ from intact import audit, auth, downloads, progress, quarantine, studies, testty
 from intact.accounts import permissions, principal
 from intact.accounts.permissions import Permission, requires
 from intact.admin import MENU, bp, creation, formatting, pages, schemas
-from intact.participants import schedule
+from intact.participants import lifecycle, notes, schedule
 from intact.testtypes import TEST_TYPES
 
 
@@ -57,6 +56,9 @@ def _template_helpers():
         },
         "abandoned_after_days": current_app.config["ABANDONED_AFTER_DAYS"],
         "schedule_labels": schedule.STATE_LABELS,
+        "schedule_descriptions": schedule.STATE_DESCRIPTIONS,
+        "schedule_days": current_app.config["FOLLOWUP_SCHEDULE_DAYS"],
+        "window_days": current_app.config["FOLLOWUP_WINDOW_DAYS"],
         "schedule_filters": progress.SCHEDULE_FILTERS,
         "session_hours": current_app.config["ADMIN_SESSION_HOURS"],
         "session_max_hours": current_app.config["ADMIN_SESSION_MAX_HOURS"],
@@ -92,14 +94,27 @@ def participant(participant_id):
     return participant_page(participant_id)
 
 
-def participant_page(participant_id, status: int = 200, due_errors: dict | None = None):
-    """The participant page; `due_errors` {study_id: message} beside that study's due-date form."""
+def participant_page(participant_id: str, status: int = 200, **form):
+    """The participant page: studies, tests, withdrawal, notes (the study team's), actions.
+
+    `form`: a refused note form's `note_error` and `note_text`, shown beside the note field;
+    `due_errors` {study_id: message} beside that study's due-date form.
+    """
     try:
         details = progress.participant_details(participant_id)
     except progress.ParticipantNotFound:
         abort(404, description=f"No study belongs to a participant with the id {participant_id}.")
-    page = render_template("admin/participant.html", details=details, due_errors=due_errors or {})
-    return make_response(page, status)
+    shown_notes = notes.notes_of(participant_id) if may(Permission.SEE_STUDY_LINKS) else []
+    page = render_template(
+        "admin/participant.html",
+        details=details,
+        withdrawal=lifecycle.withdrawal_of(participant_id),
+        notes=shown_notes,
+        max_note_chars=notes.MAX_NOTE_CHARS,
+        due_errors=form.pop("due_errors", {}),
+        **form,
+    )
+    return page, status
 
 
 @bp.get("/studies/new")
@@ -186,7 +201,10 @@ def refused_detail(quarantine_id):
     except quarantine.RefusedNotFound:
         abort(404, description="There is no refused submission with this id.")
     return render_template(
-        "admin/refused_detail.html", entry=entry, body=formatting.readable_body(entry)
+        "admin/refused_detail.html",
+        entry=entry,
+        body=formatting.readable_body(entry),
+        acceptable=quarantine.acceptable(entry),
     )
 
 

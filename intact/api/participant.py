@@ -76,8 +76,9 @@ class Study(MethodView):
     @bp.alt_response(
         404,
         schema=ErrorSchema,
-        description="No study has this id, or the study takes no more results (completed more "
-        "than COMPLETED_GRACE_HOURS ago): the answer is the same. The front-end shows "
+        description="No study has this id, or the study takes no more results (its link was "
+        "deactivated, its participant withdrew, or it was completed more than "
+        "COMPLETED_GRACE_HOURS ago): the answer is the same. The front-end shows "
         "'invalid study id'.",
         example=_error_example(404, "Study not found."),
     )
@@ -95,8 +96,9 @@ class Study(MethodView):
         """Check a study id and say whether it is a baseline or a follow-up.
 
         Records when the study was first opened and last seen, for the dashboard's run states.
-        A study that takes no more results answers as an unknown id, so that the participant
-        learns it before starting a battery that would be refused.
+        A study that takes no more results (a link deactivated, a participant withdrawn, a study
+        completed more than COMPLETED_GRACE_HOURS ago: intact/participants/intake.py) answers as
+        an unknown id, so that the participant learns it before starting a battery.
         """
         try:
             study = find_study(study_id)
@@ -153,7 +155,9 @@ class Tests(MethodView):
     @bp.alt_response(
         400,
         schema=ErrorSchema,
-        description="Unknown study_id, malformed JSON, or a body that is not a JSON object.",
+        description="Unknown study_id (or the link was deactivated or its participant withdrew: "
+        "then the result is kept in the quarantine), malformed JSON, or a body that is not a "
+        "JSON object.",
         examples={
             "unknown study": {"value": _error_example(400, UNKNOWN_STUDY_MESSAGE)},
             "malformed JSON": {
@@ -197,7 +201,7 @@ class Tests(MethodView):
         schema=ErrorSchema,
         description="A well-formed result for a study that takes no more: completed more than "
         "COMPLETED_GRACE_HOURS ago. The result is kept in the quarantine with the reason "
-        "(`study_completed`); a re-submission of a test stored earlier still answers 200.",
+        '("study completed"); a re-submission of a test stored earlier still answers 200.',
         example=_error_example(
             409,
             "This study was completed on 2026-11-20 14:03 UTC and takes no new results more than "

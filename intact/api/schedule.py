@@ -46,8 +46,8 @@ class DueStudySchema(Schema):
     followup_number = fields.Integer(allow_none=True)
     due_date = fields.Date()
     days_left = fields.Integer(metadata={"description": "Negative once the due date has passed."})
-    schedule_state = fields.String(attribute="state", metadata={"description": "due or overdue"})
-    due_date_set_by_hand = fields.Boolean(attribute="set_by_hand")
+    schedule_state = fields.String(metadata={"description": "due or overdue"})
+    due_date_set_by_hand = fields.Boolean()
     study_id = fields.String(metadata={"description": "Not shown to analysts."})
     url = fields.String(metadata={"description": "The study's link. Not shown to analysts."})
 
@@ -85,18 +85,23 @@ class StudyScheduleSchema(Schema):
     followup_number = fields.Integer(allow_none=True)
     due_date = fields.Date(allow_none=True)
     due_date_set_by_hand = fields.Boolean()
-    schedule_state = fields.String(metadata={"description": STATES})
+    schedule_state = fields.String(
+        allow_none=True,
+        metadata={"description": STATES + "; null: withdrawn participant or deactivated link"},
+    )
 
 
 def _study_schedule(study: dict) -> dict:
     due = schedule.study_due(study)
+    by_hand = schedule.as_date(study.get(schedule.DUE_DATE_FIELD))
     return {
         "study_id": study["study_id"],
         "participant_id": study.get("participant_id"),
         "followup_number": study.get("followup_number"),
-        "due_date": due.due_date,
-        "due_date_set_by_hand": due.set_by_hand,
-        "schedule_state": due.state,
+        # A withdrawn participant's follow-up or a deactivated link: out of the schedule.
+        "due_date": due.due_date if due else by_hand,
+        "due_date_set_by_hand": by_hand is not None,
+        "schedule_state": due.state if due else None,
     }
 
 
@@ -124,7 +129,18 @@ class Due(MethodView):
         """
         today = args["today"] or schedule.utc_today()
         items = [
-            scripts.without_study_ids(DueStudySchema().dump(study))
+            scripts.without_study_ids(
+                {
+                    "participant_id": study.participant_id,
+                    "followup_number": study.followup_number,
+                    "due_date": study.due_date,
+                    "days_left": study.days_left,
+                    "schedule_state": study.state,
+                    "due_date_set_by_hand": study.set_by_hand,
+                    "study_id": study.study_id,
+                    "url": study.url,
+                }
+            )
             for study in schedule.due_studies(today)
         ]
         return {

@@ -163,12 +163,19 @@ class StudyStateSchema(Schema):
         allow_none=True,
         metadata={"description": "A follow-up's: " + ", ".join(schedule.SCHEDULE_STATES)},
     )
+    deactivated_at = fields.String(
+        allow_none=True,
+        metadata={"description": "When the link was deactivated (a reissued study replaces it)."},
+    )
 
 
 class ParticipantSchema(Schema):
     """A participant with their studies and counts."""
 
     participant_id = fields.String()
+    withdrawn_at = fields.String(
+        allow_none=True, metadata={"description": "When the participant withdrew; null if not."}
+    )
     studies = fields.List(fields.Nested(StudyStateSchema))
     study_count = fields.Integer()
     test_count = fields.Integer()
@@ -255,6 +262,7 @@ def _study_state(study: progress.StudyProgress) -> dict:
             if study.due and study.due.due_date
             else None,
             "schedule_state": study.due.state if study.due else None,
+            "deactivated_at": _json_value(study.deactivated_at),
         }
     )
 
@@ -262,6 +270,9 @@ def _study_state(study: progress.StudyProgress) -> dict:
 def _participant(row: progress.ParticipantProgress) -> dict:
     return {
         "participant_id": row.participant_id,
+        "withdrawn_at": _json_value(
+            next((s.withdrawn_at for s in row.studies if s.withdrawn_at), None)
+        ),
         "studies": [_study_state(study) for study in row.studies],
         "study_count": len(row.studies),
         "test_count": sum(sum(study.received.values()) for study in row.studies),

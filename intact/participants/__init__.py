@@ -6,8 +6,12 @@
 - `counters.py`: per-study counts and dates (submissions by type, empty and refused ones, when
   started, last received, completed) refreshed with every submission, so pages read one document
   per study.
-- `intake.py`: whether a study still takes results, and if not why (completed more than
-  COMPLETED_GRACE_HOURS ago); both participant endpoints ask it.
+- `lifecycle.py`: what happens after the links are made: more studies, a link deactivated and
+  reissued, withdrawal, erasure (the audit log keeps a keyed hash), and accepting a result that
+  arrived after its link was closed. Every action is audited with who and why.
+- `notes.py`: researchers' notes about a participant, in their own collection (never exported).
+- `intake.py`: whether a study still takes results, and if not why (a link closed by hand, a study
+  completed more than COMPLETED_GRACE_HOURS ago); both participant endpoints ask it.
 - `schedule.py`: when each follow-up is due (days after the baseline was started, or a date set
   by hand), its schedule state (not yet due, due, overdue, done), the Due list and the digest
   that reminders send.

@@ -7,6 +7,9 @@ Rules (README, "Follow-up schedule"):
   that holds at least one test with answers (the baseline change.csv measures from, see
   scoring.BASELINE_RULE). A follow-up numbered beyond the schedule, or of a participant whose
   baseline has not started, has no scheduled due date.
+- A withdrawn participant's follow-ups and a deactivated link (`withdrawn_at`, `deactivated_at`
+  on the study) have no schedule state: nobody is to be contacted for them; a reissued link takes
+  the deactivated one's place, with the same follow-up number and so the same due date.
 - A researcher may set a follow-up's due date by hand (`set_due_date`); it wins over the schedule
   until cleared (`clear_due_date`). It is stored on the study document as `due_date` (midnight
   UTC of that date).
@@ -27,6 +30,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
 
 from flask import current_app
 
@@ -69,7 +73,12 @@ STUDY_FIELDS = (
     "submissions",
     "empty_count",
     DUE_DATE_FIELD,
+    "withdrawn_at",
+    "deactivated_at",
 )
+# A follow-up of a withdrawn participant, or a deactivated link (its reissue takes its place in
+# the schedule), is nobody's to chase: it has no schedule state.
+_OUT_OF_SCHEDULE = ("withdrawn_at", "deactivated_at")
 
 
 class NotAFollowUp(ValueError):
@@ -95,9 +104,11 @@ class Rules:
         return cls(tuple(config["FOLLOWUP_SCHEDULE_DAYS"]), config["FOLLOWUP_WINDOW_DAYS"])
 
 
-@dataclass(frozen=True)
-class Due:
-    """A follow-up's place in the schedule on one day: its due date (if any) and state."""
+class Due(NamedTuple):
+    """A follow-up's place in the schedule on one day: its due date (if any) and state.
+
+    A named tuple: the overview makes one per follow-up, thousands per request.
+    """
 
     due_date: date | None
     state: str
@@ -123,16 +134,27 @@ def stored_due_date(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
+# The rules below run for every study on every overview and filtered grid: they take the quick
+# path where they can (bench/dashboard.py measures them at 2,000 participants).
+_SIX = frozenset(TEST_TYPES)
+
+
 def _has_answers(doc: Mapping) -> bool:
     """Whether the study holds a test of one of the six types with answers (from its counters)."""
-    submissions = doc.get("submissions") or {}
-    empty = doc.get("empty_count") or {}
-    return any(submissions.get(name, 0) > empty.get(name, 0) for name in TEST_TYPES)
+    submissions = doc.get("submissions")
+    if not submissions:
+        return False
+    empty = doc.get("empty_count")
+    if not empty:
+        return not _SIX.isdisjoint(submissions)
+    return any(count > empty.get(name, 0) for name, count in submissions.items() if name in _SIX)
 
 
 def _complete(doc: Mapping) -> bool:
     # The run state "complete" (progress.study_state): each of the six types has arrived.
-    submissions = doc.get("submissions") or {}
+    submissions = doc.get("submissions")
+    if not submissions or len(submissions) < len(_SIX):
+        return False
     return all(submissions.get(name) for name in TEST_TYPES)
 
 
@@ -142,14 +164,17 @@ def baseline_start(studies: Iterable[Mapping]) -> date | None:
     Their earliest `started_at` among baseline studies holding a test with answers: a baseline
     started twice (two attempts, or a second baseline study) counts from the first start.
     """
-    starts = [
-        doc["started_at"]
-        for doc in studies
-        if doc.get("study_type") == "baseline"
-        and isinstance(doc.get("started_at"), datetime)
-        and _has_answers(doc)
-    ]
-    return as_date(min(starts, key=_aware)) if starts else None
+    earliest = None
+    for doc in studies:
+        if doc.get("study_type") != "baseline":
+            continue
+        started = doc.get("started_at")
+        if not isinstance(started, datetime) or not _has_answers(doc):
+            continue
+        started = _aware(started)
+        if earliest is None or started < earliest:
+            earliest = started
+    return None if earliest is None else as_date(earliest)
 
 
 def scheduled_due_date(followup_number, started: date | None, rules: Rules) -> date | None:
@@ -167,20 +192,29 @@ def state_on(due_date: date | None, complete: bool, today: date, window_days: in
         return DONE
     if due_date is None:
         return UNSCHEDULED
-    window = timedelta(days=window_days)
-    if today < due_date - window:
+    past_due = today.toordinal() - due_date.toordinal()
+    if past_due < -window_days:
         return NOT_YET_DUE
-    if today <= due_date + window:
+    if past_due <= window_days:
         return DUE
     return OVERDUE
 
 
+def in_schedule(doc: Mapping) -> bool:
+    """Whether a study document has a place in the schedule: a follow-up, neither withdrawn nor
+    deactivated."""
+    return doc.get("study_type") == "followup" and not any(
+        doc.get(name) for name in _OUT_OF_SCHEDULE
+    )
+
+
 def followup_due(doc: Mapping, started: date | None, rules: Rules, today: date) -> Due:
     """The Due of one follow-up document, given its participant's baseline start date."""
-    by_hand = as_date(doc.get(DUE_DATE_FIELD))
+    stored = doc.get(DUE_DATE_FIELD)
+    by_hand = None if stored is None else as_date(stored)
     due_date = by_hand or scheduled_due_date(doc.get("followup_number"), started, rules)
     state = state_on(due_date, _complete(doc), today, rules.window_days)
-    return Due(due_date, state, set_by_hand=by_hand is not None)
+    return Due(due_date, state, by_hand is not None)
 
 
 def participant_schedule(studies: Iterable[Mapping], rules: Rules, today: date) -> dict[str, Due]:
@@ -188,12 +222,12 @@ def participant_schedule(studies: Iterable[Mapping], rules: Rules, today: date) 
 
     The documents need STUDY_FIELDS; baselines are read for the start date only.
     """
-    studies = list(studies)
+    studies = studies if isinstance(studies, list) else list(studies)
     started = baseline_start(studies)
     return {
         doc["study_id"]: followup_due(doc, started, rules, today)
         for doc in studies
-        if doc.get("study_type") == "followup"
+        if in_schedule(doc)
     }
 
 
@@ -223,8 +257,7 @@ def utc_today() -> date:
 # --- the due list and the digest (read the store) ------------------------------------------
 
 
-@dataclass(frozen=True)
-class DueStudy:
+class DueStudy(NamedTuple):
     """A follow-up on the Due page: whose, which, when, and the link (a credential)."""
 
     study_id: str
@@ -427,8 +460,8 @@ def baseline_starts(participant_id: str | None = None) -> dict[str, date]:
 
 def study_due(study: Mapping, today: date | None = None) -> Due | None:
     """The Due of one follow-up study document (reads its participant's baselines); None for a
-    baseline. Needs an app context."""
-    if study.get("study_type") != "followup":
+    baseline, a withdrawn participant's follow-up or a deactivated link. Needs an app context."""
+    if not in_schedule(study):
         return None
     started = baseline_starts(study.get("participant_id")).get(study.get("participant_id"))
     rules = Rules.from_config(current_app.config)
