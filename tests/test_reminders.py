@@ -334,6 +334,16 @@ def test_my_account_switches_reminders_on_and_shows_todays_digest(schedule_app, 
         assert users.get(account.account_id).reminders is False
 
 
+def test_the_due_page_points_named_accounts_to_the_reminders(app, admin):
+    account = make_account(app, "pi@uni.example", "researcher")
+    client = app.test_client()
+    start_session(app, client, account)
+    link = 'href="/admin/account#reminders-title">My account → Reminder e-mails</a>'
+    assert link in client.get("/admin/due").get_data(as_text=True)
+    # The shared admin password has no account, so no e-mail either.
+    assert link not in admin.get("/admin/due").get_data(as_text=True)
+
+
 def test_my_account_says_when_the_server_sends_no_mail(app):
     account = make_account(app, "pi@uni.example", "researcher")
     client = app.test_client()
