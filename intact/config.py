@@ -148,6 +148,9 @@ _SETTINGS = {
     # due − window to due + window days.
     "FOLLOWUP_SCHEDULE_DAYS": (_schedule_days, ""),
     "FOLLOWUP_WINDOW_DAYS": (lambda n, v, d: _integer(n, v, d, minimum=0), 14),
+    # A completed study takes results for this many hours more, then refuses them (kept in the
+    # quarantine with the reason): intact/participants/intake.py.
+    "COMPLETED_GRACE_HOURS": (lambda n, v, d: _integer(n, v, d, minimum=0), 24),
     # Data-quality rules of intact/scoring.py: plausible reaction times and elapsed-time checks.
     "RT_MIN_MS": (lambda n, v, d: _integer(n, v, d, minimum=0), 100),
     "RT_MAX_MS": (lambda n, v, d: _integer(n, v, d, minimum=1), 60_000),

@@ -21,7 +21,7 @@ from pymongo.errors import DuplicateKeyError
 from intact import db, paging
 from intact.paging import Page
 from intact.participants import counters
-from intact.studies import LINK_DEACTIVATED, PARTICIPANT_WITHDRAWN
+from intact.participants.intake import LINK_DEACTIVATED, PARTICIPANT_WITHDRAWN, STUDY_COMPLETED
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +34,9 @@ STUDY_FULL = "study_full"  # the study's cap was reached
 CLIENT_FULL = "client_full"  # the sender's address reached its cap for the day
 NOT_KEPT_REASONS = (RATE_LIMITED, STUDY_FULL, CLIENT_FULL)
 # Why a kept submission was refused, beyond its own errors (`reason`; absent: the errors alone).
-# A submission refused only because its link was closed is valid, and can be accepted into the
+# A submission refused only because its study was closed is valid, and can be accepted into the
 # participant's data from the refused-submission page (intact/participants/lifecycle.py).
-LATE_REASONS = (LINK_DEACTIVATED, PARTICIPANT_WITHDRAWN)
+LATE_REASONS = (LINK_DEACTIVATED, PARTICIPANT_WITHDRAWN, STUDY_COMPLETED)
 
 
 class RefusedNotFound(LookupError):
@@ -57,7 +57,8 @@ def keep_refused(
 
     `errors` is a flat list of the client's errors: [{"field": "result.0.sm_rt", "message": ...}].
     `client` is the sender's address, for the per-address cap (None: not from a request).
-    `reason`: one of LATE_REASONS when the link was closed (the errors may then be empty).
+    `reason`: one of LATE_REASONS when the study was closed (intact/participants/intake.py; the
+    errors are then empty unless the submission was invalid too).
     """
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     kept = raw_body[:limit]

@@ -17,14 +17,8 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from intact import db, deferred, quarantine
-from intact.participants import counters
-from intact.studies import (
-    LINK_DEACTIVATED,
-    PARTICIPANT_WITHDRAWN,
-    StudyNotFound,
-    closed_reason,
-    find_study,
-)
+from intact.participants import counters, intake
+from intact.studies import StudyNotFound, find_study
 from intact.testtypes import (
     INT64_MAX,
     INT64_MIN,
@@ -45,11 +39,6 @@ MAX_NESTING = 16
 # Two writers of the same fingerprint on a store without atomic unique inserts (mongomock) can
 # both be rolled back; a handful of retries settles it. MongoDB needs at most one.
 INSERT_ATTEMPTS = 5
-# What a refused submission says when its link was closed (studies.closed_reason).
-CLOSED_LINK_MESSAGES = {
-    LINK_DEACTIVATED: "The link was deactivated before this result arrived.",
-    PARTICIPANT_WITHDRAWN: "The participant had withdrawn before this result arrived.",
-}
 
 
 class SubmissionRefused(Exception):
@@ -75,6 +64,17 @@ class NotJsonSubmission(SubmissionRefused):
 
 class InvalidSubmission(SubmissionRefused):
     """A JSON object whose fields are missing, of the wrong type or out of range."""
+
+
+class StudyClosed(SubmissionRefused):
+    """A well-formed result for a study that takes no more (intact/participants/intake.py).
+
+    It has no field errors: the result itself is valid, and is kept whole with `reason`.
+    """
+
+    def __init__(self, closure: intake.Closure):
+        super().__init__(closure.message)
+        self.reason = closure.reason
 
 
 class StoringFailed(db.DatabaseUnavailable):
@@ -173,11 +173,12 @@ def submit(
 ) -> tuple[dict, bool]:
     """Validate and store one submission; return (the stored test, whether it is new).
 
-    Raises a SubmissionRefused subclass or StudyNotFound (also for a closed link: see
-    studies.closed_reason). A refused submission that names a
-    known study is kept in the quarantine (within its caps for the study and for `client`, the
-    sender's address) after the answer has been sent: a refusal does the same work before its
-    answer whether the study exists or not, so its timing tells a guesser nothing.
+    Raises a SubmissionRefused subclass (StudyClosed for a completed study that takes no more
+    results) or StudyNotFound (also for a link closed by hand: see intact/participants/intake.py).
+    A refused submission that names a known study is kept in the quarantine (within its caps for
+    the study and for `client`, the sender's address) after the answer has been sent: a refusal
+    does the same work before its answer whether the study exists or not, so its timing tells a
+    guesser nothing.
     """
     try:
         body = parse_body(raw_body)
@@ -186,9 +187,9 @@ def submit(
             raise NotJsonSubmission(_not_json_message(content_type)) from None
         raise
     study = _known_study(body.get("study_id") if isinstance(body, dict) else None)
-    # A closed link (deactivated, or its participant withdrew) answers as an unknown id, but what
-    # it still receives is kept, with the reason: nothing a participant sent is lost.
-    closed = closed_reason(study) if study is not None else None
+    # A closed study (intact/participants/intake.py) refuses what it still receives, but keeps
+    # it, with the reason: nothing a participant sent is lost.
+    closed = intake.closure(study) if study is not None else None
     try:
         if not _is_json(content_type):
             raise NotJsonSubmission(_not_json_message(content_type))
@@ -205,24 +206,31 @@ def submit(
                 refusal.message,
                 refusal.field_errors(),
                 client=client,
-                reason=closed,
+                reason=closed.reason if closed else None,
             )
         raise
     if study is None:
         raise StudyNotFound(body["study_id"])
-    if closed:
-        message = CLOSED_LINK_MESSAGES[closed]
+    if closed is not None:
+        if not closed.answers_as_unknown:
+            # A retry of a test stored while the study was open is answered as before.
+            stored = find_same_test(study, submission)
+            if stored is not None:
+                return stored, False
+        # The result itself is valid: kept whole, with the reason and no field errors.
         deferred.after_response(
             _keep_in_quarantine,
             study,
             raw_body,
             content_type,
-            message,
+            closed.message,
             [],
             client=client,
-            reason=closed,
+            reason=closed.reason,
         )
-        raise StudyNotFound(study["study_id"])
+        if closed.answers_as_unknown:
+            raise StudyNotFound(study["study_id"])
+        raise StudyClosed(closed)
     stored, created = store_test(study, submission)
     _note_activity(stored)
     return stored, created
@@ -412,15 +420,24 @@ def compute_fingerprint(study_id: str, test_type: str, time_started: datetime, r
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
+def _fingerprint_of(study: dict, submission: dict) -> str:
+    return compute_fingerprint(
+        study["study_id"], submission["test_type"], submission["time_started"], submission["result"]
+    )
+
+
+def find_same_test(study: dict, submission: dict) -> dict | None:
+    """The stored test this submission repeats (same fingerprint), or None."""
+    return db.tests().find_one({"fingerprint": _fingerprint_of(study, submission)}, {"_id": 0})
+
+
 def store_test(study: dict, submission: dict) -> tuple[dict, bool]:
     """Insert the test unless the same one is stored already; return (test, whether new).
 
     The unique fingerprint index decides, so two identical submissions racing each other still
     leave one test: the loser finds the winner's.
     """
-    fingerprint = compute_fingerprint(
-        study["study_id"], submission["test_type"], submission["time_started"], submission["result"]
-    )
+    fingerprint = _fingerprint_of(study, submission)
     for _ in range(INSERT_ATTEMPTS):
         document = {
             "test_id": str(ObjectId()),

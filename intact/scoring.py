@@ -223,6 +223,12 @@ _FLAGS = {
         "true/false",
         "the study has more than one submission of this test type; scores use the first",
     ),
+    "before_baseline": (
+        "true/false",
+        "a follow-up started before the participant's baseline (its started_at earlier than the "
+        "baseline's, as change.csv's baseline_study_id chooses it: days_since_baseline is "
+        "negative): the follow-up link was used first, so the baseline is not a first attempt",
+    ),
 }
 
 
@@ -262,7 +268,7 @@ def flag_names(test_type: str) -> tuple[str, ...]:
         names.append("implausible_dwell")
     if test_type in EXPECTED_ANSWERS:
         names.append("incomplete")
-    names += ["elapsed_inconsistent", "duplicate"]
+    names += ["elapsed_inconsistent", "duplicate", "before_baseline"]
     return tuple(names)
 
 
@@ -417,7 +423,8 @@ class TestScore:
 
 
 def score_test(test: Mapping, rules: QualityRules = DEFAULT_RULES) -> TestScore:
-    """Scores and flags (all but `duplicate`, which needs the whole study) of one test document."""
+    """Scores and flags of one test document; `duplicate` (which needs the whole study) and
+    `before_baseline` (the participant's other studies) are left False."""
     test_type = test.get("test_type")
     scored = TestScore(
         test_id=test.get("test_id"),
@@ -573,7 +580,9 @@ def _flags(kind: testtypes.TestType, answers: list[Mapping], elapsed, rules: Qua
         and 0 <= elapsed <= rules.elapsed_max_ms
         and sum(plausible) <= elapsed + rules.elapsed_tolerance_ms
     )
+    # Both need more than this test: the study (duplicate), the participant (before_baseline).
     flags["duplicate"] = False
+    flags["before_baseline"] = False
     return flags
 
 
@@ -702,8 +711,35 @@ def summarise_studies(
     study_by_key = {
         _study_key(study): {name: study.get(name) for name in _STUDY_IDENTITY} for study in studies
     }
+    # One participant's studies at a time: `before_baseline` compares them with each other.
+    participant: list[StudySummary] = []
+    participant_key = None
     for key in sorted(scores_by_study.keys() | study_by_key.keys()):
-        yield _summary(study_by_key.pop(key, {}), scores_by_study.pop(key, []))
+        if participant and key[0] != participant_key:
+            yield from flag_followups_before_baseline(participant)
+            participant = []
+        participant_key = key[0]
+        participant.append(_summary(study_by_key.pop(key, {}), scores_by_study.pop(key, [])))
+    yield from flag_followups_before_baseline(participant)
+
+
+def flag_followups_before_baseline(studies: list[StudySummary]) -> list[StudySummary]:
+    """Flag `before_baseline` every scored test of each of one participant's follow-ups that
+    was started before the participant's baseline (`baseline_of`); return the studies.
+
+    Only a follow-up with a start of its own is compared: one nobody started has no tests.
+    """
+    baseline = baseline_of(studies)
+    baseline_start = baseline.started_at if baseline else None
+    if baseline_start is None:
+        return studies
+    for study in studies:
+        started = study.started_at
+        if study.study_type == "followup" and started is not None and started < baseline_start:
+            for test in study.tests:
+                if "before_baseline" in test.flags:
+                    test.flags["before_baseline"] = True
+    return studies
 
 
 def summary_row(summary: StudySummary) -> dict:

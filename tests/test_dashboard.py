@@ -756,3 +756,20 @@ def test_an_ended_session_keeps_the_typed_list_and_creates_nothing_until_logged_
     assert created.status_code in (204, 303)
     with app.app_context():
         assert db.studies().count_documents({}) == 9
+
+
+def test_every_page_title_is_plain_text(app, admin):
+    """A template block that swallows markup shows it in the browser's tab and history."""
+    pages = [
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("dashboard.") and "GET" in rule.methods and not rule.arguments
+    ]
+    assert "/admin/help" in pages
+    for path in pages:
+        answer = admin.get(path)
+        if answer.mimetype != "text/html" or answer.status_code != 200:
+            continue
+        title = re.search(r"<title>(.*?)</title>", answer.get_data(as_text=True), re.DOTALL)
+        assert title, path
+        assert "<" not in title.group(1) and "\n" not in title.group(1), (path, title.group(1))

@@ -93,6 +93,25 @@ def test_flagged_tests_filter_answers_a_fragment_for_htmx(admin, seeded, make_st
     assert "P003" in page and "P001" not in page
 
 
+def test_a_followup_taken_before_its_baseline_is_on_the_data_quality_page(
+    admin, make_study, make_test
+):
+    baseline = make_study("P004", "baseline", study_id="pfourbase")
+    followup = make_study("P004", "followup", study_id="pfourfoll")
+    make_test(baseline, "immediate_recall", time_started=BASELINE_DAY)
+    make_test(followup, "immediate_recall", time_started=BASELINE_DAY - timedelta(days=2))
+
+    page = admin.get("/admin/scores/flagged?flag=before_baseline").get_data(as_text=True)
+
+    assert "1 flagged test with <code>before_baseline</code>." in page
+    assert 'href="/admin/participants/P004/scores"' in page
+    assert "Follow-up 1" in page
+    # What it means is on the page, with the rest of the flags.
+    assert "started before the participant&#39;s baseline" in page
+    scores = admin.get("/admin/participants/P004/scores").get_data(as_text=True)
+    assert "before_baseline" in scores
+
+
 def test_flagged_tests_page_by_page(admin, seeded, monkeypatch):
     monkeypatch.setattr(score_pages, "FLAGGED_PER_PAGE", 1)
     first = admin.get("/admin/scores/flagged").get_data(as_text=True)

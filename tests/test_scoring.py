@@ -67,6 +67,7 @@ def test_choice_reaction_time_scores_exclude_implausible_rts_but_count_them_for_
         "incomplete": False,
         "elapsed_inconsistent": False,
         "duplicate": False,
+        "before_baseline": False,
     }
     assert scored.flagged
     assert scored.raised_flags == ("implausible_rt", "implausible_dwell")
@@ -444,6 +445,92 @@ def test_the_earliest_baseline_with_tests_is_the_reference():
     assert row["baseline_study_id"] == "cccccccc"
     assert row["ir_score_change"] == 1
     assert row["days_since_baseline"] == 50.0
+
+
+def test_a_followup_started_before_its_baseline_is_flagged():
+    # Hand-computed: the baseline was started on day 10, Follow-up 1 on day 3 (7 days earlier),
+    # Follow-up 2 on day 200. Only Follow-up 1's tests carry the flag; its change row says why.
+    summaries = participant_studies(
+        "P01",
+        [
+            ("aaaaaaaa", "baseline", 10, 1, [crt(400, True)]),
+            ("bbbbbbbb", "followup", 3, 2, [crt(500, True)]),
+            ("cccccccc", "followup", 200, 2, None),
+            ("dddddddd", "followup", 0, None, None),  # created, never started: nothing to flag
+        ],
+    )
+    flagged = {
+        s.study_id: [t.flags["before_baseline"] for t in s.tests]
+        for s in scoring.flag_followups_before_baseline(summaries)
+    }
+    assert flagged == {
+        "aaaaaaaa": [False, False],
+        "bbbbbbbb": [True, True],
+        "cccccccc": [False],
+        "dddddddd": [],
+    }
+    rows = {row["followup_study_id"]: row for row in scoring.change_rows(summaries)}
+    assert rows["bbbbbbbb"]["days_since_baseline"] == -7.0
+    summary_rows = {s.study_id: scoring.summary_row(s) for s in summaries}
+    assert summary_rows["bbbbbbbb"]["crt_flag_before_baseline"] is True
+    assert summary_rows["bbbbbbbb"]["ir_flag_before_baseline"] is True
+    assert summary_rows["cccccccc"]["ir_flag_before_baseline"] is False
+    assert summary_rows["aaaaaaaa"]["crt_flag_before_baseline"] is False
+
+
+def test_before_baseline_compares_with_the_reference_baseline_only():
+    # A second baseline started after the follow-up does not make it early: the reference is the
+    # earliest baseline with a scored test (day 0), and the follow-up came on day 5.
+    summaries = participant_studies(
+        "P01",
+        [
+            ("aaaaaaaa", "baseline", 0, 1, None),
+            ("bbbbbbbb", "baseline", 30, 1, None),
+            ("cccccccc", "followup", 5, 2, None),
+        ],
+    )
+    scoring.flag_followups_before_baseline(summaries)
+    assert not any(t.flags["before_baseline"] for s in summaries for t in s.tests)
+    # Without a baseline nothing is "before" it.
+    alone = participant_studies("P02", [("dddddddd", "followup", 0, 2, None)])
+    scoring.flag_followups_before_baseline(alone)
+    assert alone[0].tests[0].flags["before_baseline"] is False
+
+
+def test_summarise_studies_flags_each_participant_against_their_own_baseline():
+    def document_and_tests(study_id, participant_id, study_type, days, number=None):
+        document = study(study_id, participant_id, study_type)
+        if number:
+            document["followup_number"] = number
+        result = {"ir_score": 1, "ir_rt_first": 7000, "ir_rt_second": None}
+        test = stored_test(
+            "immediate_recall",
+            result,
+            test_id=f"t-{study_id}",
+            study_id=study_id,
+            participant_id=participant_id,
+            study_type=study_type,
+            time_started=START + timedelta(days=days),
+        )
+        return document, test
+
+    # P01's follow-up (day 5) precedes P01's baseline (day 20), but not P02's (day 0).
+    pairs = [
+        document_and_tests("aaaaaaaa", "P01", "baseline", 20),
+        document_and_tests("bbbbbbbb", "P01", "followup", 5, 1),
+        document_and_tests("cccccccc", "P02", "baseline", 0),
+        document_and_tests("dddddddd", "P02", "followup", 10, 1),
+    ]
+    summaries = scoring.summarise_studies(
+        [document for document, _ in reversed(pairs)], [test for _, test in pairs]
+    )
+    flagged = {s.study_id: s.tests[0].flags["before_baseline"] for s in summaries}
+    assert flagged == {
+        "aaaaaaaa": False,
+        "bbbbbbbb": True,
+        "cccccccc": False,
+        "dddddddd": False,
+    }
 
 
 def test_followups_without_a_baseline_have_no_change():

@@ -22,7 +22,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from intact import clients, db, quarantine, ratelimit, results
 from intact.accounts.permissions import public
-from intact.studies import STUDY_TYPES, StudyNotFound, find_open_study, record_activity
+from intact.participants import intake
+from intact.studies import STUDY_TYPES, StudyNotFound, find_study, record_activity
 from intact.testtypes import TEST_TYPES, WholeNumber
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,10 @@ class Study(MethodView):
     @bp.alt_response(
         404,
         schema=ErrorSchema,
-        description="No study has this id. The front-end shows 'invalid study id'.",
+        description="No study has this id, or the study takes no more results (its link was "
+        "deactivated, its participant withdrew, or it was completed more than "
+        "COMPLETED_GRACE_HOURS ago): the answer is the same. The front-end shows "
+        "'invalid study id'.",
         example=_error_example(404, "Study not found."),
     )
     @bp.alt_response(
@@ -92,11 +96,15 @@ class Study(MethodView):
         """Check a study id and say whether it is a baseline or a follow-up.
 
         Records when the study was first opened and last seen, for the dashboard's run states.
-        A deactivated link, or one of a withdrawn participant, answers as an unknown id.
+        A study that takes no more results (a link deactivated, a participant withdrawn, a study
+        completed more than COMPLETED_GRACE_HOURS ago: intact/participants/intake.py) answers as
+        an unknown id, so that the participant learns it before starting a battery.
         """
         try:
-            study = find_open_study(study_id)
+            study = find_study(study_id)
         except StudyNotFound:
+            abort(404, message="Study not found.")
+        if intake.closure(study) is not None:
             abort(404, message="Study not found.")
         record_activity(study["study_id"], opened=True)
         return study
@@ -147,7 +155,9 @@ class Tests(MethodView):
     @bp.alt_response(
         400,
         schema=ErrorSchema,
-        description="Unknown study_id, malformed JSON, or a body that is not a JSON object.",
+        description="Unknown study_id (or the link was deactivated or its participant withdrew: "
+        "then the result is kept in the quarantine), malformed JSON, or a body that is not a "
+        "JSON object.",
         examples={
             "unknown study": {"value": _error_example(400, UNKNOWN_STUDY_MESSAGE)},
             "malformed JSON": {
@@ -187,6 +197,19 @@ class Tests(MethodView):
         ),
     )
     @bp.alt_response(
+        409,
+        schema=ErrorSchema,
+        description="A well-formed result for a study that takes no more: completed more than "
+        "COMPLETED_GRACE_HOURS ago. The result is kept in the quarantine with the reason "
+        '("study completed"); a re-submission of a test stored earlier still answers 200.',
+        example=_error_example(
+            409,
+            "This study was completed on 2026-11-20 14:03 UTC and takes no new results more than "
+            "24 hours after that (COMPLETED_GRACE_HOURS). The result is kept for the research "
+            "team.",
+        ),
+    )
+    @bp.alt_response(
         429,
         schema=ErrorSchema,
         headers=RETRY_AFTER,
@@ -223,6 +246,8 @@ class Tests(MethodView):
             abort(400, message=refusal.message)
         except results.InvalidSubmission as refusal:
             abort(422, message=refusal.message, errors={"json": refusal.errors})
+        except results.StudyClosed as refusal:
+            abort(409, message=refusal.message)
         return stored
 
 
