@@ -84,8 +84,10 @@ def _schedule_days(name, value, default):
     Commas, semicolons or spaces separate the numbers; each is a whole number of at least 1,
     each larger than the one before.
     """
+    # Settings already parsed (a test's, or the app's own passed on again) read as they were given.
+    parts = [str(day) for day in value] if isinstance(value, list | tuple) else None
     days = []
-    for part in re.split(r"[,;\s]+", _text(value, default)):
+    for part in parts if parts is not None else re.split(r"[,;\s]+", _text(value, default)):
         if not part:
             continue
         if not part.isdigit() or int(part) < 1:
