@@ -85,8 +85,10 @@ def _schedule_days(name, value, default):
     Commas, semicolons or spaces separate the numbers; each is a whole number of at least 1,
     each larger than the one before.
     """
+    # Settings already parsed (a test's, or the app's own passed on again) read as they were given.
+    parts = [str(day) for day in value] if isinstance(value, list | tuple) else None
     days = []
-    for part in re.split(r"[,;\s]+", _text(value, default)):
+    for part in parts if parts is not None else re.split(r"[,;\s]+", _text(value, default)):
         if not part:
             continue
         if not part.isdigit() or int(part) < 1:
@@ -165,14 +167,14 @@ _SETTINGS = {
     "ADMIN_TWO_FACTOR_REQUIRED": (_flag, False),
     # Dashboard: an opened or started study with no activity for this many days is "abandoned".
     "ABANDONED_AFTER_DAYS": (lambda n, v, d: _integer(n, v, d, minimum=1), 14),
-    # A completed study takes results for this many hours more, then refuses them (kept in the
-    # quarantine with the reason): intact/participants/intake.py.
-    "COMPLETED_GRACE_HOURS": (lambda n, v, d: _integer(n, v, d, minimum=0), 24),
     # Follow-up schedule (intact/participants/schedule.py): follow-up k is due this many days
     # after the baseline was started (empty: only due dates set by hand), and may be done from
     # due − window to due + window days.
     "FOLLOWUP_SCHEDULE_DAYS": (_schedule_days, ""),
     "FOLLOWUP_WINDOW_DAYS": (lambda n, v, d: _integer(n, v, d, minimum=0), 14),
+    # A completed study takes results for this many hours more, then refuses them (kept in the
+    # quarantine with the reason): intact/participants/intake.py.
+    "COMPLETED_GRACE_HOURS": (lambda n, v, d: _integer(n, v, d, minimum=0), 24),
     # Data-quality rules of intact/scoring.py: plausible reaction times and elapsed-time checks.
     "RT_MIN_MS": (lambda n, v, d: _integer(n, v, d, minimum=0), 100),
     "RT_MAX_MS": (lambda n, v, d: _integer(n, v, d, minimum=1), 60_000),

@@ -189,6 +189,14 @@ def test_a_bad_schedule_setting_stops_the_app_naming_the_problem(text, problem):
     assert "FOLLOWUP_SCHEDULE_DAYS" in str(raised.value)
 
 
+def test_schedule_settings_parsed_once_read_the_same_again():
+    settings = config.from_environ({"FOLLOWUP_SCHEDULE_DAYS": "180,365", "LOCAL_MODE": "1"})
+    assert config.from_environ(settings)["FOLLOWUP_SCHEDULE_DAYS"] == (180, 365)
+    assert config.from_environ({"FOLLOWUP_SCHEDULE_DAYS": ()})["FOLLOWUP_SCHEDULE_DAYS"] == ()
+    with pytest.raises(config.ConfigError, match="must increase"):
+        config.from_environ({"FOLLOWUP_SCHEDULE_DAYS": [365, 180]})
+
+
 def test_schedule_settings_defaults():
     settings = config.from_environ({"LOCAL_MODE": "1"})
     assert settings["FOLLOWUP_SCHEDULE_DAYS"] == ()
