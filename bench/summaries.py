@@ -15,7 +15,8 @@ import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from intact import archive, create_app, db, summaries
+from intact import create_app, db, summaries
+from intact.exports import archive
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -48,15 +49,23 @@ def battery(rng: random.Random) -> dict:
 
 
 def fill(app, participants: int) -> int:
+    """Store participants × (baseline + follow-up) × the six tests, in the order they would arrive.
+
+    Studies are created in one batch, participant after participant. Each participant starts
+    their baseline on a day of the first 90 and their follow-up 180 days later, so the tests of a
+    participant are stored far apart, among everyone else's, as a real study's are.
+    """
     rng = random.Random(7)
     studies, tests = [], []
     for number in range(participants):
-        for kind, days in (("baseline", 0), ("followup", 180)):
+        first_day = rng.randrange(90)
+        for kind, days in (("baseline", first_day), ("followup", first_day + 180)):
             study_id = f"{kind[0]}{number:07d}"
             study = {"study_id": study_id, "participant_id": f"P{number:05d}", "study_type": kind}
             studies.append({**study, "created_at": START, "batch_id": "bench"})
+            arrival = START + timedelta(days=days, minutes=rng.randrange(24 * 60))
             for position, (test_type, result) in enumerate(battery(rng).items()):
-                started = START + timedelta(days=days, minutes=3 * position)
+                started = arrival + timedelta(minutes=3 * position)
                 tests.append(
                     {
                         **study,
@@ -72,6 +81,7 @@ def fill(app, participants: int) -> int:
                         "received_at": started + timedelta(minutes=1),
                     }
                 )
+    tests.sort(key=lambda test: test["received_at"])
     with app.app_context():
         db.studies().insert_many(studies)
         db.tests().insert_many(tests)

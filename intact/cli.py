@@ -7,7 +7,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from marshmallow import ValidationError
 
-from intact import audit, backup, db, downloads, exports, participant_lists, studies
+from intact import audit, backup, db, downloads, exports, participant_lists, pseudonyms, studies
 from intact.identifiers import ParticipantIdField
 from intact.participants import counters, migrations
 
@@ -89,17 +89,52 @@ def _counts(header) -> str:
     return ", ".join(f"{name} {count}" for name, count in header["collections"].items()) or "none"
 
 
+def selection_options(command):
+    """--since, --deidentified and --days-since-baseline: the download options of every form."""
+    command = click.option(
+        "--days-since-baseline",
+        is_flag=True,
+        help="With --deidentified: dates become days since the participant's baseline.",
+    )(command)
+    command = click.option(
+        "--deidentified",
+        is_flag=True,
+        help="Pseudonyms instead of ids, no study links or notes (needs PSEUDONYM_KEY).",
+    )(command)
+    return click.option(
+        "--since",
+        metavar="ISO-8601",
+        help="Only tests the server received from then on (2026-03-01, 2026-03-01T09:30:00Z).",
+    )(command)
+
+
+def _options(since, deidentified: bool, days_since_baseline: bool) -> dict:
+    """The options read by the forms' own schema: the same rules and messages as a form's."""
+    given = {"deidentified": deidentified, "days_since_baseline": days_since_baseline}
+    if since is not None:
+        given["since"] = since
+    try:
+        return exports.options_of(exports.SelectionSchema().load(given))
+    except ValidationError as error:
+        problems = [
+            f"--{name.replace('_', '-')}: {' '.join(messages)}"
+            for name, messages in error.messages.items()
+        ]
+        raise click.UsageError("; ".join(problems)) from None
+
+
 @click.command("export-summary")
 @click.argument("output", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 @click.option("--participant-id", type=PARTICIPANT_ID, help="Only this participant's scores.")
+@selection_options
 @with_appcontext
-def export_summary(output: Path, participant_id) -> None:
+def export_summary(output: Path, participant_id, **options) -> None:
     """Write the derived scores to OUTPUT: summary.csv, or the whole workbook if named .xlsx."""
     suffix = output.suffix.lower()
     if suffix not in {".csv", ".xlsx"}:
         raise click.BadParameter("name a .csv or an .xlsx file", param_hint="OUTPUT")
     named = downloads.workbook if suffix == ".xlsx" else downloads.summary_csv
-    size = downloads.save(_download_for(named, participant_id), output)
+    size = downloads.save(_download_for(named, participant_id, _options(**options)), output)
     click.echo(f"Wrote {output} ({size:,} bytes).")
 
 
@@ -147,12 +182,15 @@ def create_studies_command(ids_file, baselines, followups, output):
     )
 
 
-def _download_for(named_download, participant_id):
-    """The named download, or a ClickException when the participant filter matches nobody."""
+def _download_for(named_download, participant_id, options: dict):
+    """The named download, or a ClickException when the participant filter matches nobody or a
+    de-identified one has no PSEUDONYM_KEY."""
     try:
-        return named_download(participant_id)
+        return named_download(participant_id, **options)
     except studies.ParticipantNotFound as error:
         raise click.ClickException(error.message) from None
+    except pseudonyms.PseudonymKeyMissing as error:
+        raise click.ClickException(error.description) from None
 
 
 def _create(path: Path):
@@ -173,10 +211,16 @@ def _read_file(path: str) -> bytes:
 @click.command("export")
 @click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 @click.option("--participant-id", type=PARTICIPANT_ID, help="Only this participant's data.")
+@click.option(
+    "--redcap", is_flag=True, help="The REDCap-ready ZIP (import, data dictionary, events) instead."
+)
+@selection_options
 @with_appcontext
-def export_command(path: Path, participant_id):
-    """Write the ZIP that the download endpoint gives (every CSV and the codebook) to PATH."""
-    size = downloads.save(_download_for(downloads.zip_archive, participant_id), path)
+def export_command(path: Path, participant_id, redcap: bool, **options):
+    """Write the ZIP that the download endpoint gives (every CSV, the codebook and
+    datapackage.json; or with --redcap the REDCap files) to PATH."""
+    named = downloads.redcap_zip if redcap else downloads.zip_archive
+    size = downloads.save(_download_for(named, participant_id, _options(**options)), path)
     click.echo(f"Wrote {path} ({size:,} bytes).")
 
 

@@ -19,6 +19,10 @@ from intact import store_kinds
 # Placeholder password of the original backend: never accepted outside local mode.
 INSECURE_PASSWORDS = frozenset({"", "password"})
 LOCAL_SECRETS_FILE = "local-secrets.json"
+# Generated on its own, so that a DATA_DIR made before de-identified exports existed gets one too.
+LOCAL_PSEUDONYM_KEY_FILE = "local-pseudonym-key.json"
+# A shorter key could be found by trying: then every pseudonym could be computed from guessed ids.
+PSEUDONYM_KEY_MIN_LENGTH = 32
 # The front-end's development server (Vite), allowed by CORS in local mode unless set otherwise.
 LOCAL_FRONTEND_ORIGIN = "http://localhost:5173"
 
@@ -144,6 +148,8 @@ _SETTINGS = {
     "DATA_DIR": (lambda n, v, d: _text(v, d) or d, "instance/data"),
     "ADMIN_PASSWORD": (lambda n, v, d: _text(v, d), ""),
     "SECRET_KEY": (lambda n, v, d: _text(v, d), ""),
+    # Keys the pseudonyms of de-identified exports (intact/pseudonyms.py); unset: none can be made.
+    "PSEUDONYM_KEY": (lambda n, v, d: _text(v, d), ""),
     "STUDY_URL_PREFIX": (lambda n, v, d: _text(v, d) or d, "http://localhost:5173"),
     "CORS_FRONTEND_ORIGIN": (lambda n, v, d: _text(v, d), "https://intact.sail.codes"),
     # Unset: the front-end's development server in local mode, nothing in a deployment.
@@ -249,6 +255,12 @@ def from_environ(environ: Mapping) -> dict:
             f"returning server every {store_kinds.MONGODB_RECHECK_MS} ms), "
             f"got {settings['DB_TIMEOUT_MS']}"
         )
+    if settings["PSEUDONYM_KEY"] and len(settings["PSEUDONYM_KEY"]) < PSEUDONYM_KEY_MIN_LENGTH:
+        raise ConfigError(
+            f"PSEUDONYM_KEY must be at least {PSEUDONYM_KEY_MIN_LENGTH} characters (a long random "
+            "value, e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`), got "
+            f"{len(settings['PSEUDONYM_KEY'])}"
+        )
     if settings["SMTP_PORT"] > 65535:
         raise ConfigError(
             f"SMTP_PORT must be a port number up to 65535, got {settings['SMTP_PORT']}"
@@ -284,27 +296,38 @@ def require_secrets(settings: dict) -> None:
 
 
 def fill_local_secrets(settings: dict) -> dict:
-    """In local mode, generate the missing password and key once and keep them in DATA_DIR.
+    """In local mode, generate the missing password and keys once and keep them in DATA_DIR.
 
-    Keeping them on disk means sessions and the printed password survive a restart of `make run`.
+    Keeping them on disk means sessions, the printed password and the pseudonyms of de-identified
+    exports survive a restart of `make run`. A file is written only for what is missing: a
+    deployment that sets every secret gets nothing written into its DATA_DIR.
     """
-    missing_password = settings["ADMIN_PASSWORD"] in INSECURE_PASSWORDS
-    if not missing_password and settings["SECRET_KEY"]:
-        # Nothing to generate: no secrets file is written into a deployment's DATA_DIR.
-        return settings
-    path = Path(settings["DATA_DIR"]) / LOCAL_SECRETS_FILE
-    stored = _read_or_create_local_secrets(path)
+    folder = Path(settings["DATA_DIR"])
     filled = dict(settings)
-    if settings["ADMIN_PASSWORD_ENABLED"] and settings["ADMIN_PASSWORD"] in INSECURE_PASSWORDS:
-        filled["ADMIN_PASSWORD"] = stored["ADMIN_PASSWORD"]
-    if not settings["SECRET_KEY"]:
-        filled["SECRET_KEY"] = stored["SECRET_KEY"]
+    # The shared password is needed only while it is on (ADMIN_PASSWORD_ENABLED).
+    needs_password = (
+        settings["ADMIN_PASSWORD_ENABLED"] and settings["ADMIN_PASSWORD"] in INSECURE_PASSWORDS
+    )
+    if needs_password or not settings["SECRET_KEY"]:
+        stored = _read_or_create(
+            folder / LOCAL_SECRETS_FILE,
+            {"ADMIN_PASSWORD": secrets.token_urlsafe(12), "SECRET_KEY": secrets.token_hex(32)},
+        )
+        if needs_password:
+            filled["ADMIN_PASSWORD"] = stored["ADMIN_PASSWORD"]
+        if not settings["SECRET_KEY"]:
+            filled["SECRET_KEY"] = stored["SECRET_KEY"]
+    if not settings["PSEUDONYM_KEY"]:
+        stored = _read_or_create(
+            folder / LOCAL_PSEUDONYM_KEY_FILE, {"PSEUDONYM_KEY": secrets.token_hex(32)}
+        )
+        filled["PSEUDONYM_KEY"] = stored["PSEUDONYM_KEY"]
     return filled
 
 
-def _read_or_create_local_secrets(path: Path) -> dict:
+def _read_or_create(path: Path, fresh: dict) -> dict:
+    """The JSON kept at path, or `fresh`, written there first if the file does not exist yet."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fresh = {"ADMIN_PASSWORD": secrets.token_urlsafe(12), "SECRET_KEY": secrets.token_hex(32)}
     try:
         # O_EXCL: when several processes start at once, exactly one writes the file.
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -12,7 +12,7 @@ it got.
 
 import logging
 import sqlite3
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 import bson
@@ -61,9 +61,11 @@ INDEXES = {
         ("test_type", {}),
         # An identical re-submission maps to the same fingerprint: stored once.
         ("fingerprint", {"unique": True}),
-        # One participant's tests, for the dashboard and the participant report.
+        # One participant's tests, for the dashboard and the participant report; the derived
+        # scores read every test grouped by participant (`stream(..., by="participant_id")`).
         ("participant_id", {}),
-        # Scripts fetch what arrived since their last run, oldest first (/api/v1/tests).
+        # Downloads of what arrived since a moment (`since`) and their counts; scripts fetch what
+        # arrived since their last run, oldest first (/api/v1/tests).
         ("received_at", {}),
     ],
     "quarantine": [
@@ -234,29 +236,46 @@ def stream(
     query: dict | None = None,
     fields: tuple[str, ...] | None = None,
     *,
+    by: str | None = None,
     reuse_decoded: bool = False,
 ):
-    """Yield the documents of a collection that match `query`, oldest first, in constant memory.
+    """Yield the documents of a collection that match `query`, in constant memory.
 
     Use this, not find(), to read many documents (exports, summaries). On the embedded store,
     find() goes through mongomock, which copies every document and builds the whole result list
     before yielding the first (24,000 tests: 11.6 s, 152 MB); reading the SQLite rows and decoding
     them directly takes 0.18 s and holds one document at a time.
 
+    Order: oldest first; with `by` (an indexed field holding text, e.g. "participant_id"),
+    grouped by that field in ascending order (documents without it first), oldest first within
+    a group, so a reader can finish one participant before the next one starts and keep nothing
+    else. MongoDB sorts on the field's index; the embedded store walks its hash index's keys in
+    order (a sorted list of the distinct values: 8 bytes per participant, never per document).
+
     `fields`: yield only these top-level fields (and no _id), so MongoDB sends no more than that.
     `reuse_decoded`: on the embedded store, a document whose stored bytes have not changed since
     the last such read of this collection is not decoded again (see `_DecodedCache`). The
-    documents yielded are then shared between reads: the caller must not change them.
+    documents yielded are then shared between reads: the caller must not change them. MongoDB
+    ignores it. Not supported together with `by` (ValueError, raised by the call itself): the
+    cache follows stored order, and grouped reads are exports, which decode each document once.
 
     Every document is a point where other requests may run (`cooperative.pause`): a long
     export made of these reads never makes a submission wait for its end.
     """
-    for document in _documents(name, query or {}, fields, reuse_decoded):
+    if by is not None and reuse_decoded:
+        raise ValueError("db.stream: reuse_decoded cannot be combined with by")
+    return _paused(_documents(name, query or {}, fields, by, reuse_decoded))
+
+
+def _paused(documents):
+    for document in documents:
         cooperative.pause()
         yield document
 
 
-def _documents(name: str, query: dict, fields: tuple[str, ...] | None, reuse_decoded: bool):
+def _documents(
+    name: str, query: dict, fields: tuple[str, ...] | None, by: str | None, reuse_decoded: bool
+):
     target = collection(name)
     if _current_kind() == EMBEDDED:
         if reuse_decoded:
@@ -264,7 +283,7 @@ def _documents(name: str, query: dict, fields: tuple[str, ...] | None, reuse_dec
             cache = caches.setdefault((name, repr(query), fields), _DecodedCache(query, fields))
             yield from cache.read(_embedded_rows(target._store, query))  # noqa: SLF001
             return
-        documents = _stream_embedded(target, query)
+        documents = _stream_embedded(target, query, by)
         if fields is None:
             yield from documents
         else:
@@ -272,9 +291,11 @@ def _documents(name: str, query: dict, fields: tuple[str, ...] | None, reuse_dec
                 yield _only(document, fields)
     else:
         projection = None if fields is None else {"_id": 0, **dict.fromkeys(fields, 1)}
-        # MongoDB: a server-side cursor in _id (insertion time) order via its index, in batches
-        # small enough that decoding one is a short step between other requests' turns.
-        cursor = target.find(query, projection).sort("_id", pymongo.ASCENDING)
+        # MongoDB: a server-side cursor in _id (insertion time) order via its index, or in the
+        # order of `by`'s index (equal values oldest first), in batches small enough that
+        # decoding one is a short step between other requests' turns.
+        order = [(by, pymongo.ASCENDING), ("_id", pymongo.ASCENDING)] if by else "_id"
+        cursor = target.find(query, projection).sort(order)
         yield from cursor.batch_size(STREAM_BATCH_SIZE)
 
 
@@ -302,31 +323,112 @@ class _DecodedCache:
 
     def read(self, raws):
         """Yield the matching documents of these raw ones, decoding only the ones not seen."""
-        from litemongo._vendor.mongomock.filtering import filter_applies  # noqa: PLC0415
-
+        matches = _matcher(self.query)
         seen = {}
         for raw in raws:
             if raw in self.documents:
                 document = self.documents[raw]
             else:
                 decoded = bson.decode(raw, codec_options=_EMBEDDED_CODEC)
-                matches = not self.query or filter_applies(self.query, decoded)
                 # None: the document does not match the query.
-                document = _only(decoded, self.fields) if matches else None
+                document = _only(decoded, self.fields) if matches(decoded) else None
             seen[raw] = document
             if document is not None:
                 yield document
         self.documents = seen
 
 
-def _stream_embedded(target, query: dict):
+def _stream_embedded(target, query: dict, by: str | None):
+    store = target._store  # noqa: SLF001 - the one place that knows litemongo's layout
+    rows = _embedded_rows(store, query) if by is None else _embedded_rows_by(store, query, by)
+    matches = _matcher(query)
+    for raw in rows:
+        document = bson.decode(raw, codec_options=_EMBEDDED_CODEC)
+        if matches(document):
+            yield document
+
+
+# The comparisons _matcher evaluates itself; anything else goes to mongomock's filter.
+_ORDER = {
+    "$gte": lambda value, bound: value >= bound,
+    "$gt": lambda value, bound: value > bound,
+    "$lt": lambda value, bound: value < bound,
+    "$lte": lambda value, bound: value <= bound,
+}
+
+
+def _matcher(query: dict):
+    """A test of one decoded document against the query: MongoDB's answer, quickly.
+
+    The exports' queries are equalities on text fields, `$in` of texts, and bounds on a
+    date-time (`received_at` in a window): those are checked here, with MongoDB's rules for
+    them (a missing field matches no bound, and `$not` of a bound). A document whose value is
+    of another kind (a list, a number where a date-time was expected), and any other query, is
+    decided by mongomock's full filter, as before: measured on the 12,000-test ZIP, the full
+    filter took a quarter of the time on windowed queries.
+    """
     from litemongo._vendor.mongomock.filtering import filter_applies  # noqa: PLC0415
 
-    store = target._store  # noqa: SLF001 - the one place that knows litemongo's layout
-    for raw in _embedded_rows(store, query):
-        document = bson.decode(raw, codec_options=_EMBEDDED_CODEC)
-        if not query or filter_applies(query, document):
-            yield document
+    def exact(document):
+        return filter_applies(query, document)
+
+    checks = []
+    for name, condition in query.items():
+        if name.startswith("$") or "." in name:
+            return exact
+        check = _condition_check(name, condition)
+        if check is None:
+            return exact
+        checks.append(check)
+
+    def quick(document):
+        for check in checks:
+            answer = check(document)
+            if answer is None:
+                return filter_applies(query, document)
+            if not answer:
+                return False
+        return True
+
+    return quick
+
+
+def _condition_check(name: str, condition):
+    """check(document) -> True, False, or None (let the full filter decide); None: not handled."""
+    if isinstance(condition, str):
+        return lambda document: _text_equals(document.get(name), (condition,))
+    if not isinstance(condition, dict) or not condition:
+        return None
+    if set(condition) == {"$in"} and all(isinstance(v, str) for v in condition["$in"]):
+        choices = frozenset(condition["$in"])
+        return lambda document: _text_equals(document.get(name), choices)
+    negated = set(condition) == {"$not"} and isinstance(condition["$not"], dict)
+    bounds = condition["$not"] if negated else condition
+    if not bounds or not set(bounds) <= set(_ORDER):
+        return None
+    if not all(isinstance(bound, datetime) and bound.tzinfo for bound in bounds.values()):
+        return None
+    compare = [(_ORDER[operator], bound) for operator, bound in bounds.items()]
+
+    def within(document):
+        value = document.get(name, _MISSING)
+        if value is _MISSING or value is None:
+            return negated  # a missing value meets no bound
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            return None
+        inside = all(test(value, bound) for test, bound in compare)
+        return not inside if negated else inside
+
+    return within
+
+
+_MISSING = object()
+
+
+def _text_equals(value, choices) -> bool | None:
+    if isinstance(value, str):
+        return value in choices
+    return None if isinstance(value, list | dict) else False
 
 
 def version(name: str) -> tuple:
@@ -360,12 +462,67 @@ def _embedded_rows(store, query: dict):
     the others). Any other query reads every row.
     """
     index = store._get_query_index()  # noqa: SLF001
-    keys = index.candidates(query)
+    keys = _candidates(index, query)
     if keys is None:
         for (raw,) in store._connection.execute("SELECT doc FROM documents ORDER BY ROWID"):  # noqa: SLF001
             yield raw
         return
-    ordered = index.in_natural_order(keys)
+    yield from _fetch(store, index.in_natural_order(keys))
+
+
+def _embedded_rows_by(store, query: dict, by: str):
+    """The raw BSON of the documents that may match, grouped by the text field `by`, ascending.
+
+    Documents whose `by` is not one text value (missing, null, a number, a list) come first.
+    """
+    index = store._get_query_index()  # noqa: SLF001
+    field_index = index._fields[by]  # noqa: SLF001
+    groups = field_index._entries  # noqa: SLF001 - {("s", value): {row key, ...}}
+    values_of = field_index._doc_keys  # noqa: SLF001 - {row key: its index keys, or None}
+    keys = _candidates(index, query)
+
+    def under_one_text(row) -> bool:
+        found = values_of.get(row)
+        return found is not None and len(found) == 1 and next(iter(found))[0] == "s"
+
+    every = index._docs if keys is None else keys  # noqa: SLF001
+    yield from _fetch(store, index.in_natural_order(r for r in every if not under_one_text(r)))
+    pending = []
+    for key in sorted(key for key in groups if key[0] == "s"):
+        members = groups[key] if keys is None else groups[key] & keys
+        pending += index.in_natural_order(row for row in members if under_one_text(row))
+        if len(pending) >= _ROWS_PER_FETCH:
+            yield from _fetch(store, pending)
+            pending = []
+    yield from _fetch(store, pending)
+
+
+def _candidates(index, query: dict):
+    """Row keys of the documents that may match the query (a superset), or None: all of them.
+
+    litemongo plans equality and $in on indexed fields; a lower bound (`$gte`, `$gt`) on an
+    indexed date-time field is planned here from the same hash index, whose keys are the
+    distinct values truncated to the second (so a `since` reads only the newer rows).
+    """
+    keys = index.candidates(query)
+    for name, condition in query.items():
+        if not isinstance(condition, dict) or name not in index._fields:  # noqa: SLF001
+            continue
+        bound = condition.get("$gte", condition.get("$gt"))
+        if not isinstance(bound, datetime):
+            continue
+        floor = bound.astimezone(UTC).replace(tzinfo=None, microsecond=0)
+        entries = index._fields[name]._entries  # noqa: SLF001 - {("t", naive UTC second): {row key}}
+        newer = set(index._fields[name]._unkeyed)  # noqa: SLF001 - values it could not key
+        for key, members in entries.items():
+            if key[0] == "t" and key[1] >= floor:
+                newer |= members
+        keys = newer if keys is None else keys & newer
+    return keys
+
+
+def _fetch(store, ordered: list):
+    """The raw BSON of these row keys, in this order, a few hundred per SQLite statement."""
     for start in range(0, len(ordered), _ROWS_PER_FETCH):
         chunk = ordered[start : start + _ROWS_PER_FETCH]
         placeholders = ",".join("?" * len(chunk))
@@ -378,6 +535,14 @@ def _embedded_rows(store, query: dict):
         for key in chunk:
             if key in found:
                 yield found[key]
+
+
+def count(name: str, query: dict) -> int:
+    """How many documents match: on the embedded store through `stream`'s index planning
+    (a `since` reads only the newer rows), on MongoDB with count_documents."""
+    if _current_kind() == EMBEDDED:
+        return sum(1 for _ in stream(name, query, fields=()))
+    return collection(name).count_documents(query)
 
 
 def ping() -> None:

@@ -20,7 +20,11 @@ from urllib.parse import quote
 from flask import Response, current_app
 from werkzeug.http import dump_options_header
 
-from intact import archive, audit, clients, exports, studies, summaries
+from intact import audit, clients, db, exports, pseudonyms, studies, summaries
+from intact.accounts import permissions, principal
+from intact.accounts.guard import PermissionDenied
+from intact.accounts.permissions import Permission
+from intact.exports import archive, redcap
 from intact.participants import followups, schedule
 
 CSV_MIMETYPE = "text/csv"
@@ -47,58 +51,182 @@ class Download:
 # --- what can be downloaded --------------------------------------------------------------------
 
 
-def studies_csv(participant_id: str | None = None) -> Download:
+def selection(
+    participant_id: str | None = None,
+    since: datetime | None = None,
+    deidentified: bool = False,
+    days_since_baseline: bool = False,
+) -> exports.Selection:
+    """What a download holds, from a form's fields: whose data, since when, de-identified or not.
+
+    Every download's selection is made here, so every one refuses the same faults: raises
+    studies.ParticipantNotFound for a participant filter that matches nobody (a header-only file
+    would look like a participant who did nothing), pseudonyms.PseudonymKeyMissing for a
+    de-identified download without PSEUDONYM_KEY, IdentifiableDownloadRefused (403) for an
+    identifiable download asked by a role that may have de-identified ones only (an analyst).
+    """
+    if not deidentified and not may_download_identifiable():
+        raise IdentifiableDownloadRefused
+    _known(participant_id)
+    if deidentified and not pseudonyms.is_available():
+        raise pseudonyms.PseudonymKeyMissing
+    return exports.Selection(
+        participant_id,
+        exports.Window.up_to_now(since),
+        deidentified=deidentified,
+        days_since_baseline=days_since_baseline,
+    )
+
+
+class IdentifiableDownloadRefused(PermissionDenied):
+    """403: this role may download de-identified data only (issue 11's table: analysts)."""
+
+    def __init__(self):
+        who = principal.current()
+        super().__init__(
+            f"Your role ({who.role if who else 'none'}) may download de-identified data only: "
+            "ask for it with deidentified=true (the De-identified box on the Downloads page)."
+        )
+
+
+def may_download_identifiable() -> bool:
+    """Whether whoever asks may have identifiable files (the command line: the operator may)."""
+    who = principal.current()
+    return who is None or permissions.allowed(who, Permission.DOWNLOAD_IDENTIFIABLE)
+
+
+def _details(chosen: exports.Selection, **more) -> dict:
+    """What the audit entry says of a selection: filter, window, de-identified or not."""
+    return {
+        "participant_id": chosen.participant_id,
+        "since": chosen.since,
+        "until": chosen.window.until,
+        "deidentified": chosen.deidentified or None,
+        "person": person(),
+        **more,
+    }
+
+
+# --- "new since my last download" --------------------------------------------------------------
+
+# Whoever holds ADMIN_PASSWORD, as "new since" knows them (named accounts by their id).
+BUILT_IN_ADMIN = "built-in admin"
+# The audit entries of downloads that hold everything (of everyone, in the window): after one,
+# "new since" continues where it ended.
+EVERYTHING = "everything"
+
+
+def person() -> str | None:
+    """Who is downloading, as "new since" knows them: the account's id (a session or one of its
+    API tokens), the built-in admin, or None on the command line (it moves nobody's window)."""
+    who = principal.current()
+    if who is None:
+        return None
+    return who.account_id or BUILT_IN_ADMIN
+
+
+def last_download_end(who: str | None = None):
+    """When the window of `who`'s last complete download of everything ended; None if never.
+
+    Read from the audit log (intact/audit.py): the ZIP or workbook of every participant that
+    the client took to its end. A download cut off halfway does not count.
+    """
+    entry = db.collection(audit.COLLECTION).find_one(
+        {
+            "action": audit.DOWNLOAD,
+            "details.kind": EVERYTHING,
+            "details.completed": True,
+            "details.person": who or person(),
+        },
+        {"_id": 0, "details.until": 1},
+        sort=[("time", -1)],
+    )
+    return entry["details"].get("until") if entry else None
+
+
+def new_since(who: str | None = None):
+    """(since, tests received from then) for "new since <date> (N tests)", or None if never."""
+    if who is None and person() is None:
+        return None
+    since = last_download_end(who)
+    if since is None:
+        return None
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    return since, db.count("tests", {"received_at": {"$gte": since}})
+
+
+def _single_file_name(chosen: exports.Selection, name: str) -> str:
+    """The original's fixed name (`summary.csv`) for everything; else it says what it holds."""
+    if chosen.since is None and not chosen.deidentified:
+        return f"{name}.csv"
+    return chosen.file_name(name, "csv")
+
+
+def studies_csv(participant_id: str | None = None, **options) -> Download:
     """studies.csv: every study (or one participant's), with its link and dates."""
-    _known(participant_id)
+    chosen = selection(participant_id, **options)
     return Download(
-        exports.STUDIES_FILE,
+        _single_file_name(chosen, "studies"),
         CSV_MIMETYPE,
-        exports.studies_csv(participant_id),
-        {"participant_id": participant_id},
+        archive.one_csv(chosen, lambda: exports.studies_table(chosen)),
+        _details(chosen),
     )
 
 
-def test_type_csv(test_type: str, participant_id: str | None = None) -> Download:
+def test_type_csv(test_type: str, participant_id: str | None = None, **options) -> Download:
     """<test_type>.csv: one test type's results (or unclassified.csv)."""
-    _known(participant_id)
+    chosen = selection(participant_id, **options)
     return Download(
-        f"{test_type}.csv",
+        _single_file_name(chosen, test_type),
         CSV_MIMETYPE,
-        exports.test_type_csv(test_type, participant_id),
-        {"participant_id": participant_id, "test_type": test_type},
+        archive.one_csv(chosen, lambda: exports.result_table(test_type, chosen)),
+        _details(chosen, test_type=test_type),
     )
 
 
-def zip_archive(participant_id: str | None = None) -> Download:
-    """intact-data[-<participant>]-<UTC time>.zip: every table as CSV with the codebook."""
-    _known(participant_id)
+def zip_archive(participant_id: str | None = None, **options) -> Download:
+    """intact-data[-<participant>]-<window>.zip: every table as CSV with the codebook."""
+    chosen = selection(participant_id, **options)
     return Download(
-        stamped_file_name(_whose("intact-data", participant_id), "zip"),
+        chosen.file_name("intact-data", "zip"),
         ZIP_MIMETYPE,
-        archive.zip_archive(participant_id),
-        {"participant_id": participant_id},
+        archive.zip_archive(chosen),
+        _details(chosen, kind=None if chosen.participant_id else EVERYTHING),
     )
 
 
-def summary_csv(participant_id: str | None = None) -> Download:
+def summary_csv(participant_id: str | None = None, **options) -> Download:
     """summary.csv: the derived scores, one row per study."""
-    _known(participant_id)
+    chosen = selection(participant_id, **options)
+    scores = summaries.ScoresPass(chosen, baseline_starts=chosen.days_since_baseline)
     return Download(
-        summaries.SUMMARY_FILE,
+        _single_file_name(chosen, "summary"),
         CSV_MIMETYPE,
-        summaries.summary_csv(participant_id),
-        {"participant_id": participant_id},
+        archive.one_csv(chosen, lambda: summaries.summary_table(scores), scores),
+        _details(chosen),
     )
 
 
-def workbook(participant_id: str | None = None) -> Download:
-    """intact-scores[-<participant>]-<UTC time>.xlsx: the ZIP's tables as sheets, and codebook."""
-    _known(participant_id)
+def workbook(participant_id: str | None = None, **options) -> Download:
+    """intact-scores[-<participant>]-<window>.xlsx: the ZIP's tables as sheets, and codebook."""
+    chosen = selection(participant_id, **options)
     return Download(
-        stamped_file_name(_whose("intact-scores", participant_id), "xlsx"),
+        chosen.file_name("intact-scores", "xlsx"),
         XLSX_MIMETYPE,
-        archive.workbook_chunks(participant_id),
-        {"participant_id": participant_id},
+        archive.workbook_chunks(chosen),
+        _details(chosen, kind=None if chosen.participant_id else EVERYTHING),
+    )
+
+
+def redcap_zip(participant_id: str | None = None, **options) -> Download:
+    """intact-redcap[-<participant>]-<window>.zip: the scores as a REDCap project's import."""
+    chosen = selection(participant_id, **options)
+    return Download(
+        chosen.file_name("intact-redcap", "zip"),
+        ZIP_MIMETYPE,
+        redcap.redcap_zip(chosen),
+        _details(chosen),
     )
 
 
@@ -179,10 +307,6 @@ def _known(participant_id: str | None) -> None:
 def stamped_file_name(stem: str, suffix: str, now: datetime | None = None) -> str:
     """<stem>-<UTC time>.<suffix>: downloads do not overwrite each other."""
     return f"{stem}-{(now or datetime.now(UTC)).strftime('%Y%m%dT%H%M%SZ')}.{suffix}"
-
-
-def _whose(stem: str, participant_id: str | None) -> str:
-    return f"{stem}-{participant_id}" if participant_id else stem
 
 
 # --- handing it over ---------------------------------------------------------------------------

@@ -105,6 +105,10 @@ class QualityRules:
 
     def plausible_rt(self, value) -> bool:
         """True for a number within [rt_min_ms, rt_max_ms]."""
+        # Runs for every answer of every test: the common types first, without isinstance.
+        kind = type(value)
+        if kind is int or kind is float:
+            return self.rt_min_ms <= value <= self.rt_max_ms
         return _is_number(value) and self.rt_min_ms <= value <= self.rt_max_ms
 
     def plausible_dwell(self, value) -> bool:
@@ -456,7 +460,10 @@ def _answers(result) -> list[Mapping]:
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    kind = type(value)
+    if kind is int or kind is float:
+        return True
+    return isinstance(value, int | float) and kind is not bool
 
 
 def _rts(answers: list[Mapping], kind: testtypes.TestType, rules: QualityRules) -> list[float]:
@@ -699,11 +706,71 @@ def summarise_studies(
 ) -> Iterator[StudySummary]:
     """One summary per study, sorted by participant then study id; inputs in any order.
 
-    Each test is scored as it is read and only its small `TestScore` is kept (no answers), and
-    each study only its ids: memory grows with the number of tests by a few hundred bytes each,
-    never with the raw data. Tests whose study is not among `studies` still get a summary (from
-    the ids they carry), so no stored data is silently dropped: pass the tests of the same studies.
+    Both inputs are held in memory to be sorted: for documents at hand. To read a database,
+    stream them grouped by participant into `summarise_participants`.
     """
+    by_key = _participant_key
+    grouped = summarise_participants(sorted(studies, key=by_key), sorted(tests, key=by_key), rules)
+    for summaries in grouped:
+        yield from summaries
+
+
+def summarise_participants(
+    studies: Iterable[Mapping], tests: Iterable[Mapping], rules: QualityRules = DEFAULT_RULES
+) -> Iterator[list[StudySummary]]:
+    """Each participant's study summaries (sorted by study id), participant after participant.
+
+    Both inputs are grouped by participant in ascending participant_id order, as
+    `db.stream(..., by="participant_id")` reads them (documents without one come first). Each test
+    is scored as it is read and only one participant's small `TestScore`s are kept (no answers),
+    so memory stays flat however many tests there are. Tests whose study is not among `studies`
+    still get a summary (from the ids they carry), so no stored data is silently dropped. Raises
+    ValueError when an input is not in that order (a participant would be split in two).
+    """
+    study_groups = _consecutive(studies)
+    test_groups = _consecutive(tests)
+    study_key, study_docs = next(study_groups, (None, []))
+    test_key, test_docs = next(test_groups, (None, []))
+    while study_key is not None or test_key is not None:
+        if test_key is None or (study_key is not None and study_key < test_key):
+            key = study_key
+        else:
+            key = test_key
+        participant_studies, participant_tests = [], []
+        if study_key == key:
+            participant_studies = study_docs
+            study_key, study_docs = next(study_groups, (None, []))
+        if test_key == key:
+            participant_tests = test_docs
+            test_key, test_docs = next(test_groups, (None, []))
+        yield _participant_summaries(participant_studies, participant_tests, rules)
+
+
+def _participant_key(document: Mapping) -> str:
+    participant_id = document.get("participant_id")
+    return participant_id if isinstance(participant_id, str) else ""
+
+
+def _consecutive(documents: Iterable[Mapping]) -> Iterator[tuple[str, list[Mapping]]]:
+    """(participant key, its documents) for each run of one participant, checked ascending."""
+    key, group = None, []
+    for document in documents:
+        found = _participant_key(document)
+        if found != key:
+            if group:
+                if found < key:
+                    raise ValueError("documents are not grouped by participant_id, ascending")
+                yield key, group
+            key, group = found, []
+        group.append(document)
+    if group:
+        yield key, group
+
+
+def _participant_summaries(
+    studies: list[Mapping], tests: list[Mapping], rules: QualityRules
+) -> list[StudySummary]:
+    """The summaries of one participant's studies, sorted by study id."""
     scores_by_study: dict[tuple[str, str], list[TestScore]] = {}
     for test in tests:
         scored = score_test(test, rules)
@@ -711,16 +778,12 @@ def summarise_studies(
     study_by_key = {
         _study_key(study): {name: study.get(name) for name in _STUDY_IDENTITY} for study in studies
     }
-    # One participant's studies at a time: `before_baseline` compares them with each other.
-    participant: list[StudySummary] = []
-    participant_key = None
-    for key in sorted(scores_by_study.keys() | study_by_key.keys()):
-        if participant and key[0] != participant_key:
-            yield from flag_followups_before_baseline(participant)
-            participant = []
-        participant_key = key[0]
-        participant.append(_summary(study_by_key.pop(key, {}), scores_by_study.pop(key, [])))
-    yield from flag_followups_before_baseline(participant)
+    summaries = [
+        _summary(study_by_key.pop(key, {}), scores_by_study.pop(key, []))
+        for key in sorted(scores_by_study.keys() | study_by_key.keys())
+    ]
+    # `before_baseline` compares one participant's studies with each other: all are here.
+    return flag_followups_before_baseline(summaries)
 
 
 def flag_followups_before_baseline(studies: list[StudySummary]) -> list[StudySummary]:
@@ -832,6 +895,10 @@ def score_change(column: str, baseline: StudySummary | None, followup: StudySumm
     after = followup.score(column)
     if not _is_number(before) or not _is_number(after):
         return None
+    if isinstance(before, int) and isinstance(after, int):
+        # Counts and points: their change is a whole number too, written as one ("3", not
+        # "3.0": datapackage.json declares it an integer, from the codebook's unit).
+        return after - before
     decimals = RT_DECIMALS if _SCORE_UNITS[column] == "ms" else PROPORTION_DECIMALS
     # The difference of the values as written in summary.csv, exactly, then rounded as they are.
     return rounded(_decimal(after) - _decimal(before), decimals)

@@ -2,10 +2,12 @@
 
 The numbers come from intact/scoring.py; this module reads the collections (with `db.stream`,
 which holds one raw document at a time). Its tables go into the ZIP and the workbook
-(intact/archive.py); summary.csv is also a download of its own.
+(intact/exports/archive.py); summary.csv is also a download of its own.
 """
 
+import pickle
 import statistics
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -32,12 +34,28 @@ def quality_rules() -> scoring.QualityRules:
     return scoring.QualityRules.from_config(current_app.config)
 
 
+def iter_participants(participant_id: str | None = None) -> Iterator[list[scoring.StudySummary]]:
+    """Each participant's study summaries (or one participant's), participant after participant.
+
+    Studies and tests are read grouped by participant (`db.stream(..., by="participant_id")`), so
+    only one participant's scores are held at a time: memory stays flat in the number of tests.
+    """
+    query = {} if participant_id is None else {"participant_id": participant_id}
+    return _summarised(query, query)
+
+
+def _summarised(studies_query: dict, tests_query: dict, tests=None):
+    return scoring.summarise_participants(
+        db.stream("studies", studies_query, by="participant_id"),
+        tests if tests is not None else db.stream("tests", tests_query, by="participant_id"),
+        quality_rules(),
+    )
+
+
 def iter_summaries(participant_id: str | None = None) -> Iterator[scoring.StudySummary]:
     """Every study (or one participant's) with its scores, in participant then study order."""
-    query = {} if participant_id is None else {"participant_id": participant_id}
-    return scoring.summarise_studies(
-        db.stream("studies", query), db.stream("tests", query), quality_rules()
-    )
+    for summaries in iter_participants(participant_id):
+        yield from summaries
 
 
 def iter_summary_rows(participant_id: str | None = None) -> Iterator[dict]:
@@ -71,34 +89,160 @@ def iter_change_rows(participant_id: str | None = None) -> Iterator[dict]:
 
     The sample estimates always come from every participant, also for one participant's rows.
     """
-    if participant_id is None:
-        # One read for the estimates and the rows: summarise_studies holds every score anyway.
-        scored = list(iter_summaries())
-        yield from change_rows_with_rci(scored, reliable_change_method(scored))
-    else:
+    # Estimates (kept until the data change) and rows: each a pass grouped by participant.
+    reliable_change = reliable_change_method()
+    yield from change_rows_with_rci(iter_summaries(participant_id), reliable_change)
+
+
+class ScoresPass:
+    """One read of a download's studies and tests that makes its summary and change tables.
+
+    The summary rows stream out as participants are scored; each participant's change rows go
+    meanwhile to a spool (memory up to `SPOOL_BYTES`, then an anonymous temporary file), read back
+    when the change table is written after it: one scoring of every test serves both tables, and
+    memory stays flat. The same pass notes the field names of the window's tests (the result
+    tables' extra columns, `fields_seen`) and, when asked for, each participant's baseline start.
+
+    With a window that starts at `since`, a study is in the tables when it received a test in the
+    window, and its scores come from all its tests received before the window's end (never half
+    a study: a later window lists it again, with scores from its tests up to then).
+    """
+
+    SPOOL_BYTES = 1024 * 1024
+
+    def __init__(self, selection: exports.Selection, baseline_starts: bool = False):
+        self.selection = selection
+        self.fields_seen: dict[str, exports.FieldsSeen] | None = None
+        self.baseline_starts: dict[str, object] | None = {} if baseline_starts else None
+        self._spool = None
+        self._touched: dict[str, set] = {}
+
+    @property
+    def done(self) -> bool:
+        """True once the pass has read everything."""
+        return self.fields_seen is not None
+
+    def participants(self) -> Iterator[tuple[list, list, list]]:
+        """For each participant of the selection: (all their study summaries, those the window
+        lists, their change rows the window lists); runs the pass (once)."""
+        if self.done:
+            raise RuntimeError("the scores pass has run already")
+        seen: dict[str, exports.FieldsSeen] = {}
+        selection = self.selection
+        tests = db.stream("tests", selection.up_to_end_query(), by="participant_id")
+        groups = _summarised(selection.participants_query(), {}, self._observed(tests, seen))
+        for participant in groups:
+            participant_id = participant[0].participant_id
+            touched = self._touched.pop(participant_id, set())
+            if self.baseline_starts is not None:
+                baseline = scoring.baseline_of(participant)
+                if baseline is not None and baseline.started_at is not None:
+                    self.baseline_starts[participant_id] = baseline.started_at
+            listed = participant
+            if selection.since is not None:
+                listed = [study for study in participant if study.study_id in touched]
+                if not listed:
+                    continue
+            # A change needs the baseline even when only the follow-up was in the window.
+            changes = [
+                row
+                for row in scoring.participant_change_rows(participant)
+                if selection.since is None
+                or touched & {row["baseline_study_id"], row["followup_study_id"]}
+            ]
+            yield participant, listed, changes
+        self.fields_seen = exports.finish_fields(seen)
+
+    def summary_rows(self) -> Iterator[dict]:
+        """The summary table's rows; runs the pass, spooling the change rows for later."""
+        # Closed by change_rows once read back (it outlives this generator, so no `with`).
+        self._spool = tempfile.SpooledTemporaryFile(max_size=self.SPOOL_BYTES)  # noqa: SIM115
+        for _, listed, changes in self.participants():
+            for row in changes:
+                pickle.dump(row, self._spool, pickle.HIGHEST_PROTOCOL)
+            for summary in listed:
+                yield scoring.summary_row(summary)
+
+    def _observed(self, tests: Iterable[dict], seen: dict) -> Iterator[dict]:
+        """The tests, passed on as read, noting the field names and studies of the window's."""
+        holds = self.selection.window.holds
+        for test in tests:
+            if holds(test):
+                exports.note_fields(seen, test)
+                key = test.get("participant_id")
+                self._touched.setdefault(key if isinstance(key, str) else "", set()).add(
+                    test.get("study_id")
+                )
+            yield test
+
+    def run(self) -> None:
+        """Read everything without keeping the summary rows (for tables that need the pass)."""
+        if not self.done:
+            for _ in self.summary_rows():
+                pass
+
+    def change_rows(self) -> Iterator[dict]:
+        """The change table's rows with their RCI columns, from the spool the pass filled
+        (running it first if needed). The method's sample estimates come from every
+        participant (`reliable_change_method`, kept until the data change)."""
+        self.run()
+        spool, self._spool = self._spool, None
+        if spool is None:
+            return
         reliable_change = reliable_change_method()
-        yield from change_rows_with_rci(iter_summaries(participant_id), reliable_change)
+        with spool:
+            spool.seek(0)
+            while True:
+                try:
+                    # Rows this pass pickled a moment ago into its own anonymous file.
+                    row = pickle.load(spool)  # noqa: S301
+                except EOFError:
+                    return
+                row.update(reliable_change.change_cells(row))
+                yield row
 
 
 # --- Tables of the ZIP and the workbook; summary.csv as a download ---------------------------
 
 
-def summary_table(participant_id: str | None = None) -> exports.Table:
-    """summary: one row per study with every test's scores and flags."""
+def summary_table(scores: ScoresPass | None = None) -> exports.Table:
+    """summary: one row per study with every test's scores and flags.
+
+    `scores`: the pass that makes the rows (the ZIP shares one with change); by default one of
+    everything received so far.
+    """
+    scores = scores or ScoresPass(exports.Selection())
     columns = _columns(SUMMARY, scoring.summary_codebook(quality_rules()))
     return exports.Table(
         SUMMARY,
         columns,
-        lambda convert: _values(columns, iter_summary_rows(participant_id), convert),
+        lambda convert: _values(columns, scores.summary_rows(), convert),
+        primary_key=("study_id",),
+        foreign_keys=(("study_id", "studies", "study_id"),),
     )
 
 
-def change_table(participant_id: str | None = None) -> exports.Table:
+def change_table(scores: ScoresPass | None = None) -> exports.Table:
     """change: one row per follow-up with each score's change from the baseline and its RCI."""
+    scores = scores or ScoresPass(exports.Selection())
     # The codebook names each score's source, which needs no estimate: no pass over the data.
     columns = _columns(CHANGE, change_codebook(sources.current_method(None)))
+    # In a window, studies.csv holds the studies the window touched: a follow-up whose change
+    # is listed because its baseline changed may not be among them.
+    references = (
+        ()
+        if scores.selection.since is not None
+        else (
+            ("followup_study_id", "studies", "study_id"),
+            ("baseline_study_id", "studies", "study_id"),
+        )
+    )
     return exports.Table(
-        CHANGE, columns, lambda convert: _values(columns, iter_change_rows(participant_id), convert)
+        CHANGE,
+        columns,
+        lambda convert: _values(columns, scores.change_rows(), convert),
+        primary_key=("followup_study_id",),
+        foreign_keys=references,
     )
 
 
@@ -147,9 +291,9 @@ _PARAMETER_ENTRIES = tuple(
 )
 
 
-def summary_csv(participant_id: str | None = None) -> Iterator[bytes]:
+def summary_csv(selection: exports.Selection | None = None) -> Iterator[bytes]:
     """summary.csv: one row per study with every test's scores and flags."""
-    return summary_table(participant_id).csv()
+    return summary_table(ScoresPass(selection or exports.Selection())).csv()
 
 
 def _values(columns: Sequence[exports.Column], rows: Iterable[Mapping], convert) -> Iterator[list]:

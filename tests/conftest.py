@@ -14,8 +14,10 @@ another test module. The sections, in order:
 """
 
 import contextlib
+import csv
 import email
 import email.policy
+import io
 import itertools
 import json
 import os
@@ -31,6 +33,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,6 +50,17 @@ from intact.testtypes import TEST_TYPES, UNCLASSIFIED
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEST_PASSWORD = "correct-horse-battery"
+# Keys the pseudonyms of de-identified exports in tests (intact/pseudonyms.py).
+TEST_PSEUDONYM_KEY = "test-pseudonym-key-0123456789abcdef"
+# Every download of the original form API: each takes participant_id and the download options.
+FORM_API_DOWNLOADS = (
+    "/studies/download-file",
+    "/tests/single-test-type/download-file",
+    "/tests/zip-archive/download-file",
+    "/tests/summary/download-file",
+    "/tests/workbook/download-file",
+    "/tests/redcap/download-file",
+)
 
 
 # --- apps ----------------------------------------------------------------------------------
@@ -75,6 +89,7 @@ def app_config(tmp_path):
         "DB_CONNECTION_STR": "mongomock://",
         "ADMIN_PASSWORD": TEST_PASSWORD,
         "SECRET_KEY": "test-secret-key",
+        "PSEUDONYM_KEY": TEST_PSEUDONYM_KEY,
         "DATA_DIR": str(tmp_path / "data"),
         "TESTING": True,
     }
@@ -377,6 +392,40 @@ def started_participant(make_study, make_test):
 
 HTMX = {"HX-Request": "true"}
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def every_kind_of_result(client, make_study):
+    """P1: a baseline with every contract sample (every test type, one empty answer list: the
+    one real unclassified test) and a follow-up; P2: a baseline with extra fields and odd text."""
+    p1_baseline = make_study("P1", "baseline", study_id="pbaseone")
+    p1_followup = make_study("P1", "followup", study_id="pfollone")
+    p2_baseline = make_study("P2", "baseline", study_id="pbasetwo")
+    submissions = [load_sample(name, p1_baseline["study_id"]) for name in CONTRACT_SAMPLES]
+    for name in ("immediate_recall", "choice_reaction_time", "delayed_recall"):
+        later = load_sample(name, p1_followup["study_id"])
+        later["time_started"] = "2027-05-20T09:30:00.250Z"
+        submissions.append(later)
+    odd = load_sample("choice_reaction_time", p2_baseline["study_id"])
+    odd["result"][0]["crt_stimulus"] = {"shape": "flèche", "side": "left"}
+    odd["device_info"] = "=cmd|' /C calc'!A0"
+    odd["app_version"] = "2.1"
+    odd["notes"] = "Participant «tired»"
+    submissions += [odd, load_sample("spatial_memory", p2_baseline["study_id"])]
+    for submission in submissions:
+        response = client.post("/tests", json=submission)
+        assert response.status_code == 200, response.json
+
+
+def zip_csv_files(response) -> dict[str, list[dict]]:
+    """{file name: rows as dicts} of every CSV file in a downloaded ZIP (status 200 checked)."""
+    assert response.status_code == 200, response.get_data(as_text=True)
+    with zipfile.ZipFile(io.BytesIO(response.data)) as files:
+        return {
+            name: list(csv.DictReader(io.StringIO(files.read(name).decode(), newline="")))
+            for name in files.namelist()
+            if name.endswith(".csv")
+        }
 
 
 def csrf_from(response) -> str:

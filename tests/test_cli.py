@@ -112,7 +112,7 @@ def test_export_refuses_a_bad_participant_id(runner, tmp_path):
 
 
 def test_a_failed_export_leaves_no_file(runner, tmp_path, monkeypatch):
-    from intact import archive
+    from intact.exports import archive
 
     def broken(participant_id=None):
         yield b"PK partial"
@@ -138,3 +138,74 @@ def test_commands_are_audited_as_from_the_command_line(app, runner, tmp_path):
     assert created["details"]["via"] == "command line"
     assert download["client"] == "command line"
     assert download["details"]["file"].endswith("all.zip")
+
+
+# --- the download options, as every form takes them ---------------------------------------------
+
+
+def _zip_files(path) -> dict[str, list[dict]]:
+    with zipfile.ZipFile(path) as archive:
+        return {
+            name: list(csv.DictReader(io.StringIO(archive.read(name).decode(), newline="")))
+            for name in archive.namelist()
+            if name.endswith(".csv")
+        }
+
+
+def test_export_since_holds_what_arrived_from_then_and_says_so(runner, tmp_path, make_study):
+    from datetime import UTC, datetime
+
+    from conftest import stored_test
+
+    study = make_study(participant_id="P1")
+    early = stored_test(study, "delayed_recall", datetime(2026, 1, 5, tzinfo=UTC), test_id="old")
+    late = stored_test(study, "delayed_recall", datetime(2026, 3, 5, tzinfo=UTC), test_id="new")
+    with runner.app.app_context():
+        db.tests().insert_many([early, late])
+    target = tmp_path / "new.zip"
+    result = runner.invoke(args=["export", str(target), "--since", "2026-03-01"])
+    assert result.exit_code == 0, result.output
+    files = _zip_files(target)
+    assert [row["test_id"] for row in files["delayed_recall.csv"]] == ["new"]
+    window = next(row for row in files["codebook.csv"] if row["column"] == "window")
+    assert "from 2026-03-01T00:00:00.000Z" in window["description"]
+
+
+def test_export_deidentified_and_the_redcap_zip(runner, tmp_path, every_kind_of_result):
+    target = tmp_path / "shared.zip"
+    result = runner.invoke(args=["export", str(target), "--deidentified", "--days-since-baseline"])
+    assert result.exit_code == 0, result.output
+    studies = _zip_files(target)["studies.csv"]
+    assert {row["participant_pseudonym"][0] for row in studies} == {"p"}
+    assert "participant_id" not in studies[0] and "created_at_days" in studies[0]
+    redcap = tmp_path / "redcap.zip"
+    result = runner.invoke(args=["export", str(redcap), "--redcap", "--deidentified"])
+    assert result.exit_code == 0, result.output
+    imported = _zip_files(redcap)["redcap_import.csv"]
+    assert {row["redcap_event_name"] for row in imported} == {"baseline_arm_1", "followup_1_arm_1"}
+    assert all(row["record_id"].startswith("p") for row in imported)
+
+
+@pytest.mark.parametrize(
+    ("options", "complaint"),
+    [
+        (["--since", "last week"], "--since: 'last week' is not an ISO 8601 date"),
+        (["--days-since-baseline"], "--days-since-baseline: Days since baseline replace dates"),
+    ],
+)
+def test_export_options_that_cannot_be_used_write_nothing(runner, tmp_path, options, complaint):
+    for command, name in (("export", "x.zip"), ("export-summary", "x.csv")):
+        target = tmp_path / name
+        result = runner.invoke(args=[command, str(target), *options])
+        assert result.exit_code == 2, result.output
+        assert complaint in result.stderr
+        assert not target.exists()
+
+
+def test_a_deidentified_export_without_a_pseudonym_key_says_what_is_missing(app, runner, tmp_path):
+    app.config["PSEUDONYM_KEY"] = ""
+    target = tmp_path / "x.csv"
+    result = runner.invoke(args=["export-summary", str(target), "--deidentified"])
+    assert result.exit_code == 1
+    assert "PSEUDONYM_KEY" in result.output
+    assert not target.exists()

@@ -175,3 +175,55 @@ def test_gunicorns_master_imports_no_database_driver(tmp_path, uri):
     loaded = set(done.stdout.split())
     assert "intact" in loaded
     assert loaded.isdisjoint(DRIVERS), loaded & set(DRIVERS)
+
+
+def test_local_mode_generates_a_pseudonym_key_once_even_for_an_older_data_dir(app_config):
+    # A DATA_DIR from before de-identified exports: its secrets file has no pseudonym key.
+    Path(app_config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    Path(app_config["DATA_DIR"], config.LOCAL_SECRETS_FILE).write_text(
+        json.dumps({"ADMIN_PASSWORD": "kept-from-before", "SECRET_KEY": "kept"})
+    )
+    app_config.update(LOCAL_MODE="1", ADMIN_PASSWORD="", SECRET_KEY="", PSEUDONYM_KEY="")
+    first = create_app(app_config)
+    second = create_app(app_config)
+    assert first.config["ADMIN_PASSWORD"] == "kept-from-before"
+    assert len(first.config["PSEUDONYM_KEY"]) >= config.PSEUDONYM_KEY_MIN_LENGTH
+    assert first.config["PSEUDONYM_KEY"] == second.config["PSEUDONYM_KEY"]
+    stored = Path(app_config["DATA_DIR"], config.LOCAL_PSEUDONYM_KEY_FILE)
+    assert stored.stat().st_mode & 0o077 == 0, "the key file is readable by others"
+
+
+def test_a_pseudonym_key_that_was_set_is_kept_and_a_short_one_refused(app_config):
+    app_config.update(LOCAL_MODE="1", PSEUDONYM_KEY="k" * 40)
+    assert create_app(app_config).config["PSEUDONYM_KEY"] == "k" * 40
+    app_config.update(PSEUDONYM_KEY="short")
+    with pytest.raises(config.ConfigError, match="PSEUDONYM_KEY must be at least 32"):
+        create_app(app_config)
+
+
+def test_outside_local_mode_the_app_starts_without_a_pseudonym_key(app_config):
+    # A deployment switching over from the original backend has none: it still starts.
+    app_config.update(LOCAL_MODE="0", PSEUDONYM_KEY="")
+    assert create_app(app_config).config["PSEUDONYM_KEY"] == ""
+
+
+def test_local_mode_writes_no_secrets_file_when_every_secret_is_set(app_config):
+    # A deployment run with LOCAL_MODE but its own secrets: nothing lands in its DATA_DIR.
+    app_config.update(
+        LOCAL_MODE="1", ADMIN_PASSWORD="mine-and-long", SECRET_KEY="key", PSEUDONYM_KEY="k" * 40
+    )
+    create_app(app_config)
+    folder = Path(app_config["DATA_DIR"])
+    for name in (config.LOCAL_SECRETS_FILE, config.LOCAL_PSEUDONYM_KEY_FILE):
+        assert not (folder / name).exists(), name
+
+
+def test_local_mode_generates_only_the_missing_pseudonym_key(app_config):
+    app_config.update(
+        LOCAL_MODE="1", ADMIN_PASSWORD="mine-and-long", SECRET_KEY="key", PSEUDONYM_KEY=""
+    )
+    made = create_app(app_config)
+    folder = Path(app_config["DATA_DIR"])
+    assert not (folder / config.LOCAL_SECRETS_FILE).exists()
+    stored = json.loads((folder / config.LOCAL_PSEUDONYM_KEY_FILE).read_text())
+    assert stored == {"PSEUDONYM_KEY": made.config["PSEUDONYM_KEY"]}

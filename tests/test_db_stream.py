@@ -2,6 +2,8 @@
 
 from datetime import UTC, datetime
 
+import pytest
+
 from intact import create_app, db
 
 
@@ -48,15 +50,22 @@ def test_stream_of_an_empty_collection_yields_nothing(store_config):
         assert list(db.stream("tests", {"study_id": "none"})) == []
 
 
-def test_embedded_stream_reads_only_the_indexed_candidates(app_config, monkeypatch):
+@pytest.fixture
+def decoded(monkeypatch):
+    """One entry per document the embedded store decodes."""
+    found = []
+    real_decode = db.bson.decode
+    monkeypatch.setattr(
+        db.bson, "decode", lambda raw, **options: found.append(1) or real_decode(raw, **options)
+    )
+    return found
+
+
+def test_embedded_stream_reads_only_the_indexed_candidates(app_config, decoded):
     app_config["DB_CONNECTION_STR"] = ""
     app = create_app(app_config)
     _insert_sample(app)
-    decoded = []
-    real_decode = db.bson.decode
-    monkeypatch.setattr(
-        db.bson, "decode", lambda raw, **options: decoded.append(1) or real_decode(raw, **options)
-    )
+    decoded.clear()
     with app.app_context():
         # test_type and study_id are indexed: only their candidates are read, in stored order.
         spatial = [d["test_id"] for d in db.stream("tests", {"test_type": "spatial_memory"})]
@@ -105,3 +114,101 @@ def test_reused_documents_follow_every_change(store_config):
             changed = both(query)
             assert all(d["test_id"] not in {"t3"} for d in changed)
             db.tests().delete_many({"test_id": {"$in": ["t10"]}})
+
+
+def _insert_interleaved(app):
+    """Tests of three participants (and one without a participant id) arriving interleaved."""
+    arrivals = ["P2", "P10", None, "P1", "P2", "P1", "P10", "P2"]
+    with app.app_context():
+        db.tests().insert_many(
+            [
+                {
+                    "test_id": f"t{i}",
+                    "fingerprint": f"f{i}",
+                    "study_id": f"s{i}",
+                    "test_type": "delayed_recall",
+                    "received_at": datetime(2026, 11, 20, 14, i, 30, 250_000, tzinfo=UTC),
+                    **({"participant_id": who} if who else {}),
+                }
+                for i, who in enumerate(arrivals)
+            ]
+        )
+
+
+def test_stream_by_a_field_groups_in_ascending_order_oldest_first_within(store_config):
+    app = create_app(store_config)
+    _insert_interleaved(app)
+    with app.app_context():
+        streamed = [
+            (d.get("participant_id"), d["test_id"]) for d in db.stream("tests", by="participant_id")
+        ]
+        # Without a participant id first (MongoDB's order for a missing value), then P1, P10, P2
+        # in code point order (MongoDB's binary order of UTF-8 is the same).
+        assert streamed == [
+            (None, "t2"),
+            ("P1", "t3"),
+            ("P1", "t5"),
+            ("P10", "t1"),
+            ("P10", "t6"),
+            ("P2", "t0"),
+            ("P2", "t4"),
+            ("P2", "t7"),
+        ]
+        narrowed = db.stream(
+            "tests", {"study_id": {"$in": ["s4", "s5", "s1"]}}, by="participant_id"
+        )
+        assert [d["test_id"] for d in narrowed] == ["t5", "t1", "t4"]
+
+
+def test_stream_of_what_arrived_since_a_moment(store_config):
+    app = create_app(store_config)
+    _insert_interleaved(app)
+    # t5 arrived at 14:05:30.250: a bound within its second reads it and the filter decides.
+    cases = [
+        ({"$gte": datetime(2026, 11, 20, 14, 5, 30, 250_000, tzinfo=UTC)}, ["t5", "t6", "t7"]),
+        ({"$gte": datetime(2026, 11, 20, 14, 5, 30, 251_000, tzinfo=UTC)}, ["t6", "t7"]),
+        ({"$gt": datetime(2026, 11, 20, 14, 5, 30, 250_000, tzinfo=UTC)}, ["t6", "t7"]),
+        (
+            {
+                "$gte": datetime(2026, 11, 20, 14, 2, tzinfo=UTC),
+                "$lt": datetime(2026, 11, 20, 14, 4, tzinfo=UTC),
+            },
+            ["t2", "t3"],
+        ),
+    ]
+    with app.app_context():
+        for condition, expected in cases:
+            query = {"received_at": condition}
+            assert [d["test_id"] for d in db.stream("tests", query)] == expected, condition
+
+
+def test_embedded_since_reads_only_the_newer_rows(app_config, decoded):
+    app_config["DB_CONNECTION_STR"] = ""
+    app = create_app(app_config)
+    _insert_interleaved(app)
+    decoded.clear()
+    with app.app_context():
+        since = {"received_at": {"$gte": datetime(2026, 11, 20, 14, 6, tzinfo=UTC)}}
+        assert [d["test_id"] for d in db.stream("tests", since)] == ["t6", "t7"]
+        assert len(decoded) == 2
+        decoded.clear()
+        by = [d["test_id"] for d in db.stream("tests", since, by="participant_id")]
+        assert (by, len(decoded)) == (["t6", "t7"], 2)
+
+
+def test_reused_documents_of_a_window_match_a_fresh_read(store_config):
+    """reuse_decoded and the quick matcher of a window's bounds give what a fresh read gives."""
+    app = create_app(store_config)
+    _insert_interleaved(app)
+    since = {"received_at": {"$gte": datetime(2026, 11, 20, 14, 5, tzinfo=UTC)}}
+    with app.app_context():
+        fresh = [d["test_id"] for d in db.stream("tests", since)]
+        for _ in range(2):  # the second read takes the documents the first decoded
+            reused = [d["test_id"] for d in db.stream("tests", since, reuse_decoded=True)]
+            assert reused == fresh == ["t5", "t6", "t7"]
+
+
+def test_reuse_decoded_with_by_is_refused_at_the_call(store_config):
+    app = create_app(store_config)
+    with app.app_context(), pytest.raises(ValueError, match="reuse_decoded cannot be combined"):
+        db.stream("tests", by="participant_id", reuse_decoded=True)

@@ -310,13 +310,14 @@ def test_zip_holds_every_file_header_only_when_empty(client, study, store_result
     archive = zip_archive(client)
     assert archive.testzip() is None
     assert archive.namelist() == [
-        "codebook.csv",
+        "summary.csv",  # derived scores (intact/summaries.py, listed by intact/exports/archive.py)
+        "change.csv",
+        "reliable_change.csv",
         "studies.csv",
         *(f"{name}.csv" for name in TEST_TYPES),
         "unclassified.csv",
-        "summary.csv",  # derived scores (intact/summaries.py, listed by intact/archive.py)
-        "change.csv",
-        "reliable_change.csv",
+        "codebook.csv",
+        "datapackage.json",  # the same description for software (tests/test_datapackage.py)
     ]
     assert len(csv_rows(archive, "digit_symbol_matching.csv")) == 3
     for name in TEST_TYPES:
@@ -368,7 +369,7 @@ def test_codebook_describes_every_column_of_every_file(client, study, store_resu
     for file, column, *_ in entries:
         described.setdefault(file, []).append(column)
     for name in archive.namelist():
-        if name != "codebook.csv":
+        if name not in {"codebook.csv", "datapackage.json"}:
             assert described[name] == csv_rows(archive, name)[0], name
     by_key = {(e[0], e[1]): e for e in entries}
     assert by_key[("choice_reaction_time.csv", "crt_rt")][2:4] == ["integer", "ms"]
@@ -462,7 +463,7 @@ def test_create_submit_and_download_end_to_end(client):
             response = client.post("/tests", json=load_sample(name, study["study_id"]))
             assert response.status_code == 200, response.json
     archive = zip_archive(client)
-    rows = {name: csv_rows(archive, name)[1:] for name in archive.namelist()}
+    rows = {name: csv_rows(archive, name)[1:] for name in archive.namelist() if ".csv" in name}
     # Rows per study from the contract samples: two immediate and two delayed recalls, the list
     # tests' answers (2, 3, 2, 2), one empty answer list (unclassified), one summary row and no
     # change row (there is no follow-up). reliable_change.csv has a row per score, whoever asks.

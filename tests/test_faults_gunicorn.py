@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from conftest import GUNICORN_STUDY, Gunicorn, http_json, load_sample, store_settings, stored_test
 
-from intact import audit, create_app, db
+from intact import audit, config, create_app, db
 
 
 @pytest.fixture
@@ -128,7 +128,7 @@ def data_files(data_dir: Path) -> list[str]:
         for path in data_dir.rglob("*")
         if path.is_file()
         and not path.name.endswith(("-wal", "-shm", "-journal"))
-        and path.name != "local-secrets.json"
+        and path.name not in (config.LOCAL_SECRETS_FILE, config.LOCAL_PSEUDONYM_KEY_FILE)
     )
 
 

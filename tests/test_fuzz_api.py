@@ -8,7 +8,7 @@ so they reach the storage, creation and export code; negative ones are sent as g
 
 import pytest
 import schemathesis
-from conftest import TEST_PASSWORD
+from conftest import TEST_PASSWORD, TEST_PSEUDONYM_KEY
 from hypothesis import HealthCheck, settings
 
 from intact import create_app, db
@@ -23,6 +23,8 @@ def build_app(data_dir):
             "DB_CONNECTION_STR": "mongomock://",
             "ADMIN_PASSWORD": TEST_PASSWORD,
             "SECRET_KEY": "fuzz-secret",
+            # De-identified downloads are fuzzed too (without a key they answer 501 by design).
+            "PSEUDONYM_KEY": TEST_PSEUDONYM_KEY,
             "DATA_DIR": str(data_dir),
             "LOG_LEVEL": "ERROR",
             # Limits would soon answer 429 to everything and hide the other answers from the fuzzer;

@@ -8,7 +8,7 @@ import logging
 
 import click
 import pytest
-from conftest import TEST_PASSWORD
+from conftest import FORM_API_DOWNLOADS, TEST_PASSWORD
 
 from intact import cli
 from intact.identifiers import (
@@ -172,25 +172,20 @@ def test_a_typed_study_id_in_a_submission_body_and_in_the_api_agree(client, mull
 
 # --- a participant filter that matches nobody says so ---------------------------------------------
 
-API_DOWNLOADS = [
-    "/studies/download-file",
-    "/tests/single-test-type/download-file",
-    "/tests/zip-archive/download-file",
-    "/tests/summary/download-file",
-    "/tests/workbook/download-file",
-]
 
-
-@pytest.mark.parametrize("path", API_DOWNLOADS)
+@pytest.mark.parametrize("path", FORM_API_DOWNLOADS)
 @pytest.mark.parametrize("typed", ["P999", "müller1"])
 def test_a_script_filtering_on_nobody_gets_a_404_naming_the_id(client, muller, path, typed):
     form = {"password": TEST_PASSWORD, "participant_id": typed, "test_type": "delayed_recall"}
-    response = client.post(path, data=form)
-    assert response.status_code == 404
-    assert response.json["message"] == f'No study belongs to a participant with the id "{typed}".'
+    # In a window or de-identified too: every selection is checked the same way.
+    for options in ({}, {"since": "2026-01-01", "deidentified": "true"}):
+        response = client.post(path, data={**form, **options})
+        assert response.status_code == 404
+        expected = f'No study belongs to a participant with the id "{typed}".'
+        assert response.json["message"] == expected
 
 
-@pytest.mark.parametrize("kind", ["archive", "studies", "summary", "workbook"])
+@pytest.mark.parametrize("kind", ["archive", "studies", "summary", "workbook", "redcap"])
 def test_the_dashboard_says_beside_the_field_that_nobody_has_the_id(admin, muller, kind):
     from conftest import csrf_from
 

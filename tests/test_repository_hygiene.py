@@ -20,6 +20,7 @@ SENSITIVE = [
     ".env",
     ".env.production",
     "instance/data/local-secrets.json",
+    "instance/data/local-pseudonym-key.json",
     "instance/data/db/tests.sqlite",
     "backups/intact-backup-20261122T015752Z.bson.gz",
     "backups/intact-20261122T015752Z.archive.gz",
@@ -27,6 +28,7 @@ SENSITIVE = [
     "before-upgrade.bson.gz",
     "intact-data-P001-20261122T015752Z.zip",
     "intact-scores-20261122T015752Z.xlsx",
+    "intact-redcap-since-20261101T000000Z-to-20261122T015752Z.zip",
     "studies-new-20261122-015752.csv",
     "new-studies.csv",
 ]

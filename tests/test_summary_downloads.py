@@ -73,8 +73,8 @@ def test_workbook_download(client, scored_data):
     assert disposition.startswith("attachment; filename=intact-scores-")
     assert disposition.endswith(".xlsx")
     book = openpyxl.load_workbook(io.BytesIO(response.data))
-    assert book.sheetnames[0] == "studies"
-    assert book.sheetnames[-4:] == ["summary", "change", "reliable_change", "codebook"]
+    assert book.sheetnames[:4] == ["summary", "change", "reliable_change", "studies"]
+    assert book.sheetnames[-1] == "codebook"
     assert book["choice_reaction_time"].max_row == 1 + 3 * 2  # two answers per test
     assert book["summary"].max_row == 1 + 3
     assert book["change"].max_row == 1 + 1  # P1's follow-up

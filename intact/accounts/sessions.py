@@ -19,10 +19,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import ua_parser
 from flask import current_app
 
-from intact import db
+from intact import db, user_agents
 from intact.accounts import keys
 
 COLLECTION = "sessions"
@@ -56,12 +55,12 @@ def builtin_fingerprint() -> str:
 
 def browser_and_os(user_agent: str) -> tuple[str, str]:
     """Browser family and operating system family from a User-Agent header (ua-parser)."""
-    if not user_agent:
-        return UNKNOWN, UNKNOWN
-    parsed = ua_parser.parse(user_agent[:1000])
-    browser = parsed.user_agent.family if parsed.user_agent else UNKNOWN
-    system = parsed.os.family if parsed.os else UNKNOWN
-    return (browser if browser != "Other" else UNKNOWN), (system if system != "Other" else UNKNOWN)
+    found = user_agents.device(user_agent)
+    browser, system = found.browser, found.os
+    return (
+        browser if browser != user_agents.OTHER else UNKNOWN,
+        system if system != user_agents.OTHER else UNKNOWN,
+    )
 
 
 def _aware(moment: datetime) -> datetime:

@@ -8,9 +8,10 @@ like every download of the app.
 from flask import abort, make_response, render_template, request
 from marshmallow import ValidationError
 
-from intact import downloads, exports, studies
+from intact import downloads, exports, pseudonyms, studies
 from intact.accounts.permissions import Permission, requires
 from intact.admin import bp, schemas
+from intact.timestamps import utc_iso
 
 # What each download form of the dashboard posts: its fields, and the download they name (called
 # with those fields). The kind is the last part of the form's address and the id of its fields.
@@ -20,6 +21,7 @@ FORMS = {
     "studies": (schemas.DownloadFormSchema, downloads.studies_csv),
     "summary": (schemas.DownloadFormSchema, downloads.summary_csv),
     "workbook": (schemas.DownloadFormSchema, downloads.workbook),
+    "redcap": (schemas.DownloadFormSchema, downloads.redcap_zip),
 }
 
 
@@ -29,19 +31,31 @@ def _downloads_page(status: int = 200, form_errors: dict | None = None, values: 
         exportable=exports.EXPORTABLE_TEST_TYPES,
         form_errors=form_errors or {},
         values=values or {},
+        new_since=_new_since(),
+        deidentification_available=pseudonyms.is_available(),
+        only_deidentified=not downloads.may_download_identifiable(),
     )
     return make_response(page, status)
 
 
+def _new_since() -> dict | None:
+    """ "New since <date> (N tests)": where this person's last download of everything ended."""
+    found = downloads.new_since()
+    if found is None:
+        return None
+    moment, count = found
+    return {"moment": moment, "since": utc_iso(moment), "count": count}
+
+
 @bp.get("/downloads", endpoint="downloads")
-@requires(Permission.DOWNLOAD_IDENTIFIABLE)
+@requires(Permission.DOWNLOAD_DEIDENTIFIED)
 def downloads_page():
     """Download the studies, every result as a ZIP, one test's results, the scores."""
     return _downloads_page()
 
 
 @bp.post("/downloads/<kind>")
-@requires(Permission.DOWNLOAD_IDENTIFIABLE)
+@requires(Permission.DOWNLOAD_DEIDENTIFIED)
 def download(kind):
     """The file a download form names (FORMS), for everyone or one participant.
 

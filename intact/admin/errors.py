@@ -24,6 +24,7 @@ TITLES = {
     413: "That file is too large",
     429: "Too many attempts",
     500: "Something went wrong",
+    501: "Not set up on this server",
     503: "The database is not reachable",
 }
 MESSAGES = {

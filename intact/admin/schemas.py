@@ -21,7 +21,7 @@ from werkzeug.exceptions import BadRequest
 
 from intact import scoring
 from intact.audit import ACTIONS
-from intact.exports import EXPORTABLE_TEST_TYPES
+from intact.exports import EXPORTABLE_TEST_TYPES, SelectionSchema
 from intact.identifiers import ParticipantIdField, StudyIdField
 from intact.progress import PER_PAGE_CHOICES, SCHEDULE_FILTERS, SORTS, STUDY_STATES, GridQuery
 from intact.scoring import FLAG_NAMES
@@ -217,8 +217,9 @@ class CreateStudiesFormSchema(Schema):
             )
 
 
-class DownloadFormSchema(QuerySchema):
-    """A download form: only one participant's data, or (field left empty) everyone's."""
+class DownloadFormSchema(QuerySchema, SelectionSchema):
+    """A download form: only one participant's data, or (field left empty) everyone's; a window
+    (`since`), de-identified or not."""
 
     participant_id = ParticipantIdField(load_default=None)
 

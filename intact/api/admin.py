@@ -142,8 +142,8 @@ class StudySchema(Schema):
     )
 
 
-class ParticipantFilterSchema(AdminFormSchema):
-    """An optional participant filter for downloads."""
+class ParticipantFilterSchema(AdminFormSchema, exports.SelectionSchema):
+    """A download's form: optionally one participant, a window (`since`), de-identification."""
 
     participant_id = ParticipantIdField(
         load_default=None,
@@ -280,7 +280,7 @@ def upload_studies_file(form):
 
 
 @bp.route("/studies/download-file", methods=["POST"], strict_slashes=False)
-@requires(Permission.DOWNLOAD_IDENTIFIABLE)
+@requires(Permission.DOWNLOAD_DEIDENTIFIED)
 @bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
 @file_response("text/csv", "studies.csv")
 def download_studies(form):
@@ -289,11 +289,11 @@ def download_studies(form):
     Columns: study_id, participant_id, study_type, followup_number, url, created_at,
     first_opened_at, last_seen_at, batch_id. Timestamps are ISO 8601 UTC.
     """
-    return downloads.attachment(downloads.studies_csv(form["participant_id"]))
+    return downloads.attachment(downloads.studies_csv(form["participant_id"], **_options(form)))
 
 
 @bp.route("/tests/single-test-type/download-file", methods=["POST"], strict_slashes=False)
-@requires(Permission.DOWNLOAD_IDENTIFIABLE)
+@requires(Permission.DOWNLOAD_DEIDENTIFIED)
 @bp.arguments(TestTypeDownloadSchema, location="form", error_status_code=VALIDATION_STATUS)
 @file_response("text/csv", "<test_type>.csv")
 def download_test_type(form):
@@ -302,27 +302,31 @@ def download_test_type(form):
     One row per answer (with question_number) for list tests, one row per test for immediate
     and delayed recall. The ZIP's codebook.csv describes every column.
     """
-    return downloads.attachment(downloads.test_type_csv(form["test_type"], form["participant_id"]))
+    return downloads.attachment(
+        downloads.test_type_csv(form["test_type"], form["participant_id"], **_options(form))
+    )
 
 
 @bp.route("/tests/zip-archive/download-file", methods=["POST"], strict_slashes=False)
-@requires(Permission.DOWNLOAD_IDENTIFIABLE)
+@requires(Permission.DOWNLOAD_DEIDENTIFIED)
 @bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
 @file_response(
     "application/zip",
-    "A ZIP of codebook.csv, studies.csv, one CSV per test type and unclassified.csv.",
+    "A ZIP of the scores, studies.csv, one CSV per test type, codebook.csv, datapackage.json.",
 )
 def download_zip_archive(form):
     """Download everything as a ZIP of CSV files
 
-    codebook.csv (every column, its type and unit), studies.csv, one CSV per test type (header
-    only when there is no data) and unclassified.csv.
+    summary.csv, change.csv and reliable_change.csv (the derived scores), studies.csv, one CSV
+    per test type (header only when there is no data), unclassified.csv, codebook.csv (every
+    column, its type and unit; the window and, de-identified, what was removed) and
+    datapackage.json (a Frictionless Data Package describing every CSV).
     """
-    return downloads.attachment(downloads.zip_archive(form["participant_id"]))
+    return downloads.attachment(downloads.zip_archive(form["participant_id"], **_options(form)))
 
 
 @bp.route("/tests/summary/download-file", methods=["POST"], strict_slashes=False)
-@requires(Permission.DOWNLOAD_IDENTIFIABLE)
+@requires(Permission.DOWNLOAD_DEIDENTIFIED)
 @bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
 @file_response("text/csv", "summary.csv")
 def download_summary(form):
@@ -333,11 +337,26 @@ def download_summary(form):
     The ZIP's codebook.csv gives every column's formula and unit; the ZIP also holds this file
     and change.csv (each score's change from baseline to every follow-up).
     """
-    return downloads.attachment(downloads.summary_csv(form["participant_id"]))
+    return downloads.attachment(downloads.summary_csv(form["participant_id"], **_options(form)))
+
+
+@bp.route("/tests/redcap/download-file", methods=["POST"], strict_slashes=False)
+@requires(Permission.DOWNLOAD_DEIDENTIFIED)
+@bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
+@file_response("application/zip", "A ZIP of REDCap import, data dictionary, events and mapping.")
+def download_redcap(form):
+    """Download the scores as REDCap-ready files (ZIP)
+
+    For a longitudinal REDCap project: redcap_import.csv (one row per study: record_id,
+    redcap_event_name baseline_arm_1 / followup_<k>_arm_1, every score, flag and change),
+    redcap_data_dictionary.csv (REDCap's data dictionary columns), redcap_events.csv,
+    redcap_instrument_event_mapping.csv and README.txt (the order to upload them in).
+    """
+    return downloads.attachment(downloads.redcap_zip(form["participant_id"], **_options(form)))
 
 
 @bp.route("/tests/workbook/download-file", methods=["POST"], strict_slashes=False)
-@requires(Permission.DOWNLOAD_IDENTIFIABLE)
+@requires(Permission.DOWNLOAD_DEIDENTIFIED)
 @bp.arguments(ParticipantFilterSchema, location="form", error_status_code=VALIDATION_STATUS)
 @file_response(downloads.XLSX_MIMETYPE, "An Excel workbook (.xlsx).")
 def download_workbook(form):
@@ -347,4 +366,8 @@ def download_workbook(form):
     (summary.csv), change (change.csv) and codebook. Numbers are numbers; text that a spreadsheet
     could run as a formula starts with a single quote.
     """
-    return downloads.attachment(downloads.workbook(form["participant_id"]))
+    return downloads.attachment(downloads.workbook(form["participant_id"], **_options(form)))
+
+
+def _options(form: dict) -> dict:
+    return exports.options_of(form)

@@ -1,7 +1,7 @@
 """Exported tables: studies, one per test type, unclassified results; cells and CSV.
 
 A `Table` is one file of a download: its columns, each described for the codebook, and its rows,
-read from the database one document at a time when the table is written. `intact/archive.py`
+read from the database one document at a time when the table is written. `intact/exports/archive.py`
 lists the tables of the ZIP and the workbook; a single CSV download writes one table. Memory stays
 flat whatever the data size, and two downloads at once share nothing.
 """
@@ -17,6 +17,7 @@ from marshmallow import fields, validate
 
 from intact import cooperative, db, progress, studies
 from intact.json_text import readable_json
+from intact.exports.selection import Selection
 from intact.participants import schedule
 from intact.spreadsheet_safety import neutralise
 from intact.testtypes import TEST_TYPES, UNCLASSIFIED
@@ -90,12 +91,16 @@ def cell(value):
     return neutralise(str(value))
 
 
-def csv_chunks(header: Iterable[str], rows: Iterable[Iterable]) -> Iterator[bytes]:
+def csv_chunks(
+    header: Iterable[str], rows: Iterable[Iterable], *, cells: bool = False
+) -> Iterator[bytes]:
     """The header and rows as UTF-8 CSV (every field quoted, CRLF), in pieces of about 64 KiB.
 
     Every cell, header included, passes through `neutralise`: a column is named after whatever
     field a submission sent ("=2+5", "@SUM(1;2)"), so a header can start a formula too (OWASP).
     The codebook names each column the same way, so it matches the header it documents.
+    `cells=True` says every value of `rows` is a `cell` already (which neutralised it), so it
+    is not done twice: on the 12,000-test ZIP that second pass was 1.2 million calls.
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
@@ -103,7 +108,7 @@ def csv_chunks(header: Iterable[str], rows: Iterable[Iterable]) -> Iterator[byte
     for row in rows:
         # Rows may come from memory (derived scores) rather than db.stream: a turn for others.
         cooperative.pause()
-        writer.writerow(map(neutralise, row))
+        writer.writerow(row if cells else map(neutralise, row))
         if buffer.tell() >= CHUNK_CHARS:
             yield buffer.getvalue().encode()
             buffer.seek(0)
@@ -139,6 +144,10 @@ class Table:
     name: str  # the sheet's name; the file is `<name>.csv`
     columns: tuple[Column, ...]
     rows: Callable[[Callable], Iterable[Sequence]]
+    # Columns whose values identify a row, and (column, table, its column) references to other
+    # tables: what datapackage.json declares as primary and foreign keys.
+    primary_key: tuple[str, ...] = ()
+    foreign_keys: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def file_name(self) -> str:
@@ -152,7 +161,7 @@ class Table:
 
     def csv(self) -> Iterator[bytes]:
         """The table as CSV (see `csv_chunks`), read from the database as it is written."""
-        return csv_chunks(self.header, self.rows(cell))
+        return csv_chunks(self.header, self.rows(cell), cells=True)
 
 
 def _described(name: str, docs: dict) -> Column:
@@ -163,14 +172,38 @@ def _described(name: str, docs: dict) -> Column:
 # --- studies.csv -------------------------------------------------------------------------------
 
 
-def studies_table(participant_id: str | None = None, batch_id: str | None = None) -> Table:
-    """studies: every study (or one participant's, or one batch's), in creation order."""
-    query = {}
-    if participant_id:
-        query["participant_id"] = participant_id
+def studies_table(selection: Selection | None = None, batch_id: str | None = None) -> Table:
+    """studies: every study of the selection (or of one batch), in creation order.
+
+    With a window starting at `since`: the studies that received a test in it or were created in
+    it, so that every test of the download finds its study here.
+    """
+    selection = selection or Selection()
+    query = selection.participants_query()
     if batch_id:
         query["batch_id"] = batch_id
-    return _studies_table(lambda: db.stream("studies", query))
+
+    def read():
+        if selection.since is None:
+            return db.stream("studies", query)
+        return _studies_in_window(selection, query)
+
+    return _studies_table(read)
+
+
+def _studies_in_window(selection: Selection, query: dict) -> Iterator[dict]:
+    # The window's tests name their studies: a set as large as the window, not the collection.
+    tested = {
+        test.get("study_id")
+        for test in db.stream("tests", selection.tests_query(), fields=("study_id",))
+    }
+    since = selection.since
+    for study in db.stream("studies", query):
+        created = study.get("created_at")
+        if created is not None and created.tzinfo is None:
+            created = created.replace(tzinfo=UTC)
+        if study.get("study_id") in tested or (created is not None and since <= created):
+            yield study
 
 
 def _study_status(now: datetime):
@@ -208,12 +241,12 @@ def _studies_table(read: Callable[[], Iterable[dict]]) -> Table:
             yield [convert(row.get(name)) for name in STUDY_COLUMNS]
 
     columns = tuple(_described(name, STUDY_COLUMN_DOCS) for name in STUDY_COLUMNS)
-    return Table("studies", columns, rows)
+    return Table("studies", columns, rows, primary_key=("study_id",))
 
 
-def studies_csv(participant_id: str | None = None, batch_id: str | None = None) -> Iterator[bytes]:
-    """studies.csv: every study (or one participant's, or one batch's), in creation order."""
-    return studies_table(participant_id, batch_id).csv()
+def studies_csv(selection: Selection | None = None, batch_id: str | None = None) -> Iterator[bytes]:
+    """studies.csv: every study of the selection (or of one batch), in creation order."""
+    return studies_table(selection, batch_id).csv()
 
 
 def studies_csv_from(studies: Iterable[dict]) -> Iterator[bytes]:
@@ -240,23 +273,36 @@ class FieldsSeen:
     in_submissions: set = field(default_factory=set)
 
 
-def scan_fields(participant_id: str | None = None, test_type: str | None = None) -> dict:
+def scan_fields(selection: Selection | None = None, test_type: str | None = None) -> dict:
     """{test_type: FieldsSeen} for every test type present: one pass that keeps only names."""
-    query = _tests_query(participant_id)
+    query = (selection or Selection()).tests_query()
     if test_type:
         query["test_type"] = test_type
     seen: dict[str, FieldsSeen] = {}
     for test in db.stream("tests", query, fields=("test_type", "result", "extra", "notes")):
-        name = test.get("test_type")
-        found = seen.setdefault(name, FieldsSeen())
+        note_fields(seen, test)
+    return finish_fields(seen)
+
+
+def note_fields(seen: dict, test: dict) -> None:
+    """Add one test document's field names to `seen` ({test_type: FieldsSeen})."""
+    name = test.get("test_type")
+    found = seen.get(name)
+    if found is None:
+        found = seen[name] = FieldsSeen()
+    if test.get("extra") or test.get("notes") is not None:
         found.in_submissions.update(submission_extras(test))
-        if name not in TEST_TYPES:
-            # unclassified.csv keeps the result whole, as JSON: no answer columns to find.
-            continue
-        result = test.get("result")
-        for answer in result if isinstance(result, list) else [result]:
-            if isinstance(answer, dict):
-                found.in_answers.update(answer)
+    if name not in TEST_TYPES:
+        # unclassified.csv keeps the result whole, as JSON: no answer columns to find.
+        return
+    result = test.get("result")
+    for answer in result if isinstance(result, list) else [result]:
+        if isinstance(answer, dict):
+            found.in_answers.update(answer)
+
+
+def finish_fields(seen: dict) -> dict:
+    """`seen` with each known type's declared fields taken out (they have columns already)."""
     for name, found in seen.items():
         if name in TEST_TYPES:
             found.in_answers.difference_update(TEST_TYPES[name].field_names)
@@ -323,40 +369,50 @@ def _unclashed(names: list[str], taken: list[str], prefix: str) -> list[str]:
 def result_rows(layout: ResultLayout, tests: Iterable[dict], convert: Callable) -> Iterator[list]:
     """The rows of these tests: one per answer for list types, one per test otherwise.
 
-    Each value is passed through `convert` (see `Table`); a test's own columns once per test.
+    Each value is passed through `convert` (see `Table`); a test's own columns once per test,
+    not on each of its answer rows (the CSV writes 64,000 rows for 12,000 tests).
     """
     known = TEST_TYPES.get(layout.test_type)
-    empty = convert(None)
+    answer_keys, submission_keys = layout.answer_keys, layout.submission_keys
     for test in tests:
         fixed = [convert(test.get(column)) for column in TEST_COLUMNS]
-        extras = submission_extras(test)
-        tail = [convert(extras.get(key)) for key in layout.submission_keys]
+        if submission_keys:
+            extras = submission_extras(test)
+            fixed_tail = [convert(extras.get(key)) for key in submission_keys]
+        else:
+            fixed_tail = []
         result = test.get("result")
         if known is None:
-            yield [*fixed, convert(result), *tail]
+            yield [*fixed, convert(result), *fixed_tail]
         elif not known.is_list:
             answer = result if isinstance(result, dict) else {}
-            yield [*fixed, *(convert(answer.get(key)) for key in layout.answer_keys), *tail]
+            yield [*fixed, *[convert(answer.get(key)) for key in answer_keys], *fixed_tail]
         elif not result:
             # A typed test without answers still shows up, with its answer columns empty.
-            yield [*fixed, empty, *(empty for _ in layout.answer_keys), *tail]
+            empty = convert(None)
+            yield [*fixed, empty, *[empty for _ in answer_keys], *fixed_tail]
         else:
             for number, answer in enumerate(result, start=1):
                 values = answer if isinstance(answer, dict) else {}
-                answers = (convert(values.get(key)) for key in layout.answer_keys)
-                yield [*fixed, number, *answers, *tail]
+                yield [
+                    *fixed,
+                    number,
+                    *[convert(values.get(key)) for key in answer_keys],
+                    *fixed_tail,
+                ]
 
 
-def result_table(test_type: str, participant_id: str | None = None, seen: dict | None = None):
-    """The table of one test type's results (or of unclassified ones), optionally one person's.
+def result_table(test_type: str, selection: Selection | None = None, seen: dict | None = None):
+    """The table of one test type's results (or of unclassified ones) in the selection.
 
-    `seen` is `scan_fields`' answer for the same participant filter (the ZIP scans once for all
-    its tables); without it, this type's tests are scanned first. Two passes over the matching
-    tests: field names (for the extra columns), then rows.
+    `seen` is the field names of the selection's tests (`scan_fields`, or the ZIP's scores pass,
+    which notes them while scoring); without it, this type's tests are scanned first. Its rows
+    are the tests received in the window, in the order they were stored.
     """
+    selection = selection or Selection()
     if seen is None:
-        seen = scan_fields(participant_id, test_type if test_type in TEST_TYPES else None)
-    query = _tests_query(participant_id)
+        seen = scan_fields(selection, test_type if test_type in TEST_TYPES else None)
+    query = selection.tests_query()
     if test_type in TEST_TYPES:
         query["test_type"] = test_type
         layout = result_layout(test_type, seen.get(test_type))
@@ -375,16 +431,20 @@ def result_table(test_type: str, participant_id: str | None = None, seen: dict |
             return iter(())  # the scan found no such test: nothing to read
         return result_rows(layout, db.stream("tests", query), convert)
 
-    return Table(layout.test_type, layout.columns, rows)
+    known = TEST_TYPES.get(layout.test_type)
+    key = ("test_id", QUESTION_NUMBER) if known is not None and known.is_list else ("test_id",)
+    return Table(
+        layout.test_type,
+        layout.columns,
+        rows,
+        primary_key=key,
+        foreign_keys=(("study_id", "studies", "study_id"),),
+    )
 
 
-def test_type_csv(test_type: str, participant_id: str | None = None) -> Iterator[bytes]:
-    """`<test_type>.csv` (or unclassified.csv), optionally for one participant only."""
-    return result_table(test_type, participant_id).csv()
-
-
-def _tests_query(participant_id: str | None) -> dict:
-    return {"participant_id": participant_id} if participant_id else {}
+def test_type_csv(test_type: str, selection: Selection | None = None) -> Iterator[bytes]:
+    """`<test_type>.csv` (or unclassified.csv) of the selection."""
+    return result_table(test_type, selection).csv()
 
 
 # --- what each column means --------------------------------------------------------------------
