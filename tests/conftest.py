@@ -471,8 +471,9 @@ class Gunicorn:
     """gunicorn started as `make run` starts it (gunicorn.conf.py, wsgi:app, LOCAL_MODE=1).
 
     `environment`: see make_run_environment. Ready when /healthz answers `ready_status` (503 for a
-    database that is down on purpose). Stopped with SIGTERM on exit. `cwd`: the project folder
-    it runs in.
+    database that is down on purpose). Stopped on exit with SIGINT, as Ctrl-C stops `make run`:
+    gunicorn's quick shutdown (SIGTERM's graceful one waits out the gevent worker's one-second
+    tick, a second per server on the suite's time). `cwd`: the project folder it runs in.
     """
 
     def __init__(self, environment, ready_status: int = 200, cwd: Path = PROJECT_ROOT):
@@ -511,7 +512,7 @@ class Gunicorn:
         return [int(child) for child in children]
 
     def __exit__(self, *exc):
-        self.process.send_signal(signal.SIGTERM)
+        self.process.send_signal(signal.SIGINT)
         try:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
