@@ -364,6 +364,26 @@ def make_test(app):
     return make
 
 
+@pytest.fixture
+def started_participant(make_study, make_test):
+    """make(participant_id, started): a baseline whose first test started then, two follow-ups.
+
+    The studies' ids are derived from the participant id (P1: baseline "bxxxxxp1", follow-ups
+    "f1xxxxp1" and "f2xxxxp1"); the follow-ups are returned.
+    """
+
+    def make(participant_id, started):
+        suffix = participant_id.lower()
+        baseline = make_study(participant_id, "baseline", study_id=f"b{suffix:x>7}")
+        make_test(baseline, "immediate_recall", time_started=started)
+        return [
+            make_study(participant_id, "followup", study_id=f"f{number}{suffix:x>6}")
+            for number in (1, 2)
+        ]
+
+    return make
+
+
 # --- the dashboard through the test client -------------------------------------------------
 
 HTMX = {"HX-Request": "true"}
