@@ -52,12 +52,16 @@ SESSIONS_ENDED = "sessions_ended"
 TOKEN_CREATED = "token_created"  # noqa: S105 - an action name
 TOKEN_REVOKED = "token_revoked"  # noqa: S105 - an action name
 TOKEN_REFUSED = "token_refused"  # noqa: S105 - an action name
+DUE_DATE_SET = "due_date_set"
+DUE_DATE_CLEARED = "due_date_cleared"
 STUDIES_ADDED = "studies_added"
 NOTE_ADDED = "participant_note_added"
 LINK_REISSUED = "link_reissued"
 PARTICIPANT_WITHDRAWN = "participant_withdrawn"
 PARTICIPANT_ERASED = "participant_erased"
 REFUSED_ACCEPTED = "refused_submission_accepted"
+REMINDERS_CHANGED = "reminders_changed"
+REMINDERS_SENT = "reminders_sent"
 
 # Every action, with what it means, for people reading the log (the dashboard's filter).
 ACTIONS = {
@@ -83,12 +87,16 @@ ACTIONS = {
     TOKEN_CREATED: "API token created",
     TOKEN_REVOKED: "API token revoked",
     TOKEN_REFUSED: "API token refused (bad, expired or revoked)",
+    DUE_DATE_SET: "Follow-up due date set by hand",
+    DUE_DATE_CLEARED: "Follow-up due date set by hand cleared (the schedule's applies)",
     STUDIES_ADDED: "Studies added to a participant",
     NOTE_ADDED: "Note added to a participant",
     LINK_REISSUED: "Study link deactivated and reissued",
     PARTICIPANT_WITHDRAWN: "Participant withdrawn",
     PARTICIPANT_ERASED: "Participant erased (all their data deleted)",
     REFUSED_ACCEPTED: "Refused submission accepted into the data",
+    REMINDERS_CHANGED: "Reminder e-mails switched on or off (My account)",
+    REMINDERS_SENT: "Reminder e-mails sent (flask reminders send)",
 }
 # What `count` counts, per action: (one, many). Actions not listed carry no count.
 COUNT_UNITS = {
@@ -100,6 +108,7 @@ COUNT_UNITS = {
     STUDIES_ADDED: ("study", "studies"),
     PARTICIPANT_WITHDRAWN: ("study", "studies"),
     PARTICIPANT_ERASED: ("document", "documents"),
+    REMINDERS_SENT: ("e-mail", "e-mails"),
 }
 CSV_COLUMNS = ("time", "action", "who", "client", "count", "count_unit", "details")
 
