@@ -6,11 +6,15 @@ For each size (default 200, 2000 and 2000x3 participants), a fresh embedded stor
 participants with one baseline and one follow-up each; every baseline has all six tests and
 every follow-up the first three (the real battery's answer counts). `x3` stores every test three
 times (as a participant who retakes each test would): the same studies, three times the tests,
-to show the overview and grid do not grow with the number of tests. The studies' counters are
+to show the overview and grid do not grow with the number of tests. The follow-up schedule is
+180,365 days: every follow-up (due on 4 July 2026, three of six tests) is overdue from 19 July
+2026 on, so the Due page lists one row per participant, its worst case, and the grid filtered
+by "overdue" shows everyone. The studies' counters are
 filled as the app's start-up fills them for stored data (intact/participants/counters.py), which
 gives the same documents as submissions would. Then each page is requested through the test
 client nine times after a warm-up; the median wall-clock and CPU times are printed. The overview
-and the grid read one document per study (see intact/progress.py).
+the grid and the Due page read one document per study (see intact/progress.py and
+intact/participants/schedule.py).
 """
 
 import re
@@ -125,7 +129,7 @@ def main(sizes: list[tuple[int, int]]) -> None:
     print("wall-clock ms (CPU ms), median of 9 requests; first: the first request after start-up")
     print(
         "participants   tests   first progress   overview     progress     "
-        "progress+search  participant"
+        "progress+search  participant  progress+overdue  due page"
     )
     for participants, repeats in sizes:
         with tempfile.TemporaryDirectory() as data_dir:
@@ -136,6 +140,7 @@ def main(sizes: list[tuple[int, int]]) -> None:
                     "ADMIN_PASSWORD": PASSWORD,
                     "SECRET_KEY": "bench",
                     "LOG_LEVEL": "WARNING",
+                    "FOLLOWUP_SCHEDULE_DAYS": "180,365",
                 }
             )
             tests = seed(app, participants, repeats)
@@ -147,6 +152,8 @@ def main(sizes: list[tuple[int, int]]) -> None:
                 median_times(client, "/admin/progress"),
                 median_times(client, "/admin/progress?q=P00042"),
                 median_times(client, "/admin/participants/P00042"),
+                median_times(client, "/admin/progress?schedule=overdue"),
+                median_times(client, "/admin/due"),
             ]
             print(
                 f"{participants:>12,}  {tests:>6,}  {first * 1000:>10.0f}       "

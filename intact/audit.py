@@ -52,6 +52,8 @@ SESSIONS_ENDED = "sessions_ended"
 TOKEN_CREATED = "token_created"  # noqa: S105 - an action name
 TOKEN_REVOKED = "token_revoked"  # noqa: S105 - an action name
 TOKEN_REFUSED = "token_refused"  # noqa: S105 - an action name
+DUE_DATE_SET = "due_date_set"
+DUE_DATE_CLEARED = "due_date_cleared"
 STUDIES_ADDED = "studies_added"
 NOTE_ADDED = "participant_note_added"
 LINK_REISSUED = "link_reissued"
@@ -83,6 +85,8 @@ ACTIONS = {
     TOKEN_CREATED: "API token created",
     TOKEN_REVOKED: "API token revoked",
     TOKEN_REFUSED: "API token refused (bad, expired or revoked)",
+    DUE_DATE_SET: "Follow-up due date set by hand",
+    DUE_DATE_CLEARED: "Follow-up due date set by hand cleared (the schedule's applies)",
     STUDIES_ADDED: "Studies added to a participant",
     NOTE_ADDED: "Note added to a participant",
     LINK_REISSUED: "Study link deactivated and reissued",

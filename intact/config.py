@@ -6,6 +6,7 @@ environment works unchanged.
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -81,6 +82,29 @@ def _percent(name, value, default):
     return number
 
 
+def _schedule_days(name, value, default):
+    """'180, 365' → (180, 365): days after the baseline of follow-ups 1, 2, …; '' → ().
+
+    Commas, semicolons or spaces separate the numbers; each is a whole number of at least 1,
+    each larger than the one before.
+    """
+    # Settings already parsed (a test's, or the app's own passed on again) read as they were given.
+    parts = [str(day) for day in value] if isinstance(value, list | tuple) else None
+    days = []
+    for part in parts if parts is not None else re.split(r"[,;\s]+", _text(value, default)):
+        if not part:
+            continue
+        if not part.isdigit() or int(part) < 1:
+            problem = f"each entry must be a whole number of days, at least 1, got {part!r}"
+        elif days and int(part) <= days[-1]:
+            problem = f"the days must increase (follow-up 1 first), got {part} after {days[-1]}"
+        else:
+            days.append(int(part))
+            continue
+        raise ConfigError(f"{name}: {problem}, for example 180,365")
+    return tuple(days)
+
+
 def _reference_file(name, value, default):
     # Read now, so a broken file stops the app at start-up with its line, not a page later.
     from intact.reliable_change import reference  # noqa: PLC0415 - config loads before the app
@@ -127,6 +151,11 @@ _SETTINGS = {
     "ADMIN_TWO_FACTOR_REQUIRED": (_flag, False),
     # Dashboard: an opened or started study with no activity for this many days is "abandoned".
     "ABANDONED_AFTER_DAYS": (lambda n, v, d: _integer(n, v, d, minimum=1), 14),
+    # Follow-up schedule (intact/participants/schedule.py): follow-up k is due this many days
+    # after the baseline was started (empty: only due dates set by hand), and may be done from
+    # due − window to due + window days.
+    "FOLLOWUP_SCHEDULE_DAYS": (_schedule_days, ""),
+    "FOLLOWUP_WINDOW_DAYS": (lambda n, v, d: _integer(n, v, d, minimum=0), 14),
     # A completed study takes results for this many hours more, then refuses them (kept in the
     # quarantine with the reason): intact/participants/intake.py.
     "COMPLETED_GRACE_HOURS": (lambda n, v, d: _integer(n, v, d, minimum=0), 24),

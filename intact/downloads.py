@@ -13,7 +13,7 @@ client took the whole file), whatever the file holds.
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -25,6 +25,7 @@ from intact.accounts import permissions, principal
 from intact.accounts.guard import PermissionDenied
 from intact.accounts.permissions import Permission
 from intact.exports import archive, redcap
+from intact.participants import followups, schedule
 
 CSV_MIMETYPE = "text/csv"
 ZIP_MIMETYPE = "application/zip"
@@ -236,6 +237,54 @@ def batch_studies_csv(batch_id: str) -> Download:
         CSV_MIMETYPE,
         exports.studies_csv(batch_id=batch_id),
         {"batch_id": batch_id},
+    )
+
+
+# due.csv, for a mail merge: one row per due or overdue follow-up, with the link to send.
+DUE_COLUMNS = (
+    "participant_id",
+    "followup_number",
+    "followup",
+    "due_date",
+    "window_opens",
+    "window_closes",
+    "days_left",
+    "schedule_state",
+    "due_date_set_by_hand",
+    "study_id",
+    "url",
+)
+
+
+def due_csv(today=None) -> Download:
+    """due-<UTC time>.csv: every due and overdue follow-up, as on the Due page (dates UTC).
+
+    `days_left` is negative once the due date has passed.
+    """
+    today = today or schedule.utc_today()
+
+    def rows():
+        window = timedelta(days=current_app.config["FOLLOWUP_WINDOW_DAYS"])
+        for study in schedule.due_studies(today):
+            yield (
+                study.participant_id,
+                study.followup_number,
+                followups.label("followup", study.followup_number),
+                study.due_date.isoformat(),
+                (study.due_date - window).isoformat(),
+                (study.due_date + window).isoformat(),
+                study.days_left,
+                study.state,
+                exports.cell(study.set_by_hand),
+                study.study_id,
+                study.url,
+            )
+
+    return Download(
+        stamped_file_name("due", "csv"),
+        CSV_MIMETYPE,
+        exports.csv_chunks(DUE_COLUMNS, rows()),
+        {"today": today.isoformat()},
     )
 
 

@@ -9,14 +9,14 @@ Nothing here writes.
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from flask import current_app
 
 from intact import db, paging, quarantine, scoring, testtypes
 from intact.identifiers import normalise_participant_id
 from intact.paging import Page
-from intact.participants import followups
+from intact.participants import followups, schedule
 from intact.scoring import QualityRules
 from intact.studies import STUDY_FIELDS, STUDY_TYPES, ParticipantNotFound
 from intact.testtypes import TEST_TYPES, UNCLASSIFIED
@@ -55,7 +55,14 @@ _PROGRESS_FIELDS = (
     "last_received_at",
     "completed_at",
     "replaced_by",
+    schedule.DUE_DATE_FIELD,
 )
+# The grid's schedule filter: a schedule state, or "due soon" (the overview's count).
+DUE_SOON = "due_soon"
+SCHEDULE_FILTERS = {
+    DUE_SOON: f"Due in the next {schedule.SOON_DAYS} days",
+    **schedule.STATE_LABELS,
+}
 
 
 @dataclass(slots=True)
@@ -85,6 +92,9 @@ class StudyProgress:
     deactivated_at: datetime | None = None
     replaced_by: str | None = None
     replaces: str | None = None
+    # A follow-up's place in the schedule (due date, schedule state); None for a baseline, a
+    # withdrawn participant's follow-up and a deactivated link.
+    due: schedule.Due | None = None
 
     @property
     def label(self) -> str:
@@ -114,11 +124,30 @@ class ParticipantProgress:
     a sort or the page asks: a grid page of 50 rows out of 2,000 reads 100 studies in full.
     """
 
-    def __init__(self, participant_id: str, studies=None, *, documents=(), states=None):
+    def __init__(
+        self, participant_id: str, studies=None, *, documents=(), states=None, schedule_of=None
+    ):
         self.participant_id = participant_id
         self._studies = None if studies is None else list(studies)
         self._documents = list(documents)
         self._states = states  # (now, abandoned_after) for the documents' studies
+        # (rules, today, all the participant's documents): their follow-ups' schedule, worked
+        # out when a filter or the page first asks (`dues`).
+        self._schedule_of = schedule_of
+        self._dues = None
+        if studies is not None:
+            self._dues = {s.study_id: s.due for s in self._studies if s.due is not None}
+
+    @property
+    def dues(self) -> dict[str, schedule.Due]:
+        """{study_id: Due} of the participant's follow-ups (all of them, whatever the filter)."""
+        if self._dues is None:
+            if self._schedule_of is None:
+                self._dues = {}
+            else:
+                rules, today, documents = self._schedule_of
+                self._dues = schedule.participant_schedule(documents, rules, today)
+        return self._dues
 
     @property
     def studies(self) -> list[StudyProgress]:
@@ -129,6 +158,7 @@ class ParticipantProgress:
             for doc in self._documents:
                 study = progress_of(doc)
                 study.state = study_state(study, now, abandoned_after)
+                study.due = self.dues.get(study.study_id)
                 found.append(study)
             self._studies = sorted(found, key=_study_order)
         return self._studies
@@ -145,7 +175,20 @@ class ParticipantProgress:
         if self._studies is not None:
             return ParticipantProgress(self.participant_id, self.studies_of_type(study_type))
         documents = [d for d in self._documents if d.get("study_type") == study_type]
-        return ParticipantProgress(self.participant_id, documents=documents, states=self._states)
+        narrowed = ParticipantProgress(
+            self.participant_id,
+            documents=documents,
+            states=self._states,
+            schedule_of=self._schedule_of,
+        )
+        narrowed._dues = self._dues  # the same participant: worked out once
+        return narrowed
+
+    def has_schedule(self, wanted: str, today: date) -> bool:
+        """Whether a follow-up of the participant is in this schedule state (or due soon)."""
+        if wanted == DUE_SOON:
+            return any(schedule.is_due_soon(due, today) for due in self.dues.values())
+        return any(due.state == wanted for due in self.dues.values())
 
     def __bool__(self) -> bool:
         return bool(self._studies if self._studies is not None else self._documents)
@@ -188,6 +231,8 @@ class GridQuery:
     search: str = ""
     study_type: str = ""
     state: str = ""
+    # A schedule state of a follow-up (schedule.SCHEDULE_STATES) or DUE_SOON.
+    schedule: str = ""
     sort: str = "participant"
     page: int = 1
     per_page: int = 50
@@ -225,6 +270,12 @@ class Overview:
     tests_by_type: dict[str, int]
     latest_submission_at: datetime | None
     refused: int = 0
+    # Follow-ups not done whose window is open or whose due date comes within SOON_DAYS days,
+    # and those whose window has closed.
+    due_soon: int = 0
+    overdue: int = 0
+    # Whether any follow-up has a due date (else the schedule is not in use).
+    scheduled: bool = False
 
 
 @dataclass(frozen=True)
@@ -337,23 +388,38 @@ def progress_of(doc: dict) -> StudyProgress:
     )
 
 
-def load_progress(now: datetime | None = None, studies_filter: dict | None = None):
-    """Every study (or those matching `studies_filter`) with its counts and its state.
+def _schedule_rules() -> schedule.Rules:
+    return schedule.Rules.from_config(current_app.config)
 
-    One document per study: the counts are kept on it at submission time.
+
+def _today(now: datetime) -> date:
+    return schedule.as_date(now)
+
+
+def load_progress(now: datetime | None = None, studies_filter: dict | None = None):
+    """Every study (or those matching `studies_filter`) with its counts, state and schedule.
+
+    One document per study: the counts are kept on it at submission time. A filter must keep
+    each participant's studies together (all or none), as the schedule reads their baselines.
     """
     now = now or datetime.now(UTC)
     abandoned_after = _abandoned_after()
+    documents = list(_read("studies", studies_filter, _PROGRESS_FIELDS))
+    dues = schedule.schedules(documents, _schedule_rules(), _today(now))
     found = []
-    for doc in _read("studies", studies_filter, _PROGRESS_FIELDS):
+    for doc in documents:
         study = progress_of(doc)
         study.state = study_state(study, now, abandoned_after)
+        study.due = dues.get(study.study_id)
         found.append(study)
     return found
 
 
 def overview(now: datetime | None = None) -> Overview:
-    """Counts of participants, studies by type and state, tests by type, and the latest arrival."""
+    """Counts of participants, studies by type and state, tests by type, the latest arrival,
+    and follow-ups due soon and overdue."""
+    now = now or datetime.now(UTC)
+    today = _today(now)
     every_study = load_progress(now)
     tests_by_type = Counter()
     for study in every_study:
@@ -375,6 +441,9 @@ def overview(now: datetime | None = None) -> Overview:
             (s.last_received_at for s in every_study if s.last_received_at), default=None
         ),
         refused=quarantine.count_refused(),
+        due_soon=sum(1 for s in studies if s.due and schedule.is_due_soon(s.due, today)),
+        overdue=sum(1 for s in studies if s.due and s.due.state == schedule.OVERDUE),
+        scheduled=any(s.due and s.due.due_date for s in studies),
     )
 
 
@@ -410,16 +479,29 @@ def group_by_participant(studies: list[StudyProgress]) -> list[ParticipantProgre
 
 def participants(now: datetime | None = None) -> list[ParticipantProgress]:
     """Every participant with their open or used links (deactivated ones left out), each read
-    into StudyProgress only when used."""
-    states = (now or datetime.now(UTC), _abandoned_after())
-    grouped = defaultdict(list)
+    into StudyProgress only when used.
+
+    Each follow-up's due date and schedule state are worked out from all the participant's
+    documents (a deactivated baseline's start still counts) when first asked: a schedule filter
+    asks for everyone's, a page for its rows'.
+    """
+    now = now or datetime.now(UTC)
+    states = (now, _abandoned_after())
+    rules, today = _schedule_rules(), _today(now)
+    grouped, every = defaultdict(list), defaultdict(list)
     for doc in _read("studies", None, _PROGRESS_FIELDS):
+        every[doc.get("participant_id", "")].append(doc)
         if doc.get("deactivated_at"):
             # A deactivated link is not a column of the grid: the study reissuing it is.
             continue
         grouped[doc.get("participant_id", "")].append(doc)
     return [
-        ParticipantProgress(participant_id, documents=documents, states=states)
+        ParticipantProgress(
+            participant_id,
+            documents=documents,
+            states=states,
+            schedule_of=(rules, today, every[participant_id]),
+        )
         for participant_id, documents in grouped.items()
     ]
 
@@ -461,8 +543,12 @@ def _columns_for(rows: list[ParticipantProgress]) -> list[StudyColumn]:
 
 def progress_grid(query: GridQuery, now: datetime | None = None) -> GridPage:
     """The page of participants the query asks for, with the study columns that page needs."""
+    now = now or datetime.now(UTC)
     everyone = participants(now)
     rows = everyone
+    if query.schedule:
+        today = _today(now)
+        rows = [r for r in rows if r.has_schedule(query.schedule, today)]
     if query.study_type:
         rows = [r.of_type(query.study_type) for r in rows]
         rows = [r for r in rows if r]

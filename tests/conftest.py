@@ -364,6 +364,26 @@ def make_test(app):
     return make
 
 
+@pytest.fixture
+def started_participant(make_study, make_test):
+    """make(participant_id, started): a baseline whose first test started then, two follow-ups.
+
+    The studies' ids are derived from the participant id (P1: baseline "bxxxxxp1", follow-ups
+    "f1xxxxp1" and "f2xxxxp1"); the follow-ups are returned.
+    """
+
+    def make(participant_id, started):
+        suffix = participant_id.lower()
+        baseline = make_study(participant_id, "baseline", study_id=f"b{suffix:x>7}")
+        make_test(baseline, "immediate_recall", time_started=started)
+        return [
+            make_study(participant_id, "followup", study_id=f"f{number}{suffix:x>6}")
+            for number in (1, 2)
+        ]
+
+    return make
+
+
 # --- the dashboard through the test client -------------------------------------------------
 
 HTMX = {"HX-Request": "true"}
@@ -471,8 +491,9 @@ class Gunicorn:
     """gunicorn started as `make run` starts it (gunicorn.conf.py, wsgi:app, LOCAL_MODE=1).
 
     `environment`: see make_run_environment. Ready when /healthz answers `ready_status` (503 for a
-    database that is down on purpose). Stopped with SIGTERM on exit. `cwd`: the project folder
-    it runs in.
+    database that is down on purpose). Stopped on exit with SIGINT, as Ctrl-C stops `make run`:
+    gunicorn's quick shutdown (SIGTERM's graceful one waits out the gevent worker's one-second
+    tick, a second per server on the suite's time). `cwd`: the project folder it runs in.
     """
 
     def __init__(self, environment, ready_status: int = 200, cwd: Path = PROJECT_ROOT):
@@ -511,7 +532,7 @@ class Gunicorn:
         return [int(child) for child in children]
 
     def __exit__(self, *exc):
-        self.process.send_signal(signal.SIGTERM)
+        self.process.send_signal(signal.SIGINT)
         try:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -611,9 +632,13 @@ def chromium_dump_dom(url: str, *extra_args: str, budget_ms: int = 5000, timeout
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def chromium():
-    """One headless Chromium per test module, driven by Playwright."""
+    """One headless Chromium for the whole run, driven by Playwright.
+
+    Started by the first test that asks for it (a second start costs seconds on a busy machine);
+    tests never share state through it: each opens its own context (page_at).
+    """
     playwright_api = pytest.importorskip("playwright.sync_api")
     require_chromium()
     with playwright_api.sync_playwright() as playwright:
@@ -622,27 +647,33 @@ def chromium():
         browser.close()
 
 
+def open_recording_page(chromium, viewport, bypass_csp=False):
+    """A page of this size in a context of its own, recording errors in `page.errors`.
+
+    bypass_csp: only for injecting axe-core (assert_accessible); the app's CSP stays on.
+    The caller closes `page.context`.
+    """
+    context = chromium.new_context(viewport=viewport, accept_downloads=True, bypass_csp=bypass_csp)
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.on("console", lambda message: _record_console_error(page, message))
+    page.set_default_timeout(10_000)
+    return page
+
+
 @pytest.fixture
 def page_at(chromium):
     """A fresh browser page of a given size that records console errors; closed afterwards."""
-    contexts = []
+    pages = []
 
     def open_page(viewport, bypass_csp=False):
-        # bypass_csp: only for injecting axe-core (assert_accessible); the app's CSP stays on.
-        context = chromium.new_context(
-            viewport=viewport, accept_downloads=True, bypass_csp=bypass_csp
-        )
-        contexts.append(context)
-        page = context.new_page()
-        page.errors = []
-        page.on("pageerror", lambda error: page.errors.append(str(error)))
-        page.on("console", lambda message: _record_console_error(page, message))
-        page.set_default_timeout(10_000)
-        return page
+        pages.append(open_recording_page(chromium, viewport, bypass_csp))
+        return pages[-1]
 
     yield open_page
-    for context in contexts:
-        context.close()
+    for page in pages:
+        page.context.close()
 
 
 def _record_console_error(page, message) -> None:

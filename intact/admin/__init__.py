@@ -8,6 +8,7 @@ bp = Blueprint("dashboard", __name__, url_prefix="/admin")
 MENU = (
     ("dashboard.overview", "Overview"),
     ("dashboard.progress_grid", "Progress"),
+    ("dashboard.due", "Due"),
     ("dashboard.create_studies", "Create studies"),
     ("dashboard.downloads", "Downloads"),
     ("dashboard.refused_list", "Refused submissions"),
@@ -28,6 +29,7 @@ def init_app(app) -> None:
         accounts,  # noqa: F401
         audit_log,  # noqa: F401
         download_views,  # noqa: F401
+        due,  # noqa: F401
         errors,
         formatting,
         lifecycle,  # noqa: F401

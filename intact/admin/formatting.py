@@ -4,7 +4,7 @@ Every filter the dashboard's templates use is here, registered by `init_app`.
 """
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from intact.json_text import escape_lone_surrogates, readable_json
 from intact.participants import followups
@@ -18,6 +18,25 @@ def utc_time(moment: datetime | None) -> str:
     if moment is None:
         return "—"
     return moment.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC").lstrip("0")
+
+
+def utc_date(day: date | datetime | None) -> str:
+    """'2026-07-09' (a UTC calendar day: the schedule's dates), or an em dash when there is none."""
+    if day is None:
+        return "—"
+    if isinstance(day, datetime):
+        day = day.astimezone(UTC).date() if day.tzinfo else day.date()
+    return day.isoformat()
+
+
+def days_left(days: int | None) -> str:
+    """Days to a due date: 'in 3 days', 'today', '2 days ago'; an em dash when there is none."""
+    if days is None:
+        return "—"
+    if days == 0:
+        return "today"
+    count = f"{abs(days)} day{'s' if abs(days) != 1 else ''}"
+    return f"in {count}" if days > 0 else f"{count} ago"
 
 
 def iso_time(moment: datetime | None) -> str:
@@ -186,6 +205,8 @@ def init_app(app) -> None:
     """Make the filters available to every template (`score` and `change` by those names)."""
     app.add_template_filter(utc_time)
     app.add_template_filter(iso_time)
+    app.add_template_filter(utc_date)
+    app.add_template_filter(days_left)
     app.add_template_filter(time_ago)
     app.add_template_filter(milliseconds)
     app.add_template_filter(answer_value)

@@ -23,7 +23,7 @@ from intact import scoring
 from intact.audit import ACTIONS
 from intact.exports import EXPORTABLE_TEST_TYPES, SelectionSchema
 from intact.identifiers import ParticipantIdField, StudyIdField
-from intact.progress import PER_PAGE_CHOICES, SORTS, STUDY_STATES, GridQuery
+from intact.progress import PER_PAGE_CHOICES, SCHEDULE_FILTERS, SORTS, STUDY_STATES, GridQuery
 from intact.scoring import FLAG_NAMES
 from intact.studies import STUDY_TYPES
 
@@ -104,6 +104,9 @@ class ProgressQueryArgsSchema(QuerySchema):
     q = fields.String(load_default="", validate=validate.Length(max=200))
     study_type = fields.String(load_default="", validate=_one_of(("", *STUDY_TYPES), "study type"))
     state = fields.String(load_default="", validate=_one_of(("", *STUDY_STATES), "state"))
+    schedule = fields.String(
+        load_default="", validate=_one_of(("", *SCHEDULE_FILTERS), "schedule state")
+    )
     sort = fields.String(load_default="participant", validate=_one_of(SORTS, "order"))
     page = _page_number()
     per_page = fields.Integer(
@@ -118,6 +121,7 @@ def grid_query(args) -> GridQuery:
         search=loaded["q"].strip(),
         study_type=loaded["study_type"],
         state=loaded["state"],
+        schedule=loaded["schedule"],
         sort=loaded["sort"],
         page=loaded["page"],
         per_page=loaded["per_page"],
@@ -130,11 +134,19 @@ def grid_args(query: GridQuery, **changes) -> dict:
         "q": query.search,
         "study_type": query.study_type,
         "state": query.state,
+        "schedule": query.schedule,
         "sort": query.sort,
         "page": query.page,
         "per_page": query.per_page,
     }
     return link_args(ProgressQueryArgsSchema, values, **changes)
+
+
+class DueQueryArgsSchema(QuerySchema):
+    """Which page of each list of the Due page (overdue, due now)."""
+
+    overdue_page = _page_number()
+    due_page = _page_number()
 
 
 class RefusedQueryArgsSchema(QuerySchema):
@@ -210,6 +222,34 @@ class DownloadFormSchema(QuerySchema, SelectionSchema):
     (`since`), de-identified or not."""
 
     participant_id = ParticipantIdField(load_default=None)
+
+
+DUE_DATE_MESSAGE = "Give the due date as a date, such as 2026-07-09."
+
+
+class DueDateFormSchema(Schema):
+    """The due-date form of a follow-up: a date to set, or `clear` to go back to the schedule."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    due_date = fields.Date(
+        load_default=None,
+        error_messages={"invalid": DUE_DATE_MESSAGE},
+        validate=validate.Range(
+            min=date(2000, 1, 1), max=date(2199, 12, 31), error="Give a date from 2000 to 2199."
+        ),
+    )
+    clear = fields.String(load_default="")
+
+    @pre_load
+    def _drop_blank_fields(self, data, **kwargs):
+        return {key: value for key, value in data.items() if value.strip()}
+
+    @validates_schema
+    def _a_date_unless_clearing(self, data, **kwargs):
+        if not data.get("clear") and data.get("due_date") is None:
+            raise ValidationError(DUE_DATE_MESSAGE, "due_date")
 
 
 class TestTypeDownloadFormSchema(DownloadFormSchema):

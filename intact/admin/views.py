@@ -13,7 +13,7 @@ from intact import audit, auth, downloads, progress, quarantine, studies, testty
 from intact.accounts import permissions, principal
 from intact.accounts.permissions import Permission, requires
 from intact.admin import MENU, bp, creation, formatting, pages, schemas
-from intact.participants import lifecycle, notes
+from intact.participants import lifecycle, notes, schedule
 from intact.testtypes import TEST_TYPES
 
 
@@ -55,6 +55,11 @@ def _template_helpers():
             for state, text in progress.STATE_DESCRIPTIONS.items()
         },
         "abandoned_after_days": current_app.config["ABANDONED_AFTER_DAYS"],
+        "schedule_labels": schedule.STATE_LABELS,
+        "schedule_descriptions": schedule.STATE_DESCRIPTIONS,
+        "schedule_days": current_app.config["FOLLOWUP_SCHEDULE_DAYS"],
+        "window_days": current_app.config["FOLLOWUP_WINDOW_DAYS"],
+        "schedule_filters": progress.SCHEDULE_FILTERS,
         "session_hours": current_app.config["ADMIN_SESSION_HOURS"],
         "session_max_hours": current_app.config["ADMIN_SESSION_MAX_HOURS"],
         # How a study's link starts (the url of each study is fixed when it is created).
@@ -92,7 +97,8 @@ def participant(participant_id):
 def participant_page(participant_id: str, status: int = 200, **form):
     """The participant page: studies, tests, withdrawal, notes (the study team's), actions.
 
-    `form`: a refused note form's `note_error` and `note_text`, shown beside the note field.
+    `form`: a refused note form's `note_error` and `note_text`, shown beside the note field;
+    `due_errors` {study_id: message} beside that study's due-date form.
     """
     try:
         details = progress.participant_details(participant_id)
@@ -105,6 +111,7 @@ def participant_page(participant_id: str, status: int = 200, **form):
         withdrawal=lifecycle.withdrawal_of(participant_id),
         notes=shown_notes,
         max_note_chars=notes.MAX_NOTE_CHARS,
+        due_errors=form.pop("due_errors", {}),
         **form,
     )
     return page, status

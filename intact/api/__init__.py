@@ -5,11 +5,11 @@ The spec is served at /openapi.json and Swagger UI at /docs, with its assets fro
 
 from flask_smorest import Api
 
-from intact.api import admin, lifecycle, participant, scripts
+from intact.api import admin, lifecycle, participant, schedule, scripts
 
 # Each audience has its own blueprint module; register new ones here. A module may define
 # `init_spec(api)` to teach the spec its own field types before its views are documented.
-BLUEPRINT_MODULES = (participant, admin, scripts, lifecycle)
+BLUEPRINT_MODULES = (participant, admin, scripts, lifecycle, schedule)
 # Swagger UI's files, vendored from the npm package swagger-ui-dist (see static/vendor/).
 SWAGGER_UI_VERSION = "5.35.0"
 

@@ -20,6 +20,7 @@ from intact import audit, db, participant_lists, progress, studies, summaries
 from intact.accounts import permissions, principal
 from intact.accounts.permissions import Permission, requires
 from intact.identifiers import ParticipantIdField
+from intact.participants import schedule
 from intact.testtypes import TEST_TYPES, UNCLASSIFIED
 from intact.timestamps import utc_iso
 
@@ -59,7 +60,7 @@ def _shows_study_ids() -> bool:
     return permissions.allowed(principal.current(), Permission.SEE_STUDY_LINKS)
 
 
-def _without_study_ids(document: dict) -> dict:
+def without_study_ids(document: dict) -> dict:
     """The document as this principal may see it: analysts get no study id or link."""
     if _shows_study_ids():
         return document
@@ -154,6 +155,14 @@ class StudyStateSchema(Schema):
     tests_received = fields.Dict(
         keys=fields.String(), values=fields.Integer(), metadata={"description": "Per test type."}
     )
+    followup_number = fields.Integer(allow_none=True, metadata={"description": "Follow-up k."})
+    due_date = fields.String(
+        allow_none=True, metadata={"description": "A follow-up's due date (UTC day, YYYY-MM-DD)."}
+    )
+    schedule_state = fields.String(
+        allow_none=True,
+        metadata={"description": "A follow-up's: " + ", ".join(schedule.SCHEDULE_STATES)},
+    )
     deactivated_at = fields.String(
         allow_none=True,
         metadata={"description": "When the link was deactivated (a reissued study replaces it)."},
@@ -232,14 +241,14 @@ UNAUTHORIZED = {"description": "No token, or a bad, expired or revoked one (`rea
 FORBIDDEN = {"description": "The token's role or scope does not allow this."}
 
 
-def _document(view):
+def document(view):
     view = bp.doc(security=SECURITY)(view)
     view = bp.alt_response(401, **UNAUTHORIZED)(view)
     return bp.alt_response(403, **FORBIDDEN)(view)
 
 
 def _study_state(study: progress.StudyProgress) -> dict:
-    return _without_study_ids(
+    return without_study_ids(
         {
             "study_id": study.study_id,
             "study_type": study.study_type,
@@ -248,6 +257,11 @@ def _study_state(study: progress.StudyProgress) -> dict:
             "first_opened_at": _json_value(study.first_opened_at),
             "last_activity": _json_value(study.last_activity),
             "tests_received": dict(study.received),
+            "followup_number": study.followup_number,
+            "due_date": study.due.due_date.isoformat()
+            if study.due and study.due.due_date
+            else None,
+            "schedule_state": study.due.state if study.due else None,
             "deactivated_at": _json_value(study.deactivated_at),
         }
     )
@@ -272,7 +286,7 @@ class Participants(MethodView):
 
     @bp.arguments(PageArgsSchema, location="query")
     @bp.response(200, ParticipantPageSchema)
-    @_document
+    @document
     def get(self, args):
         """Every participant with their studies, states and counts
 
@@ -305,7 +319,7 @@ class Participant(MethodView):
 
     @bp.response(200, ParticipantSchema)
     @bp.alt_response(404, description="No study belongs to this participant id.")
-    @_document
+    @document
     def get(self, participant_id):
         """One participant: their studies, states and tests received
 
@@ -324,7 +338,7 @@ class Tests(MethodView):
 
     @bp.arguments(TestsQueryArgsSchema, location="query")
     @bp.response(200, TestsPageSchema)
-    @_document
+    @document
     def get(self, args):
         """Tests as stored, oldest received first, with a cursor to continue
 
@@ -366,7 +380,7 @@ class Tests(MethodView):
             last = page[-1]
             cursor = _encode_cursor([last["received_at"].isoformat(), last["test_id"]])
         return {
-            "items": [_without_study_ids(_json_value(document)) for document in page],
+            "items": [without_study_ids(_json_value(document)) for document in page],
             "next_cursor": cursor,
         }
 
@@ -378,7 +392,7 @@ class Summary(MethodView):
 
     @bp.arguments(SummaryQueryArgsSchema, location="query")
     @bp.response(200, SummaryPageSchema)
-    @_document
+    @document
     def get(self, args):
         """The derived scores per study: the rows of summary.csv
 
@@ -395,7 +409,7 @@ class Summary(MethodView):
             if len(items) == args["limit"]:
                 more = True
                 break
-            items.append(_without_study_ids(_json_value(row)))
+            items.append(without_study_ids(_json_value(row)))
         return {
             "items": items,
             "next_cursor": _encode_cursor(start + len(items)) if more else None,
@@ -410,7 +424,7 @@ class Studies(MethodView):
     @bp.arguments(CreateStudiesSchema)
     @bp.response(200, NewStudySchema(many=True))
     @bp.alt_response(400, description="Nothing was created; the message names the problem.")
-    @_document
+    @document
     def post(self, body):
         """Create studies for a list of participant ids (write scope)
 

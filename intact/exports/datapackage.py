@@ -31,6 +31,8 @@ TYPES = {
     "number": "number",
     "boolean": "boolean",
     "timestamp": "datetime",
+    # A UTC calendar day, YYYY-MM-DD (a follow-up's due date): Table Schema's default date format.
+    "date": "date",
     # JSON text (unclassified results, nested unknown fields) stays text: its shape is free.
     "JSON": "string",
 }

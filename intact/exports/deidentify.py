@@ -17,7 +17,7 @@ What happens to each kind of column (the codebook of a de-identified download li
 """
 
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 
 from intact import pseudonyms, user_agents
 from intact.exports.tables import EXTRA_FIELD_DOC, RAW_RESULT, Column, Table, as_is
@@ -124,7 +124,8 @@ class Deidentifier:
                     OPERATING_SYSTEM, "The device's operating system family, e.g. Windows, iOS."
                 ),
             )
-        if self.days_since_baseline and column.value_type.startswith("timestamp"):
+        # A date (a follow-up's due date) dates the baseline as a timestamp does: days too.
+        if self.days_since_baseline and column.value_type.startswith(("timestamp", "date")):
             new = Column(
                 f"{name}_days",
                 f"{column.description} As days since the participant's baseline started "
@@ -146,8 +147,11 @@ class Deidentifier:
         return convert
 
     def _days(self, index: int) -> Callable:
+        """Days since the baseline of a timestamp, or of a date (YYYY-MM-DD: its midnight UTC)."""
         def convert(row, owner):
             moment, start = row[index], self.baseline_starts.get(owner)
+            if isinstance(moment, str) and moment:
+                moment = _day_start(moment)
             if not isinstance(moment, datetime) or start is None:
                 return (None,)
             days = (_aware(moment) - _aware(start)).total_seconds() / DAY_SECONDS
@@ -214,3 +218,11 @@ def tables(deidentifier: Deidentifier | None, found: Iterable[Table]) -> Iterato
     """The tables as they are, or de-identified."""
     for table in found:
         yield table if deidentifier is None else deidentifier.table(table)
+
+
+def _day_start(text: str) -> datetime | None:
+    """Midnight UTC of a YYYY-MM-DD day as exports write it; None for anything else."""
+    try:
+        return datetime.combine(date.fromisoformat(text), time.min, tzinfo=UTC)
+    except ValueError:
+        return None

@@ -237,6 +237,8 @@ def _validation(column: Column) -> tuple[str, str, str, str]:
         return "text", "number", low, high
     if kind == "timestamp":
         return "text", "datetime_seconds_ymd", "", ""
+    if kind == "date":
+        return "text", "date_ymd", "", ""
     return "text", "", "", ""
 
 

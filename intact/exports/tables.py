@@ -10,13 +10,15 @@ import csv
 import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from flask import current_app
 from marshmallow import fields, validate
 
-from intact import cooperative, db, studies
+from intact import cooperative, db, progress, studies
 from intact.json_text import readable_json
 from intact.exports.selection import Selection
+from intact.participants import schedule
 from intact.spreadsheet_safety import neutralise
 from intact.testtypes import TEST_TYPES, UNCLASSIFIED
 from intact.timestamps import utc_iso
@@ -24,9 +26,19 @@ from intact.timestamps import utc_iso
 STUDIES_FILE = "studies.csv"
 EXPORTABLE_TEST_TYPES = (*TEST_TYPES, UNCLASSIFIED)
 
-# The stored fields, and `withdrawn` (whether the participant withdrew: every export says so).
+# The stored fields, `withdrawn` (whether the participant withdrew: every export says so), then
+# what the dashboard shows of each study (from its counters, at export time): run state, tests
+# received, last activity, and a follow-up's due date and schedule state.
 WITHDRAWN = "withdrawn"
-STUDY_COLUMNS = (*studies.STUDY_FIELDS, WITHDRAWN)
+STUDY_STATUS_COLUMNS = (
+    "state",
+    "tests_received",
+    "last_activity",
+    "due_date",
+    "due_date_set_by_hand",
+    "schedule_state",
+)
+STUDY_COLUMNS = (*studies.STUDY_FIELDS, WITHDRAWN, *STUDY_STATUS_COLUMNS)
 TEST_COLUMNS = (
     "participant_id",
     "study_id",
@@ -194,18 +206,42 @@ def _studies_in_window(selection: Selection, query: dict) -> Iterator[dict]:
             yield study
 
 
+def _study_status(now: datetime):
+    """A function giving a study document's STUDY_STATUS_COLUMNS values, as the dashboard's.
+
+    Reads every participant's baseline start once (for the follow-ups' due dates).
+    """
+    abandoned_after = timedelta(days=current_app.config["ABANDONED_AFTER_DAYS"])
+    rules = schedule.Rules.from_config(current_app.config)
+    today = schedule.as_date(now)
+    started = schedule.baseline_starts()
+
+    def status(doc: dict) -> dict:
+        study = progress.progress_of(doc)
+        due = None
+        if schedule.in_schedule(doc):
+            due = schedule.followup_due(doc, started.get(doc.get("participant_id")), rules, today)
+        return {
+            "state": progress.study_state(study, now, abandoned_after),
+            "tests_received": study.tests_received,
+            "last_activity": study.last_activity,
+            "due_date": due.due_date.isoformat() if due and due.due_date else None,
+            "due_date_set_by_hand": due.set_by_hand if due else None,
+            "schedule_state": due.state if due else None,
+        }
+
+    return status
+
+
 def _studies_table(read: Callable[[], Iterable[dict]]) -> Table:
     def rows(convert):
-        return ([convert(_study_value(study, name)) for name in STUDY_COLUMNS] for study in read())
+        status = _study_status(datetime.now(UTC))
+        for study in read():
+            row = {**study, WITHDRAWN: bool(study.get(studies.WITHDRAWN_AT)), **status(study)}
+            yield [convert(row.get(name)) for name in STUDY_COLUMNS]
 
     columns = tuple(_described(name, STUDY_COLUMN_DOCS) for name in STUDY_COLUMNS)
     return Table("studies", columns, rows, primary_key=("study_id",))
-
-
-def _study_value(study: dict, name: str):
-    if name == WITHDRAWN:
-        return bool(study.get(studies.WITHDRAWN_AT))
-    return study.get(name)
 
 
 def studies_csv(selection: Selection | None = None, batch_id: str | None = None) -> Iterator[bytes]:
@@ -437,6 +473,38 @@ STUDY_COLUMN_DOCS = {
         {"value_type": "timestamp", "unit": "UTC"},
     ),
     "batch_id": ("The creation request that made this study (one per batch).", {}),
+    "state": (
+        "The study's run state when the file was made, as on the dashboard: not started (link "
+        "not opened), opened (no test yet), in progress (some of the six tests), complete (all "
+        "six), abandoned (opened or started, then no activity for ABANDONED_AFTER_DAYS days).",
+        {"values": "not_started | opened | in_progress | complete | abandoned"},
+    ),
+    "tests_received": (
+        "How many of the six tests have arrived at least once.",
+        {"value_type": "integer", "values": "0 to 6"},
+    ),
+    "last_activity": (
+        "The latest of first opened, last seen and last test received; empty if none.",
+        {"value_type": "timestamp or empty", "unit": "UTC"},
+    ),
+    "due_date": (
+        "A follow-up's due date: FOLLOWUP_SCHEDULE_DAYS after the baseline was started, or set "
+        "by hand; empty for baselines, follow-ups with no due date, a withdrawn participant's and "
+        "deactivated links.",
+        {"value_type": "date or empty", "unit": "UTC day (YYYY-MM-DD)"},
+    ),
+    "due_date_set_by_hand": (
+        "Whether a researcher set the due date by hand (it wins over the schedule); empty for "
+        "baselines.",
+        {"value_type": "boolean or empty"},
+    ),
+    "schedule_state": (
+        "A follow-up's schedule state when the file was made: not yet due, due (within "
+        "FOLLOWUP_WINDOW_DAYS of the due date), overdue (window passed, not complete), done "
+        "(complete), unscheduled (no due date); empty for baselines, a withdrawn participant's "
+        "follow-ups and deactivated links.",
+        {"values": "not_yet_due | due | overdue | done | unscheduled"},
+    ),
     "withdrawn_at": (
         "When the participant withdrew (their links closed, their data kept); empty if not.",
         {"value_type": "timestamp", "unit": "UTC"},

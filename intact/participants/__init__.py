@@ -10,6 +10,9 @@
   reissued, withdrawal, erasure (the audit log keeps a keyed hash), and accepting a result that
   arrived after its link was closed. Every action is audited with who and why.
 - `notes.py`: researchers' notes about a participant, in their own collection (never exported).
+- `schedule.py`: when each follow-up is due (days after the baseline was started, or a date set
+  by hand), its schedule state (not yet due, due, overdue, done), the Due list and the digest
+  that reminders send.
 - `intake.py`: whether a study still takes results, and if not why (a link closed by hand, a study
   completed more than COMPLETED_GRACE_HOURS ago); both participant endpoints ask it.
 - `migrations.py`: stored documents brought up to date at start-up (idempotent steps).
