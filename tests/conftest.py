@@ -9,11 +9,14 @@ another test module. The sections, in order:
 - contract samples and stored documents: what the front-end posts, what the database holds;
 - the dashboard through the test client: the login form, htmx requests, a logged-in `admin`;
 - live servers: the app served from a thread, gunicorn as `make run` starts it;
+- a real SMTP server (aiosmtpd) for the reminder e-mails;
 - the browser: Debian's Chromium, driven directly or through Playwright, a seeded dashboard.
 """
 
 import contextlib
 import csv
+import email
+import email.policy
 import io
 import itertools
 import json
@@ -31,6 +34,7 @@ import urllib.error
 import urllib.request
 import uuid
 import zipfile
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -491,8 +495,9 @@ class Gunicorn:
     """gunicorn started as `make run` starts it (gunicorn.conf.py, wsgi:app, LOCAL_MODE=1).
 
     `environment`: see make_run_environment. Ready when /healthz answers `ready_status` (503 for a
-    database that is down on purpose). Stopped with SIGTERM on exit. `cwd`: the project folder
-    it runs in.
+    database that is down on purpose). Stopped on exit with SIGINT, as Ctrl-C stops `make run`:
+    gunicorn's quick shutdown (SIGTERM's graceful one waits out the gevent worker's one-second
+    tick, a second per server on the suite's time). `cwd`: the project folder it runs in.
     """
 
     def __init__(self, environment, ready_status: int = 200, cwd: Path = PROJECT_ROOT):
@@ -531,7 +536,7 @@ class Gunicorn:
         return [int(child) for child in children]
 
     def __exit__(self, *exc):
-        self.process.send_signal(signal.SIGTERM)
+        self.process.send_signal(signal.SIGINT)
         try:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -591,6 +596,92 @@ def seeded_store_environment(data_dir: Path) -> dict:
     return make_run_environment(settings)
 
 
+# --- a real SMTP server ------------------------------------------------------------------
+
+SMTP_USERNAME = "intact-mailer"
+SMTP_PASSWORD = "mail-secret-for-tests"  # noqa: S105 - the test server's own
+# Recipients at this domain are refused by the test server ("550 No such user").
+REFUSED_DOMAIN = "refused.example"
+
+
+@dataclass
+class ReceivedMail:
+    """One message as the SMTP server received it: the envelope and the parsed message."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+    message: "email.message.EmailMessage"
+
+
+class SmtpMailbox:
+    """aiosmtpd's handler: keeps what arrives, refuses REFUSED_DOMAIN, checks the test login."""
+
+    def __init__(self):
+        self.received: list[ReceivedMail] = []
+        self.logins: list[str] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address.endswith("@" + REFUSED_DOMAIN):
+            return "550 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        raw = envelope.original_content or envelope.content
+        parsed = email.message_from_bytes(raw, policy=email.policy.default)
+        self.received.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), raw, parsed))
+        return "250 Message accepted"
+
+    def authenticate(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        good = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login == SMTP_USERNAME.encode()
+            and auth_data.password == SMTP_PASSWORD.encode()
+        )
+        if good:
+            self.logins.append(SMTP_USERNAME)
+        # handled=False: aiosmtpd answers the refusal itself (535).
+        return AuthResult(success=good, handled=False)
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    """An aiosmtpd SMTP server on a free loopback port, for the whole session (no TLS; AUTH
+    PLAIN and LOGIN allowed without it). Tests use `smtp`, which empties its mailbox first."""
+    from aiosmtpd.controller import Controller
+
+    class LoopbackController(Controller):
+        # Bound to port 0: the system picks a free port, read back before the readiness check.
+        def _trigger_server(self):
+            self.port = self.server.sockets[0].getsockname()[1]
+            super()._trigger_server()
+
+    mailbox = SmtpMailbox()
+    controller = LoopbackController(
+        mailbox,
+        hostname="127.0.0.1",
+        port=0,
+        authenticator=mailbox.authenticate,
+        auth_require_tls=False,
+    )
+    controller.start()
+    try:
+        yield controller
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp(smtp_server):
+    """The session's SMTP server with an empty mailbox: `.handler.received`, `.port`."""
+    smtp_server.handler.received.clear()
+    smtp_server.handler.logins.clear()
+    return smtp_server
+
+
 # --- the browser ---------------------------------------------------------------------------
 
 # Debian's Chromium (.ci/run installs it). Without --disable-background-networking it keeps
@@ -631,9 +722,13 @@ def chromium_dump_dom(url: str, *extra_args: str, budget_ms: int = 5000, timeout
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def chromium():
-    """One headless Chromium per test module, driven by Playwright."""
+    """One headless Chromium for the whole run, driven by Playwright.
+
+    Started by the first test that asks for it (a second start costs seconds on a busy machine);
+    tests never share state through it: each opens its own context (page_at).
+    """
     playwright_api = pytest.importorskip("playwright.sync_api")
     require_chromium()
     with playwright_api.sync_playwright() as playwright:
@@ -642,27 +737,33 @@ def chromium():
         browser.close()
 
 
+def open_recording_page(chromium, viewport, bypass_csp=False):
+    """A page of this size in a context of its own, recording errors in `page.errors`.
+
+    bypass_csp: only for injecting axe-core (assert_accessible); the app's CSP stays on.
+    The caller closes `page.context`.
+    """
+    context = chromium.new_context(viewport=viewport, accept_downloads=True, bypass_csp=bypass_csp)
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.on("console", lambda message: _record_console_error(page, message))
+    page.set_default_timeout(10_000)
+    return page
+
+
 @pytest.fixture
 def page_at(chromium):
     """A fresh browser page of a given size that records console errors; closed afterwards."""
-    contexts = []
+    pages = []
 
     def open_page(viewport, bypass_csp=False):
-        # bypass_csp: only for injecting axe-core (assert_accessible); the app's CSP stays on.
-        context = chromium.new_context(
-            viewport=viewport, accept_downloads=True, bypass_csp=bypass_csp
-        )
-        contexts.append(context)
-        page = context.new_page()
-        page.errors = []
-        page.on("pageerror", lambda error: page.errors.append(str(error)))
-        page.on("console", lambda message: _record_console_error(page, message))
-        page.set_default_timeout(10_000)
-        return page
+        pages.append(open_recording_page(chromium, viewport, bypass_csp))
+        return pages[-1]
 
     yield open_page
-    for context in contexts:
-        context.close()
+    for page in pages:
+        page.context.close()
 
 
 def _record_console_error(page, message) -> None:

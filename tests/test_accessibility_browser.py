@@ -49,8 +49,14 @@ def pages():
     return dashboard_pages()
 
 
+@pytest.fixture(scope="module")
+def is_page():
+    """Whether each path answers an HTML page (not a download): asked once, for both widths."""
+    return {}
+
+
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
-def test_every_dashboard_page_passes_axe(seeded_server, page_at, pages, viewport):
+def test_every_dashboard_page_passes_axe(seeded_server, page_at, pages, is_page, viewport):
     page = page_at(viewport, bypass_csp=True)
     page.goto(f"{seeded_server}/admin/login")
     assert_accessible(page, "the login page")
@@ -60,8 +66,10 @@ def test_every_dashboard_page_passes_axe(seeded_server, page_at, pages, viewport
     submit_login(page, TEST_PASSWORD)
     checked = 0
     for path in pages:
-        answer = page.request.get(f"{seeded_server}{path}")
-        if not answer.headers.get("content-type", "").startswith("text/html"):
+        if path not in is_page:
+            answer = page.request.get(f"{seeded_server}{path}")
+            is_page[path] = answer.headers.get("content-type", "").startswith("text/html")
+        if not is_page[path]:
             continue  # a download (CSV, ZIP), not a page
         page.goto(f"{seeded_server}{path}")
         assert_accessible(page, path)

@@ -145,8 +145,12 @@ def test_gunicorn_runs_one_worker_on_the_embedded_store(tmp_path):
 
 
 def test_gunicorn_runs_web_concurrency_workers_on_mongodb(tmp_path):
+    # Nothing listens on port 9: the shortest timeout lets the app give up on it soonest.
     workers = _gunicorn_workers(
-        tmp_path, DB_CONNECTION_STR="mongodb://127.0.0.1:9/", WEB_CONCURRENCY="5"
+        tmp_path,
+        DB_CONNECTION_STR="mongodb://127.0.0.1:9/",
+        DB_TIMEOUT_MS="1000",
+        WEB_CONCURRENCY="5",
     )
     assert workers == {"workers": "5", "worker_class": "gevent"}
 

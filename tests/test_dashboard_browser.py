@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import LAPTOP, PHONE, shoot, submit_login
+from conftest import LAPTOP, PHONE, open_recording_page, shoot, submit_login
 
 pytestmark = pytest.mark.browser
 
@@ -127,6 +127,19 @@ def test_an_expired_session_sends_htmx_to_the_login_page(seeded_server, page_at)
     page.wait_for_url(re.compile(r"/admin/progress"))
 
 
+@pytest.fixture(scope="module")
+def phone_page(seeded_server, chromium):
+    """A phone-sized page logged in once for the pages that only read (a login costs seconds)."""
+    page = open_recording_page(chromium, PHONE)
+    page.goto(f"{seeded_server}/admin/login")
+    shoot(page, "phone-01-login")
+    submit_login(page)
+    page.wait_for_url(re.compile(r"/admin/$"))
+    assert page.errors == []
+    yield page
+    page.context.close()
+
+
 @pytest.mark.parametrize(
     ("name", "path"),
     [
@@ -139,12 +152,9 @@ def test_an_expired_session_sends_htmx_to_the_login_page(seeded_server, page_at)
         ("downloads", "/admin/downloads"),
     ],
 )
-def test_pages_fit_a_phone(seeded_server, page_at, name, path):
-    page = page_at(PHONE)
-    page.goto(f"{seeded_server}/admin/login")
-    shoot(page, "phone-01-login")
-    submit_login(page)
-    page.wait_for_url(re.compile(r"/admin/$"))
+def test_pages_fit_a_phone(seeded_server, phone_page, name, path):
+    page = phone_page
+    page.errors.clear()
     page.goto(f"{seeded_server}{path}")
     shoot(page, f"phone-{name}")
     # Only the tables scroll sideways (inside their own box); the page itself never does.

@@ -19,7 +19,8 @@ from intact import create_app, db, quarantine
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     environment = seeded_store_environment(tmp_path_factory.mktemp("edges") / "data")
-    environment.update(RATELIMIT_ENABLED="0", LOG_LEVEL="WARNING")
+    # TRUSTED_PROXIES=0 (its default) said here: the forwarded-header test reads this server.
+    environment.update(RATELIMIT_ENABLED="0", LOG_LEVEL="WARNING", TRUSTED_PROXIES="0")
     with Gunicorn(environment) as running:
         yield running
 
@@ -120,18 +121,27 @@ def test_log_level_warning_still_prints_where_the_app_is_and_how_to_log_in(tmp_p
     assert "Admin password: gunicorn-admin-password" in running.output
 
 
-@pytest.mark.parametrize(("trusted", "believed"), [("0", False), ("1", True)])
-def test_forwarded_proto_is_believed_only_with_trusted_proxies(tmp_path, trusted, believed):
-    environment = seeded_store_environment(tmp_path / "data")
-    environment.update(TRUSTED_PROXIES=trusted, LOG_LEVEL="WARNING")
+def assert_forwarded_proto_believed(running, believed: bool) -> None:
+    """A forged X-Forwarded-Proto from loopback makes the answer HTTPS-only iff `believed`."""
     forged = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
-    with Gunicorn(environment) as running:
-        status, headers, _ = raw_request(running, "GET", "/admin/login", forged)
+    status, headers, _ = raw_request(running, "GET", "/admin/login", forged)
     assert status == 200
     cookie = headers["Set-Cookie"]
     # From loopback too: gunicorn's own default would have believed X-Forwarded-Proto there.
     assert ("Strict-Transport-Security" in headers) is believed
     assert ("; Secure" in cookie) is believed
+
+
+def test_forwarded_proto_is_not_believed_without_trusted_proxies(server):
+    assert server.environment["TRUSTED_PROXIES"] == "0"
+    assert_forwarded_proto_believed(server, believed=False)
+
+
+def test_forwarded_proto_is_believed_from_a_trusted_proxy(tmp_path):
+    environment = seeded_store_environment(tmp_path / "data")
+    environment.update(TRUSTED_PROXIES="1", LOG_LEVEL="WARNING")
+    with Gunicorn(environment) as running:
+        assert_forwarded_proto_believed(running, believed=True)
 
 
 def test_an_in_memory_database_under_gunicorn_is_one_database(tmp_path):
