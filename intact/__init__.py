@@ -36,6 +36,7 @@ def create_app(test_config=None):
         logs,
         participants,
         ratelimit,
+        reminders,
         request_body,
         request_stream,
         security_headers,
@@ -75,5 +76,6 @@ def create_app(test_config=None):
     admin.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
+    reminders.init_app(app)
     log.debug("app ready on %s", db.describe(settings))
     return app

@@ -60,6 +60,8 @@ LINK_REISSUED = "link_reissued"
 PARTICIPANT_WITHDRAWN = "participant_withdrawn"
 PARTICIPANT_ERASED = "participant_erased"
 REFUSED_ACCEPTED = "refused_submission_accepted"
+REMINDERS_CHANGED = "reminders_changed"
+REMINDERS_SENT = "reminders_sent"
 
 # Every action, with what it means, for people reading the log (the dashboard's filter).
 ACTIONS = {
@@ -93,6 +95,8 @@ ACTIONS = {
     PARTICIPANT_WITHDRAWN: "Participant withdrawn",
     PARTICIPANT_ERASED: "Participant erased (all their data deleted)",
     REFUSED_ACCEPTED: "Refused submission accepted into the data",
+    REMINDERS_CHANGED: "Reminder e-mails switched on or off (My account)",
+    REMINDERS_SENT: "Reminder e-mails sent (flask reminders send)",
 }
 # What `count` counts, per action: (one, many). Actions not listed carry no count.
 COUNT_UNITS = {
@@ -104,6 +108,7 @@ COUNT_UNITS = {
     STUDIES_ADDED: ("study", "studies"),
     PARTICIPANT_WITHDRAWN: ("study", "studies"),
     PARTICIPANT_ERASED: ("document", "documents"),
+    REMINDERS_SENT: ("e-mail", "e-mails"),
 }
 CSV_COLUMNS = ("time", "action", "who", "client", "count", "count_unit", "details")
 

@@ -4,6 +4,7 @@ The names of the original FastAPI backend are kept so that an existing deploymen
 environment works unchanged.
 """
 
+import email.utils
 import json
 import os
 import re
@@ -105,6 +106,27 @@ def _schedule_days(name, value, default):
     return tuple(days)
 
 
+def _public_url(name, value, default):
+    """The dashboard's address as people open it: http(s)://host[:port][/prefix], no trailing /."""
+    text = _text(value, default).rstrip("/")
+    if text and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", text):
+        raise ConfigError(
+            f"{name} must be the address people open, such as https://intact.example.org, "
+            f"got {text!r}"
+        )
+    return text
+
+
+def _mail_address(name, value, default):
+    """'INTACT <intact@example.org>' or 'intact@example.org'; '' when unset."""
+    text = _text(value, default)
+    if text and "@" not in email.utils.parseaddr(text)[1]:
+        raise ConfigError(
+            f"{name} must be an e-mail address such as 'INTACT <intact@example.org>', got {text!r}"
+        )
+    return text
+
+
 def _reference_file(name, value, default):
     # Read now, so a broken file stops the app at start-up with its line, not a page later.
     from intact.reliable_change import reference  # noqa: PLC0415 - config loads before the app
@@ -179,6 +201,16 @@ _SETTINGS = {
     "RCI_CONFIDENCE_LEVEL": (_percent, 90.0),
     "RCI_MIN_PAIRS": (lambda n, v, d: _integer(n, v, d, minimum=3), 30),
     "RCI_REFERENCE_FILE": (_reference_file, ""),
+    # The dashboard's address as people open it, for links outside the browser (reminder
+    # e-mails, `flask users` password links). Empty: http://HOST:PORT.
+    "PUBLIC_URL": (_public_url, ""),
+    # Outgoing mail for reminders (intact/reminders/): unset SMTP_HOST means no mail is sent.
+    "SMTP_HOST": (lambda n, v, d: _text(v, d), ""),
+    "SMTP_PORT": (lambda n, v, d: _integer(n, v, d, minimum=1), 587),
+    "SMTP_USERNAME": (lambda n, v, d: _text(v, d), ""),
+    "SMTP_PASSWORD": (lambda n, v, d: "" if v is None else str(v), ""),
+    "SMTP_STARTTLS": (_flag, True),
+    "MAIL_FROM": (_mail_address, ""),
     # Reverse proxies in front of the app whose X-Forwarded-For / -Proto are believed (0: none).
     "TRUSTED_PROXIES": (_integer, 0),
     # Rate limits per client address; only failures count (see intact/ratelimit.py).
@@ -229,6 +261,12 @@ def from_environ(environ: Mapping) -> dict:
             "value, e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`), got "
             f"{len(settings['PSEUDONYM_KEY'])}"
         )
+    if settings["SMTP_PORT"] > 65535:
+        raise ConfigError(
+            f"SMTP_PORT must be a port number up to 65535, got {settings['SMTP_PORT']}"
+        )
+    if bool(settings["SMTP_USERNAME"]) != bool(settings["SMTP_PASSWORD"]):
+        raise ConfigError("SMTP_USERNAME and SMTP_PASSWORD go together: set both, or neither")
     if settings["RT_MIN_MS"] >= settings["RT_MAX_MS"]:
         raise ConfigError(
             f"RT_MIN_MS ({settings['RT_MIN_MS']}) must be below RT_MAX_MS ({settings['RT_MAX_MS']})"
@@ -298,6 +336,11 @@ def _read_or_create(path: Path, fresh: dict) -> dict:
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         json.dump(fresh, handle)
     return fresh
+
+
+def public_url(settings: Mapping) -> str:
+    """Where people open this server: PUBLIC_URL, else http://HOST:PORT (no trailing /)."""
+    return settings["PUBLIC_URL"] or f"http://{settings['HOST']}:{settings['PORT']}"
 
 
 def load(environ: Mapping) -> dict:

@@ -9,11 +9,14 @@ another test module. The sections, in order:
 - contract samples and stored documents: what the front-end posts, what the database holds;
 - the dashboard through the test client: the login form, htmx requests, a logged-in `admin`;
 - live servers: the app served from a thread, gunicorn as `make run` starts it;
+- a real SMTP server (aiosmtpd) for the reminder e-mails;
 - the browser: Debian's Chromium, driven directly or through Playwright, a seeded dashboard.
 """
 
 import contextlib
 import csv
+import email
+import email.policy
 import io
 import itertools
 import json
@@ -31,6 +34,7 @@ import urllib.error
 import urllib.request
 import uuid
 import zipfile
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -590,6 +594,92 @@ def seeded_store_environment(data_dir: Path) -> dict:
             {"study_id": GUNICORN_STUDY, "participant_id": "P001", "study_type": "baseline"}
         )
     return make_run_environment(settings)
+
+
+# --- a real SMTP server ------------------------------------------------------------------
+
+SMTP_USERNAME = "intact-mailer"
+SMTP_PASSWORD = "mail-secret-for-tests"  # noqa: S105 - the test server's own
+# Recipients at this domain are refused by the test server ("550 No such user").
+REFUSED_DOMAIN = "refused.example"
+
+
+@dataclass
+class ReceivedMail:
+    """One message as the SMTP server received it: the envelope and the parsed message."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+    message: "email.message.EmailMessage"
+
+
+class SmtpMailbox:
+    """aiosmtpd's handler: keeps what arrives, refuses REFUSED_DOMAIN, checks the test login."""
+
+    def __init__(self):
+        self.received: list[ReceivedMail] = []
+        self.logins: list[str] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address.endswith("@" + REFUSED_DOMAIN):
+            return "550 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        raw = envelope.original_content or envelope.content
+        parsed = email.message_from_bytes(raw, policy=email.policy.default)
+        self.received.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), raw, parsed))
+        return "250 Message accepted"
+
+    def authenticate(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        good = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login == SMTP_USERNAME.encode()
+            and auth_data.password == SMTP_PASSWORD.encode()
+        )
+        if good:
+            self.logins.append(SMTP_USERNAME)
+        # handled=False: aiosmtpd answers the refusal itself (535).
+        return AuthResult(success=good, handled=False)
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    """An aiosmtpd SMTP server on a free loopback port, for the whole session (no TLS; AUTH
+    PLAIN and LOGIN allowed without it). Tests use `smtp`, which empties its mailbox first."""
+    from aiosmtpd.controller import Controller
+
+    class LoopbackController(Controller):
+        # Bound to port 0: the system picks a free port, read back before the readiness check.
+        def _trigger_server(self):
+            self.port = self.server.sockets[0].getsockname()[1]
+            super()._trigger_server()
+
+    mailbox = SmtpMailbox()
+    controller = LoopbackController(
+        mailbox,
+        hostname="127.0.0.1",
+        port=0,
+        authenticator=mailbox.authenticate,
+        auth_require_tls=False,
+    )
+    controller.start()
+    try:
+        yield controller
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp(smtp_server):
+    """The session's SMTP server with an empty mailbox: `.handler.received`, `.port`."""
+    smtp_server.handler.received.clear()
+    smtp_server.handler.logins.clear()
+    return smtp_server
 
 
 # --- the browser ---------------------------------------------------------------------------

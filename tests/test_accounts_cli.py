@@ -28,6 +28,19 @@ def test_create_prints_a_one_time_link_that_sets_the_password(app, runner):
         assert users.authenticate("alice@example.org", STRONG).role == "admin"
 
 
+def test_links_start_with_public_url_unless_a_base_url_is_given(app_config):
+    from intact import create_app
+
+    app_config["PUBLIC_URL"] = "https://dashboard.example.org/intact/"
+    runner = create_app(app_config).test_cli_runner()
+    made = runner.invoke(args=["users", "create", "carol@example.org", "--role", "analyst"])
+    assert "https://dashboard.example.org/intact/admin/password/" in made.output
+    again = runner.invoke(
+        args=["users", "reset-link", "carol@example.org", "--base-url", "http://10.0.0.5:8000"]
+    )
+    assert "http://10.0.0.5:8000/admin/password/" in again.output
+
+
 def test_create_with_password_stdin_makes_no_link(app, runner):
     result = runner.invoke(
         args=["users", "create", "bob@example.org", "--role", "analyst", "--password-stdin"],

@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from intact import audit
+from intact import audit, config
 from intact.accounts import links, passwords, sessions, tokens, twofactor, users
 from intact.accounts.permissions import ROLES, TOKEN_SCOPES
 
@@ -32,9 +32,7 @@ def _account(email: str) -> users.Account:
 
 
 def _link_url(link: links.Link, base_url: str | None) -> str:
-    base = (base_url or f"http://{current_app.config['HOST']}:{current_app.config['PORT']}").rstrip(
-        "/"
-    )
+    base = (base_url or config.public_url(current_app.config)).rstrip("/")
     return f"{base}/admin/password/{link.key}"
 
 
@@ -44,7 +42,9 @@ def _print_link(link: links.Link, base_url: str | None) -> None:
     click.echo(_link_url(link, base_url))
 
 
-BASE_URL_HELP = "The server's address as people open it (default: http://HOST:PORT)."
+BASE_URL_HELP = (
+    "The server's address as people open it (default: PUBLIC_URL, else http://HOST:PORT)."
+)
 
 
 @users_cli.command("create")

@@ -3,8 +3,9 @@
 Documents in the `accounts` collection:
     {account_id, email, role, active, password_hash (argon2id, or None before the invite is
      used), created_at, created_by, password_changed_at, deactivated_at, two_factor (see
-     twofactor.py)}
-Nothing here sends e-mail: the address is only a name people recognise.
+     twofactor.py), reminders (bool: the daily digest of due follow-ups is wanted),
+     reminded_on ("YYYY-MM-DD", the UTC day the last digest was sent)}
+Nothing here sends e-mail: intact/reminders/ sends the digest to the accounts that opted in.
 """
 
 import re
@@ -60,6 +61,8 @@ class Account:
     two_factor: bool
     password_changed_at: datetime | None = None
     deactivated_at: datetime | None = None
+    reminders: bool = False
+    reminded_on: str | None = None
 
     @classmethod
     def from_document(cls, document: dict) -> "Account":
@@ -75,6 +78,8 @@ class Account:
             two_factor=bool((document.get("two_factor") or {}).get("confirmed_at")),
             password_changed_at=document.get("password_changed_at"),
             deactivated_at=document.get("deactivated_at"),
+            reminders=bool(document.get("reminders")),
+            reminded_on=document.get("reminded_on"),
         )
 
 
@@ -229,6 +234,32 @@ def reactivate(account_id: str) -> Account:
         {"account_id": account_id}, {"$set": {"active": True, "deactivated_at": None}}
     )
     return get(account_id)
+
+
+def set_reminders(account_id: str, wanted: bool) -> Account:
+    """Switch the account's daily reminder e-mail on or off; AccountNotFound."""
+    get(account_id)
+    _collection().update_one({"account_id": account_id}, {"$set": {"reminders": bool(wanted)}})
+    return get(account_id)
+
+
+def claim_reminder(account_id: str, day: str) -> bool:
+    """Record that `day`'s digest goes to the account, only if none went that day; True if so.
+
+    One conditional update: two `flask reminders send` running at once (a restarted scheduler)
+    cannot both send the same day's digest to the same person.
+    """
+    result = _collection().update_one(
+        {"account_id": account_id, "reminded_on": {"$ne": day}}, {"$set": {"reminded_on": day}}
+    )
+    return result.modified_count == 1
+
+
+def release_reminder(account_id: str, day: str, previous: str | None) -> None:
+    """Undo `claim_reminder` when the e-mail could not be sent, so a later run tries again."""
+    _collection().update_one(
+        {"account_id": account_id, "reminded_on": day}, {"$set": {"reminded_on": previous}}
+    )
 
 
 def update_two_factor(account_id: str, two_factor: dict | None) -> None:

@@ -1,4 +1,5 @@
-"""My account, for everyone logged in: password, two-factor login, sessions, API tokens.
+"""My account, for everyone logged in: password, two-factor login, reminder e-mails, sessions,
+API tokens.
 
 A secret made here (an API token, recovery codes) is shown once, in the answer to the form that
 made it, and never stored in a form the server can show again.
@@ -10,6 +11,8 @@ from intact import audit
 from intact.accounts import passwords, principal, sessions, tokens, twofactor, users
 from intact.accounts.permissions import ADMIN, TOKEN_SCOPES, Permission, requires
 from intact.admin import bp, pages
+from intact.participants import schedule
+from intact.reminders import digest_mail, mail
 
 
 def _me() -> principal.Principal:
@@ -46,10 +49,27 @@ def account_page(status: int = 200, **shown):
             else 0
         ),
         "two_factor_mandatory": bool(account) and _two_factor_mandatory(account),
+        **(_reminders_context() if account else {}),
         "errors": {},
         **shown,
     }
     return render_template("admin/account.html", **context), status
+
+
+def _reminders_context() -> dict:
+    """Today's digest as the reminder e-mail shows it, and whether this server can send mail."""
+    digest = schedule.due_digest()
+    try:
+        mail.SmtpSettings.from_config(current_app.config)
+        mail_problem = None
+    except mail.MailNotConfigured as missing:
+        mail_problem = str(missing)
+    return {
+        "digest": digest,
+        "sections": digest_mail.sections(digest),
+        "entry_label": digest_mail.entry_label,
+        "mail_problem": mail_problem,
+    }
 
 
 @bp.get("/account")
@@ -132,6 +152,21 @@ def two_factor_off():
     audit.record(audit.TWO_FACTOR_DISABLED)
     flash("Two-factor login is off.", "success")
     return pages.redirect_to(url_for(".my_account"))
+
+
+@bp.post("/account/reminders")
+@requires(Permission.OWN_ACCOUNT)
+def set_reminders():
+    """Switch your daily e-mail of due and overdue follow-ups on or off."""
+    account = _my_account()
+    wanted = request.form.get("reminders") == "on"
+    users.set_reminders(account.account_id, wanted)
+    audit.record(audit.REMINDERS_CHANGED, reminders="on" if wanted else "off")
+    if wanted:
+        flash(f"Reminder e-mails are on: the digest goes to {account.email} once a day.", "success")
+    else:
+        flash("Reminder e-mails are off.", "success")
+    return pages.redirect_to(url_for(".my_account") + "#reminders-title")
 
 
 @bp.post("/account/sessions/<session_ref>/end")
