@@ -298,7 +298,7 @@ def summary_csv(selection: exports.Selection | None = None) -> Iterator[bytes]:
 
 def _values(columns: Sequence[exports.Column], rows: Iterable[Mapping], convert) -> Iterator[list]:
     names = [column.name for column in columns]
-    return ([convert(row.get(name)) for name in names] for row in rows)
+    return ([*map(convert, map(row.get, names))] for row in rows)
 
 
 # Our units -> the export codebook's (type, unit, values).

@@ -7,10 +7,20 @@ window's edges, with hand-computed dates, are tests/test_schedule.py's.
 
 import csv
 import io
+import re
+import zipfile
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import HTMX, bearer, is_fragment, make_account, make_token, start_session
+from conftest import (
+    HTMX,
+    TEST_PASSWORD,
+    bearer,
+    is_fragment,
+    make_account,
+    make_token,
+    start_session,
+)
 
 from intact import audit, db
 from intact.testtypes import TEST_TYPES
@@ -321,3 +331,20 @@ def test_withdrawal_takes_a_participant_off_the_due_list_and_a_reissued_link_rep
     assert "in 3 days" in text
     rows = rows_of(admin.get("/admin/due.csv"))
     assert [(r["participant_id"], r["study_id"]) for r in rows] == [("P1", new["study_id"])]
+
+
+def test_a_deidentified_download_gives_due_dates_as_days_since_the_baseline(client, cohort):
+    # The form API with the admin password, as scripts download (see tests/test_deidentified.py).
+    response = client.post(
+        "/tests/zip-archive/download-file",
+        data={"password": TEST_PASSWORD, "deidentified": "true", "days_since_baseline": "true"},
+    )
+    assert response.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(response.data)) as files:
+        studies_csv = files.read("studies.csv").decode()
+    found = list(csv.DictReader(io.StringIO(studies_csv, newline="")))
+    assert "due_date" not in found[0]
+    # P1's baseline started 177 days ago at midnight UTC: follow-up 1 due 180 days after it.
+    due_days = sorted(row["due_date_days"] for row in found if row["due_date_days"])
+    assert "180.0" in due_days and "365.0" in due_days
+    assert not re.search(r"\b20\d\d-\d\d-\d\d\b", "".join(r["due_date_days"] for r in found))

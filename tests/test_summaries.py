@@ -163,7 +163,9 @@ def test_formula_like_participant_ids_are_neutralised_in_the_csv(app, make_study
 
 
 def test_csv_streams_in_chunks(app, make_study, monkeypatch):
-    monkeypatch.setattr(tables, "CHUNK_CHARS", 1)  # every row is a chunk of its own
+    # Every batch of rows is a chunk of its own, and every batch is one row.
+    monkeypatch.setattr(tables, "CHUNK_CHARS", 1)
+    monkeypatch.setattr(tables, "CSV_BATCH_ROWS", 1)
     for number in range(5):
         make_study(f"P{number}", "baseline", study_id=f"study{number}xx")
     with app.test_request_context():

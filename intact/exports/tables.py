@@ -11,6 +11,7 @@ import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 
 from flask import current_app
 from marshmallow import fields, validate
@@ -19,7 +20,7 @@ from intact import cooperative, db, progress, studies
 from intact.json_text import readable_json
 from intact.exports.selection import Selection
 from intact.participants import schedule
-from intact.spreadsheet_safety import neutralise
+from intact.spreadsheet_safety import FORMULA_TRIGGERS, neutralise
 from intact.testtypes import TEST_TYPES, UNCLASSIFIED
 from intact.timestamps import utc_iso
 
@@ -55,6 +56,10 @@ QUESTION_NUMBER = "question_number"
 RAW_RESULT = "result"
 # Text is encoded and handed on in pieces of about this many characters.
 CHUNK_CHARS = 64 * 1024
+# Rows written per csv.writer.writerows call, with a turn for other requests after each batch.
+# Measured on the 12,000-test ZIP: with 8 rows 99 % of the gaps between turns stay under 2 ms
+# (with 32, 1 % passed cooperative's 5 ms slice).
+CSV_BATCH_ROWS = 8
 
 
 # --- cells -------------------------------------------------------------------------------------
@@ -65,22 +70,20 @@ def as_is(value):
     return value
 
 
-# The cell of a value of exactly these types: looked up first, as this runs for every cell.
-_EXACT_TYPE_CELLS = {
-    int: as_is,
-    float: as_is,
-    # Text a spreadsheet could run as a formula gets a leading quote.
-    str: neutralise,
-    type(None): lambda value: "",
-    bool: lambda value: "true" if value else "false",
-}
-
-
 def cell(value):
     """One CSV cell: empty for missing, true/false, ISO timestamps, JSON for nested values."""
-    exact = _EXACT_TYPE_CELLS.get(type(value))
-    if exact is not None:
-        return exact(value)
+    kind = type(value)
+    # This runs for every cell (half a million in the 12,000-test ZIP): the exact types first,
+    # each without a lookup or a call. Text a spreadsheet could run as a formula gets a leading
+    # quote (`neutralise`, inlined).
+    if kind is str:
+        return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
+    if kind is int or kind is float:
+        return value
+    if value is None:
+        return ""
+    if kind is bool:
+        return "true" if value else "false"
     if isinstance(value, datetime):
         return utc_iso(value)
     if isinstance(value, int | float):
@@ -105,10 +108,12 @@ def csv_chunks(
     buffer = io.StringIO()
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     writer.writerow(map(neutralise, header))
-    for row in rows:
+    rows = iter(rows)
+    # writerows on a batch: one call for CSV_BATCH_ROWS rows rather than one per row.
+    while batch := list(islice(rows, CSV_BATCH_ROWS)):
+        writer.writerows(batch if cells else (map(neutralise, row) for row in batch))
         # Rows may come from memory (derived scores) rather than db.stream: a turn for others.
-        cooperative.pause()
-        writer.writerow(row if cells else map(neutralise, row))
+        cooperative.turn()
         if buffer.tell() >= CHUNK_CHARS:
             yield buffer.getvalue().encode()
             buffer.seek(0)
@@ -375,7 +380,7 @@ def result_rows(layout: ResultLayout, tests: Iterable[dict], convert: Callable) 
     known = TEST_TYPES.get(layout.test_type)
     answer_keys, submission_keys = layout.answer_keys, layout.submission_keys
     for test in tests:
-        fixed = [convert(test.get(column)) for column in TEST_COLUMNS]
+        fixed = [*map(convert, map(test.get, TEST_COLUMNS))]
         if submission_keys:
             extras = submission_extras(test)
             fixed_tail = [convert(extras.get(key)) for key in submission_keys]
@@ -394,12 +399,8 @@ def result_rows(layout: ResultLayout, tests: Iterable[dict], convert: Callable) 
         else:
             for number, answer in enumerate(result, start=1):
                 values = answer if isinstance(answer, dict) else {}
-                yield [
-                    *fixed,
-                    number,
-                    *[convert(values.get(key)) for key in answer_keys],
-                    *fixed_tail,
-                ]
+                # map rather than a comprehension: 60,000 answer rows in the 12,000-test ZIP.
+                yield [*fixed, number, *map(convert, map(values.get, answer_keys)), *fixed_tail]
 
 
 def result_table(test_type: str, selection: Selection | None = None, seen: dict | None = None):
