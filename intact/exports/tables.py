@@ -478,7 +478,7 @@ STUDY_COLUMN_DOCS = {
         "The study's run state when the file was made, as on the dashboard: not started (link "
         "not opened), opened (no test yet), in progress (some of the six tests), complete (all "
         "six), abandoned (opened or started, then no activity for ABANDONED_AFTER_DAYS days).",
-        {"values": "not_started | opened | in_progress | complete | abandoned"},
+        {"values": " | ".join(progress.STUDY_STATES)},
     ),
     "tests_received": (
         "How many of the six tests have arrived at least once.",
@@ -504,7 +504,7 @@ STUDY_COLUMN_DOCS = {
         "FOLLOWUP_WINDOW_DAYS of the due date), overdue (window passed, not complete), done "
         "(complete), unscheduled (no due date); empty for baselines, a withdrawn participant's "
         "follow-ups and deactivated links.",
-        {"values": "not_yet_due | due | overdue | done | unscheduled"},
+        {"values": " | ".join(schedule.SCHEDULE_STATES)},
     ),
     "withdrawn_at": (
         "When the participant withdrew (their links closed, their data kept); empty if not.",
