@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from intact import charts, db, exports, paging, scoring
+from intact.exports.result_spools import ResultSpools
 from intact.participants import followups
 from intact.reliable_change import formula, method, sources
 from intact.studies import ParticipantNotFound
@@ -110,12 +111,23 @@ class ScoresPass:
 
     SPOOL_BYTES = 1024 * 1024
 
-    def __init__(self, selection: exports.Selection, baseline_starts: bool = False):
+    def __init__(
+        self,
+        selection: exports.Selection,
+        baseline_starts: bool = False,
+        results: ResultSpools | None = None,
+    ):
         self.selection = selection
         self.fields_seen: dict[str, exports.FieldsSeen] | None = None
         self.baseline_starts: dict[str, object] | None = {} if baseline_starts else None
+        # Where each test of the window goes once its participant is scored (the ZIP's result
+        # tables, `ResultSpools`): after, so that a de-identified row can count days since the
+        # participant's baseline.
+        self.results = results
         self._spool = None
         self._touched: dict[str, set] = {}
+        self._unwritten: dict[str, list] = {}
+        self._tests_read = 0
 
     @property
     def done(self) -> bool:
@@ -129,15 +141,22 @@ class ScoresPass:
             raise RuntimeError("the scores pass has run already")
         seen: dict[str, exports.FieldsSeen] = {}
         selection = self.selection
+        # Every participant is read when the selection is not one participant's: the reliable
+        # change estimates are gathered on the way (their own pass would read everything again).
+        sample = sources.SampleCollector() if selection.participant_id is None else None
         tests = db.stream("tests", selection.up_to_end_query(), by="participant_id")
         groups = _summarised(selection.participants_query(), {}, self._observed(tests, seen))
         for participant in groups:
             participant_id = participant[0].participant_id
+            if sample is not None:
+                for studies in scoring.by_participant(participant):
+                    sample.add(studies)
             touched = self._touched.pop(participant_id, set())
             if self.baseline_starts is not None:
                 baseline = scoring.baseline_of(participant)
                 if baseline is not None and baseline.started_at is not None:
                     self.baseline_starts[participant_id] = baseline.started_at
+            self._write_results(participant_id if isinstance(participant_id, str) else "")
             listed = participant
             if selection.since is not None:
                 listed = [study for study in participant if study.study_id in touched]
@@ -151,7 +170,21 @@ class ScoresPass:
                 or touched & {row["baseline_study_id"], row["followup_study_id"]}
             ]
             yield participant, listed, changes
+        self._write_remaining_results()
+        if sample is not None:
+            sample.keep(self._tests_read)
         self.fields_seen = exports.finish_fields(seen)
+
+    def _write_results(self, key: str) -> None:
+        """Hand one participant's window tests (by `scoring` participant key) to `results`."""
+        if self.results is not None:
+            for test in self._unwritten.pop(key, ()):
+                self.results.add(test)
+
+    def _write_remaining_results(self) -> None:
+        """Hand the tests still waiting (their participant key matched no summary) on too."""
+        for key in list(self._unwritten):
+            self._write_results(key)
 
     def summary_rows(self) -> Iterator[dict]:
         """The summary table's rows; runs the pass, spooling the change rows for later."""
@@ -166,13 +199,16 @@ class ScoresPass:
     def _observed(self, tests: Iterable[dict], seen: dict) -> Iterator[dict]:
         """The tests, passed on as read, noting the field names and studies of the window's."""
         holds = self.selection.window.holds
+        unwritten = self._unwritten if self.results is not None else None
         for test in tests:
+            self._tests_read += 1
             if holds(test):
                 exports.note_fields(seen, test)
                 key = test.get("participant_id")
-                self._touched.setdefault(key if isinstance(key, str) else "", set()).add(
-                    test.get("study_id")
-                )
+                key = key if isinstance(key, str) else ""
+                self._touched.setdefault(key, set()).add(test.get("study_id"))
+                if unwritten is not None:
+                    unwritten.setdefault(key, []).append(test)
             yield test
 
     def run(self) -> None:

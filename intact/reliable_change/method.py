@@ -262,28 +262,30 @@ def columns_without_values(
     )
 
 
-def estimate(
-    participants: Iterable[list[scoring.StudySummary]],
-    columns: Iterable[str],
-    min_pairs: int,
-) -> dict[tuple[str, int], Parameters | Unavailable]:
-    """Sample parameters of these scores per follow-up number, in one pass over the participants.
+class Estimator:
+    """Sample parameters of some scores per follow-up number, fed one participant at a time.
 
-    `participants` yields each participant's summaries (`scoring.by_participant`). A pair is a
-    participant's value at their baseline (`scoring.baseline_of`) and at follow-up k, both present;
-    only six running sums per score and follow-up number are kept, whatever the number of pairs.
+    A pair is a participant's value at their baseline (`scoring.baseline_of`) and at follow-up
+    k, both present; only six running sums per score and follow-up number are kept
+    (`PairStatistics`), whatever the number of pairs, so a pass that reads every participant
+    for another reason (the ZIP's scores) can estimate on the way.
     """
-    by_test_type: dict[str, list[str]] = {}
-    for column in columns:
-        by_test_type.setdefault(scoring.score_test_type(column), []).append(column)
-    pairs: dict[tuple[str, int], PairStatistics] = {}
-    for studies in participants:
-        baseline = scoring.baseline_of(studies) if by_test_type else None
+
+    def __init__(self, columns: Iterable[str]):
+        self._by_test_type: dict[str, list[str]] = {}
+        for column in columns:
+            self._by_test_type.setdefault(scoring.score_test_type(column), []).append(column)
+        self._pairs: dict[tuple[str, int], PairStatistics] = {}
+
+    def add(self, studies: list[scoring.StudySummary]) -> None:
+        """Count one participant's pairs (`studies`: their summaries, `scoring.by_participant`)."""
+        baseline = scoring.baseline_of(studies) if self._by_test_type else None
         if baseline is None:
-            continue
+            return
+        pairs = self._pairs
         for followup in scoring.followups_of(studies):
             number = followup.followup_number
-            for test_type, scores in by_test_type.items():
+            for test_type, scores in self._by_test_type.items():
                 before, after = baseline.scored.get(test_type), followup.scored.get(test_type)
                 if before is None or after is None:
                     continue
@@ -294,7 +296,26 @@ def estimate(
                         if key not in pairs:
                             pairs[key] = PairStatistics()
                         pairs[key].add(x1, x2)
-    return {key: statistics.parameters(min_pairs) for key, statistics in pairs.items()}
+
+    def parameters(self, min_pairs: int) -> dict[tuple[str, int], Parameters | Unavailable]:
+        """{(score column, follow-up number): its parameters, or why there are none}."""
+        return {key: statistics.parameters(min_pairs) for key, statistics in self._pairs.items()}
+
+
+def estimate(
+    participants: Iterable[list[scoring.StudySummary]],
+    columns: Iterable[str],
+    min_pairs: int,
+) -> dict[tuple[str, int], Parameters | Unavailable]:
+    """Sample parameters of these scores per follow-up number, in one pass over the participants.
+
+    `participants` yields each participant's summaries (`scoring.by_participant`); see
+    `Estimator` for what makes a pair.
+    """
+    estimator = Estimator(columns)
+    for studies in participants:
+        estimator.add(studies)
+    return estimator.parameters(min_pairs)
 
 
 def _is_number(value) -> bool:
