@@ -19,47 +19,54 @@ from collections.abc import Callable, Iterable, Iterator
 from intact import exports, summaries, workbook
 from intact.exports import datapackage
 from intact.exports.deidentify import Deidentifier
+from intact.exports.result_spools import ResultSpools, unchanged
 from intact.timestamps import utc_iso
 
 CODEBOOK = "codebook"
 CODEBOOK_COLUMNS = ("file", "column", "type", "unit", "values", "description")
-# zlib's default level. Measured on bench/exports.py's 19 MB of CSV: level 1 took 2.81 s for
-# 1.27 MB, level 6 2.97 s for 1.03 MB, level 9 5.24 s for 0.94 MB (writing the CSV dominates).
-# Again at 1,000 participants (11.8 MB of CSV) once the CSV writing was cut: compressing alone
-# takes 0.04 s for 0.97 MB at level 1, 0.16 s for 0.80 MB at level 6; the whole ZIP's CPU time
-# (best of 5) was 1.64 s at level 1 and 1.63 s at level 6, inside the machine's noise: kept.
-ZIP_COMPRESSLEVEL = 6
+# zlib's fastest level. At 1,000 participants (11.8 MB of CSV), compressing takes 0.03 s of CPU
+# for 0.69 MB at level 1 against 0.13 s for 0.55 MB at level 6 (the default); once a test is
+# decoded once, that 0.1 s is a sixth of the ZIP's time, for a file a quarter larger.
+ZIP_COMPRESSLEVEL = 1
 FILE_CHUNK_BYTES = 64 * 1024
 
 
 def tables(
-    selection: exports.Selection | None = None, deidentifier: Deidentifier | None = None
+    selection: exports.Selection | None = None,
+    deidentifier: Deidentifier | None = None,
+    *,
+    results_in_pass: bool = False,
 ) -> Iterator[exports.Table]:
     """Every table of the ZIP and the workbook, in order, for the selection.
 
     summary (derived scores and flags per study), change (baseline → follow-up, with each
     change's reliable change index), reliable_change (the r, SD1 and practice behind each index),
-    studies, one per test type, unclassified (results of no known type). A generator: each result
-    table is made when the one before it has been written, once the scores pass has noted the
-    field names.
-    With a `deidentifier` (`deidentifier_for`), every table comes de-identified.
+    studies, one per test type, unclassified (results of no known type). A generator: each table
+    is made when the one before it has been written, once the scores pass has noted the field
+    names. With a `deidentifier` (`deidentifier_for`), every table comes de-identified.
+
+    `results_in_pass` (the ZIP): the result tables' CSV rows are written while the scores pass
+    reads each test (`ResultSpools`), so that a test is read and decoded once, not twice; their
+    rows then come grouped by participant. Tables from here are written by `csv()` only.
     """
     selection = selection or exports.Selection()
-    scores = summaries.ScoresPass(selection, baseline_starts=selection.days_since_baseline)
+    shown = unchanged if deidentifier is None else deidentifier.table
+    results = ResultSpools(selection, shown) if results_in_pass else None
+    scores = summaries.ScoresPass(
+        selection, baseline_starts=selection.days_since_baseline, results=results
+    )
     if deidentifier is not None and deidentifier.days_since_baseline:
         deidentifier.baseline_starts = scores.baseline_starts
-    made = _made(selection, scores)
-    yield from made if deidentifier is None else map(deidentifier.table, made)
-
-
-def _made(selection: exports.Selection, scores) -> Iterator[exports.Table]:
-    yield summaries.summary_table(scores)
-    yield summaries.change_table(scores)
-    yield summaries.reliable_change_table()
-    yield exports.studies_table(selection)
+    yield shown(summaries.summary_table(scores))
+    yield shown(summaries.change_table(scores))
+    yield shown(summaries.reliable_change_table())
+    yield shown(exports.studies_table(selection))
     scores.run()  # normally done already: the summary table was written
+    if results is not None:
+        yield from results.tables(scores.fields_seen)
+        return
     for test_type in exports.EXPORTABLE_TEST_TYPES:
-        yield exports.result_table(test_type, selection, scores.fields_seen)
+        yield shown(exports.result_table(test_type, selection, scores.fields_seen))
 
 
 def deidentifier_for(
@@ -126,7 +133,7 @@ def zip_archive(selection: exports.Selection | None = None) -> Iterator[bytes]:
     selection = selection or exports.Selection()
     deidentifier = deidentifier_for(selection, run_pass=False)
     return zip_of(
-        tables(selection, deidentifier),
+        tables(selection, deidentifier, results_in_pass=True),
         notes_of(selection, deidentifier),
         created=utc_iso(selection.window.until),
     )

@@ -11,7 +11,7 @@ import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import islice
+from itertools import chain, islice
 
 from flask import current_app
 from marshmallow import fields, validate
@@ -94,6 +94,14 @@ def cell(value):
     return neutralise(str(value))
 
 
+LINE_END = "\r\n"
+
+
+def csv_writer(buffer):
+    """The one CSV dialect of every download: every field quoted, CRLF line ends (RFC 4180)."""
+    return csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator=LINE_END)
+
+
 def csv_chunks(
     header: Iterable[str], rows: Iterable[Iterable], *, cells: bool = False
 ) -> Iterator[bytes]:
@@ -106,7 +114,7 @@ def csv_chunks(
     is not done twice: on the 12,000-test ZIP that second pass was 1.2 million calls.
     """
     buffer = io.StringIO()
-    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer = csv_writer(buffer)
     writer.writerow(map(neutralise, header))
     rows = iter(rows)
     # writerows on a batch: one call for CSV_BATCH_ROWS rows rather than one per row.
@@ -164,9 +172,15 @@ class Table:
         """The column names, in order."""
         return tuple(column.name for column in self.columns)
 
+    # The CSV rows written already (bytes, without the header), when something wrote them while
+    # reading for another purpose (intact/exports/result_spools.py); None: rows() makes them.
+    written: Callable[[], Iterable[bytes]] | None = None
+
     def csv(self) -> Iterator[bytes]:
         """The table as CSV (see `csv_chunks`), read from the database as it is written."""
-        return csv_chunks(self.header, self.rows(cell), cells=True)
+        if self.written is None:
+            return csv_chunks(self.header, self.rows(cell), cells=True)
+        return chain(csv_chunks(self.header, ()), self.written())
 
 
 def _described(name: str, docs: dict) -> Column:
@@ -377,30 +391,53 @@ def result_rows(layout: ResultLayout, tests: Iterable[dict], convert: Callable) 
     Each value is passed through `convert` (see `Table`); a test's own columns once per test,
     not on each of its answer rows (the CSV writes 64,000 rows for 12,000 tests).
     """
+    for own, rests in result_parts(layout, tests, convert):
+        for rest in rests:
+            yield [*own, *rest]
+
+
+def result_parts(
+    layout: ResultLayout, tests: Iterable[dict], convert: Callable
+) -> Iterator[tuple[list, list[list]]]:
+    """Per test: (its own columns' values, `TEST_COLUMNS`; the rest of each of its rows).
+
+    A row of the table is the test's own values followed by one of the rests: its answer's
+    number and values (list types), its result's values, or its whole result (unclassified),
+    then the submission's extra fields.
+    """
     known = TEST_TYPES.get(layout.test_type)
     answer_keys, submission_keys = layout.answer_keys, layout.submission_keys
     for test in tests:
-        fixed = [*map(convert, map(test.get, TEST_COLUMNS))]
+        own = [*map(convert, map(test.get, TEST_COLUMNS))]
         if submission_keys:
             extras = submission_extras(test)
-            fixed_tail = [convert(extras.get(key)) for key in submission_keys]
+            tail = [convert(extras.get(key)) for key in submission_keys]
         else:
-            fixed_tail = []
+            tail = []
         result = test.get("result")
         if known is None:
-            yield [*fixed, convert(result), *fixed_tail]
+            yield own, [[convert(result), *tail]]
         elif not known.is_list:
             answer = result if isinstance(result, dict) else {}
-            yield [*fixed, *[convert(answer.get(key)) for key in answer_keys], *fixed_tail]
+            yield own, [[*[convert(answer.get(key)) for key in answer_keys], *tail]]
         elif not result:
             # A typed test without answers still shows up, with its answer columns empty.
             empty = convert(None)
-            yield [*fixed, empty, *[empty for _ in answer_keys], *fixed_tail]
+            yield own, [[empty, *[empty for _ in answer_keys], *tail]]
         else:
-            for number, answer in enumerate(result, start=1):
-                values = answer if isinstance(answer, dict) else {}
-                # map rather than a comprehension: 60,000 answer rows in the 12,000-test ZIP.
-                yield [*fixed, number, *map(convert, map(values.get, answer_keys)), *fixed_tail]
+            # map inside one comprehension: 64,000 answer rows in the 12,000-test ZIP.
+            yield own, [
+                [number, *map(convert, map(_answer_get(answer), answer_keys)), *tail]
+                for number, answer in enumerate(result, start=1)
+            ]
+
+
+def _answer_get(answer):
+    """`answer.get`, or that of an empty answer when the stored answer is not an object."""
+    return answer.get if isinstance(answer, dict) else _NO_ANSWER.get
+
+
+_NO_ANSWER: dict = {}
 
 
 def result_table(test_type: str, selection: Selection | None = None, seen: dict | None = None):
@@ -427,17 +464,22 @@ def result_table(test_type: str, selection: Selection | None = None, seen: dict 
         query["test_type"] = {"$in": unknown}
         layout = result_layout(UNCLASSIFIED, merged)
 
-    def rows(convert):
+    def read():
         if query["test_type"] == {"$in": []}:
-            return iter(())  # the scan found no such test: nothing to read
-        return result_rows(layout, db.stream("tests", query), convert)
+            return ()  # the scan found no such test: nothing to read
+        return db.stream("tests", query)
 
+    return table_of_results(layout, read)
+
+
+def table_of_results(layout: ResultLayout, read: Callable[[], Iterable[dict]]) -> Table:
+    """The result table of this layout whose rows come from the test documents `read()` gives."""
     known = TEST_TYPES.get(layout.test_type)
     key = ("test_id", QUESTION_NUMBER) if known is not None and known.is_list else ("test_id",)
     return Table(
         layout.test_type,
         layout.columns,
-        rows,
+        lambda convert: result_rows(layout, read(), convert),
         primary_key=key,
         foreign_keys=(("study_id", "studies", "study_id"),),
     )
