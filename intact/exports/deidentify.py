@@ -5,8 +5,9 @@ What happens to each kind of column (the codebook of a de-identified download li
 - participant ids become keyed pseudonyms (`participant_pseudonym`, intact/pseudonyms.py): stable
   across downloads, so a baseline and its follow-ups still link up;
 - study ids are credentials (the last part of a participant's link): they become study
-  pseudonyms (`study_pseudonym`; a reissued link's `replaces`, `replaces_study_pseudonym`), and the links (`url`) and batch ids are removed; a study is
-  told by its participant's pseudonym, its type and its follow-up number;
+  pseudonyms (`study_pseudonym`; a reissued link's `replaces`, `replaces_study_pseudonym`), and
+  the links (`url`) and batch ids are removed; a study is told by its participant's pseudonym,
+  its type and its follow-up number;
 - test ids become test pseudonyms (the id holds its creation time);
 - `device_info` (the whole user-agent string) becomes `browser` and `operating_system`
   families (intact/user_agents.py);
@@ -148,6 +149,7 @@ class Deidentifier:
 
     def _days(self, index: int) -> Callable:
         """Days since the baseline of a timestamp, or of a date (YYYY-MM-DD: its midnight UTC)."""
+
         def convert(row, owner):
             moment, start = row[index], self.baseline_starts.get(owner)
             if isinstance(moment, str) and moment:
