@@ -204,9 +204,7 @@ def studies_table(selection: Selection | None = None, batch_id: str | None = Non
 
     def read():
         if selection.since is None:
-            # Everyone's (the usual download): the decoded documents of the last such read are
-            # kept, as for the dashboard's pages; the rows below copy them, never change them.
-            return db.stream("studies", query, reuse_decoded=not query)
+            return db.stream("studies", query)
         return _studies_in_window(selection, query)
 
     return _studies_table(read)
