@@ -102,7 +102,10 @@ class ScoresPass:
     meanwhile to a spool (memory up to `SPOOL_BYTES`, then an anonymous temporary file), read back
     when the change table is written after it: one scoring of every test serves both tables, and
     memory stays flat. The same pass notes the field names of the window's tests (the result
-    tables' extra columns, `fields_seen`) and, when asked for, each participant's baseline start.
+    tables' extra columns, `fields_seen`), gathers the reliable change estimates when it reads
+    every participant (`sources.SampleCollector`), and, when asked for, keeps each participant's
+    baseline start and hands each window test to `results` (the ZIP's result tables, so that a
+    test is decoded once) once its participant is scored.
 
     With a window that starts at `since`, a study is in the tables when it received a test in the
     window, and its scores come from all its tests received before the window's end (never half

@@ -7,9 +7,11 @@ from the database while the file is written, one document at a time: memory stay
 the data size.
 
 The derived scores come first: one pass over every test, grouped by participant, scores them for
-summary and change and notes the field names that the result tables' extra columns need
-(`summaries.ScoresPass`), so each test is read twice in all (scores, then its own table), not
-four times. Their columns are known only after that pass, so the codebook comes last.
+summary and change, gathers the reliable change estimates and notes the field names that the
+result tables' extra columns need (`summaries.ScoresPass`). In the ZIP the same pass also writes
+each test's rows into its result table's spool (`result_spools.ResultSpools`), so each test is
+read and decoded once; the workbook reads each type's tests again (twice in all). Columns are
+known only after that pass, so the codebook comes last.
 """
 
 import tempfile

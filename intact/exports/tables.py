@@ -446,9 +446,10 @@ _NO_ANSWER: dict = {}
 def result_table(test_type: str, selection: Selection | None = None, seen: dict | None = None):
     """The table of one test type's results (or of unclassified ones) in the selection.
 
-    `seen` is the field names of the selection's tests (`scan_fields`, or the ZIP's scores pass,
-    which notes them while scoring); without it, this type's tests are scanned first. Its rows
-    are the tests received in the window, in the order they were stored.
+    `seen` is the field names of the selection's tests (`scan_fields`, or the scores pass of the
+    ZIP and the workbook, which notes them while scoring); without it, this type's tests are
+    scanned first. Its rows are the tests received in the window, in the order they were stored
+    (in the ZIP, where the scores pass writes them, grouped by participant).
     """
     selection = selection or Selection()
     if seen is None:
