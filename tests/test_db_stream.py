@@ -160,6 +160,31 @@ def test_stream_by_a_field_groups_in_ascending_order_oldest_first_within(store_c
         assert [d["test_id"] for d in narrowed] == ["t5", "t1", "t4"]
 
 
+def test_embedded_stream_by_puts_every_value_other_than_one_text_first(app_config):
+    """A number, a list of several values, null or no value: first, in stored order, however the
+    query narrows (a list of one text is under that text, as MongoDB sorts it)."""
+    app_config["DB_CONNECTION_STR"] = ""
+    app = create_app(app_config)
+    values = ["P2", ["P1", "P3"], "P1", 5, None, "P2", ["P4"], "MISSING", "P1", 2.5]
+    with app.app_context():
+        db.tests().insert_many(
+            [
+                {
+                    "test_id": f"t{i}",
+                    "fingerprint": f"f{i}",
+                    "study_id": f"s{i % 2}",
+                    "test_type": "delayed_recall",
+                    **({} if value == "MISSING" else {"participant_id": value}),
+                }
+                for i, value in enumerate(values)
+            ]
+        )
+        streamed = [d["test_id"] for d in db.stream("tests", by="participant_id")]
+        assert streamed == ["t1", "t3", "t4", "t7", "t9", "t2", "t8", "t0", "t5", "t6"]
+        narrowed = db.stream("tests", {"study_id": "s1"}, by="participant_id")
+        assert [d["test_id"] for d in narrowed] == ["t1", "t3", "t7", "t9", "t5"]
+
+
 def test_stream_of_what_arrived_since_a_moment(store_config):
     app = create_app(store_config)
     _insert_interleaved(app)
