@@ -185,6 +185,40 @@ def test_embedded_stream_by_puts_every_value_other_than_one_text_first(app_confi
         assert [d["test_id"] for d in narrowed] == ["t1", "t3", "t7", "t9", "t5"]
 
 
+def test_embedded_stream_by_keeps_stored_order_after_changes(app_config):
+    """Within a group, the order of find(): after updates, deletes and an _id inserted again,
+    made by this process after its index was built, and for a group too large for one fetch."""
+    app_config["DB_CONNECTION_STR"] = ""
+    app = create_app(app_config)
+    owners = ["P1", "P2", "P1", "P3", "P2", "P1", "P3", "P1"]
+    with app.app_context():
+        tests = db.tests()
+        tests.insert_many(
+            [
+                {"test_id": f"t{i}", "fingerprint": f"f{i}", "participant_id": who}
+                for i, who in enumerate(owners)
+            ]
+        )
+        tests.find_one({"test_id": ""})  # litemongo builds its index now, before the changes
+        tests.update_one({"test_id": "t2"}, {"$set": {"participant_id": "P2"}})
+        again = tests.find_one({"test_id": "t0"})
+        tests.delete_one({"test_id": "t0"})
+        tests.insert_one(again)
+        tests.delete_one({"test_id": "t5"})
+        tests.insert_many(
+            [
+                {"test_id": f"u{i}", "fingerprint": f"g{i}", "participant_id": f"P{i % 2 + 1}"}
+                for i in range(db._ROWS_PER_FETCH * 2 + 3)
+            ]
+        )
+        expected = [
+            d["test_id"] for who in ("P1", "P2", "P3") for d in tests.find({"participant_id": who})
+        ]
+        streamed = [d["test_id"] for d in db.stream("tests", by="participant_id")]
+    assert streamed == expected
+    assert expected[:3] == ["t7", "t0", "u0"]
+
+
 def test_stream_of_what_arrived_since_a_moment(store_config):
     app = create_app(store_config)
     _insert_interleaved(app)
