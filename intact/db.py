@@ -11,6 +11,7 @@ it got.
 """
 
 import logging
+import operator
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -344,7 +345,7 @@ class _DecodedCache:
 
     def read(self, raws):
         """Yield the matching documents of these raw ones, decoding only the ones not seen."""
-        matches = _matcher(self.query)
+        matches = _matcher(self.query) if self.query else None
         seen = {}
         for raw in raws:
             if raw in self.documents:
@@ -352,7 +353,8 @@ class _DecodedCache:
             else:
                 decoded = bson.decode(raw, codec_options=_EMBEDDED_CODEC)
                 # None: the document does not match the query.
-                document = _only(decoded, self.fields) if matches(decoded) else None
+                matched = matches is None or matches(decoded)
+                document = _only(decoded, self.fields) if matched else None
             seen[raw] = document
             if document is not None:
                 yield document
@@ -361,21 +363,22 @@ class _DecodedCache:
 
 def _stream_embedded(target, query: dict, by: str | None):
     store = target._store  # noqa: SLF001 - the one place that knows litemongo's layout
-    rows = _embedded_rows(store, query) if by is None else _embedded_rows_by(store, query, by)
-    matches = _matcher(query)
-    for raw in rows:
-        document = bson.decode(raw, codec_options=_EMBEDDED_CODEC)
-        if matches(document):
-            yield document
+    if by is None:
+        chunks = _embedded_chunks(store, query)
+    else:
+        chunks = _fetched(store, _embedded_key_chunks_by(store, query, by))
+    decode = bson.decode
+    # An empty query matches every document: no filter to run (mongomock's costs 0.7 us each).
+    matches = _matcher(query) if query else None
+    for raws in chunks:
+        for raw in raws:
+            document = decode(raw, codec_options=_EMBEDDED_CODEC)
+            if matches is None or matches(document):
+                yield document
 
 
 # The comparisons _matcher evaluates itself; anything else goes to mongomock's filter.
-_ORDER = {
-    "$gte": lambda value, bound: value >= bound,
-    "$gt": lambda value, bound: value > bound,
-    "$lt": lambda value, bound: value < bound,
-    "$lte": lambda value, bound: value <= bound,
-}
+_ORDER = {"$gte": operator.ge, "$gt": operator.gt, "$lt": operator.lt, "$lte": operator.le}
 
 
 def _matcher(query: dict):
@@ -405,6 +408,15 @@ def _matcher(query: dict):
             checks.append(check)
     if not checks:
         return exact
+    if len(checks) == 1 and not rest:
+        # The ZIP's reads: one window on received_at. One call less for each document.
+        (check,) = checks
+
+        def single(document):
+            answer = check(document)
+            return filter_applies(query, document) if answer is None else answer
+
+        return single
 
     def quick(document):
         for check in checks:
@@ -433,21 +445,20 @@ def _condition_check(name: str, condition):
         return None
     if not all(isinstance(bound, datetime) and bound.tzinfo for bound in bounds.values()):
         return None
-    compare = [(_ORDER[operator], bound) for operator, bound in bounds.items()]
+    compare = [(_ORDER[op], bound) for op, bound in bounds.items()]
 
     def within(document):
-        value = document.get(name, _MISSING)
-        if value is _MISSING or value is None:
-            return negated  # a missing value meets no bound
+        value = document.get(name)
+        if value is None:
+            return negated  # a missing value (or null) meets no bound
         if not isinstance(value, datetime) or value.tzinfo is None:
             return None
-        inside = all(test(value, bound) for test, bound in compare)
-        return not inside if negated else inside
+        for test, bound in compare:
+            if not test(value, bound):
+                return negated
+        return not negated
 
     return within
-
-
-_MISSING = object()
 
 
 def _text_equals(value, choices) -> bool | None:
@@ -480,12 +491,12 @@ _ROWS_PER_FETCH = 500
 
 def _embedded_rows(store, query: dict):
     """The raw BSON of every document that may match the query, in insertion order."""
-    for _key, raw in _embedded_keyed_rows(store, query):
-        yield raw
+    for raws in _embedded_chunks(store, query):
+        yield from raws
 
 
-def _embedded_keyed_rows(store, query: dict):
-    """(SQLite key, raw BSON) of every document that may match the query, in insertion order.
+def _embedded_chunks(store, query: dict):
+    """Lists of the raw BSON of every document that may match the query, in insertion order.
 
     litemongo keeps hash indexes of the declared index fields: an equality or $in on one of them
     names the candidate rows, so only those are read and decoded (the ZIP's six per-type reads
@@ -497,18 +508,27 @@ def _embedded_keyed_rows(store, query: dict):
     # Building the hash indexes decodes the whole collection: not for a query they cannot serve.
     index = store._get_query_index() if _indexed_fields_in(store, query) else None  # noqa: SLF001
     keys = None if index is None else _candidates(index, query)
-    if keys is None:
-        last = 0
-        while True:
-            rows = store._connection.execute(  # noqa: SLF001
-                "SELECT ROWID, _id, doc FROM documents WHERE ROWID > ? ORDER BY ROWID LIMIT ?",
-                (last, _ROWS_PER_FETCH),
-            ).fetchall()
-            for last, key, raw in rows:  # noqa: B007 - `last` is where the next fetch starts
-                yield key, raw
-            if len(rows) < _ROWS_PER_FETCH:
-                return
-    yield from _fetch_keyed(store, index.in_natural_order(keys))
+    if keys is not None:
+        ordered = index.in_natural_order(keys)
+        yield from _fetched(
+            store,
+            (
+                ordered[start : start + _ROWS_PER_FETCH]
+                for start in range(0, len(ordered), _ROWS_PER_FETCH)
+            ),
+        )
+        return
+    last = 0
+    while True:
+        rows = store._connection.execute(  # noqa: SLF001
+            "SELECT ROWID, doc FROM documents WHERE ROWID > ? ORDER BY ROWID LIMIT ?",
+            (last, _ROWS_PER_FETCH),
+        ).fetchall()
+        if rows:
+            last = rows[-1][0]
+            yield [raw for _rowid, raw in rows]
+        if len(rows) < _ROWS_PER_FETCH:
+            return
 
 
 def _indexed_fields_in(store, query: dict) -> bool:
@@ -523,31 +543,53 @@ def _indexed_fields_in(store, query: dict) -> bool:
     )
 
 
-def _embedded_rows_by(store, query: dict, by: str):
-    """The raw BSON of the documents that may match, grouped by the text field `by`, ascending.
+def _embedded_key_chunks_by(store, query: dict, by: str):
+    """Lists of the row keys of the documents that may match, grouped by the text field `by`,
+    ascending, oldest first within a group; at most _ROWS_PER_FETCH keys a list.
 
-    Documents whose `by` is not one text value (missing, null, a number, a list) come first.
+    Documents whose `by` is not one text value (missing, null, a number, a list) come first:
+    they are found in one pass over the field's index (normally none). Then the groups' members
+    are sorted group by group on their place in the natural order, with no other lookup for each
+    document: at 240,000 tests, where these dicts no longer fit in the CPU's caches, a second
+    lookup for each document made the ordering grow faster than the data (0.68 s, now 0.37 s).
     """
     index = store._get_query_index()  # noqa: SLF001
     field_index = index._fields[by]  # noqa: SLF001
     groups = field_index._entries  # noqa: SLF001 - {("s", value): {row key, ...}}
     values_of = field_index._doc_keys  # noqa: SLF001 - {row key: its index keys, or None}
+    docs = index._docs  # noqa: SLF001 - {row key: its place in the natural order}
     keys = _candidates(index, query)
 
-    def under_one_text(row) -> bool:
-        found = values_of.get(row)
-        return found is not None and len(found) == 1 and next(iter(found))[0] == "s"
+    # The rows not under exactly one text value: unkeyable (None), with no value or several
+    # values (a set of another size), or under one value of another type (its group's key).
+    odd = {row for row, found in values_of.items() if found is None or len(found) != 1}
+    for key, members in groups.items():
+        if key[0] != "s":
+            odd |= members
+    if len(values_of) != len(docs):  # not expected: litemongo indexes every row in every field
+        odd |= {row for row in docs if row not in values_of}
+    first = index.in_natural_order(odd if keys is None else odd & keys)
+    for start in range(0, len(first), _ROWS_PER_FETCH):
+        yield first[start : start + _ROWS_PER_FETCH]
 
-    every = index._docs if keys is None else keys  # noqa: SLF001
-    yield from _fetch(store, index.in_natural_order(r for r in every if not under_one_text(r)))
+    natural = docs.__getitem__
     pending = []
-    for key in sorted(key for key in groups if key[0] == "s"):
-        members = groups[key] if keys is None else groups[key] & keys
-        pending += index.in_natural_order(row for row in members if under_one_text(row))
+    # Every key is ("s", a distinct text): ordered by the text alone, not as tuples (12 ms, not
+    # 32 ms, for 20,000 participants).
+    for key in sorted((key for key in groups if key[0] == "s"), key=operator.itemgetter(1)):
+        members = groups[key]
+        if keys is not None:
+            members = members & keys
+        if odd:
+            members = members - odd
+        pending += sorted(members, key=natural)
         if len(pending) >= _ROWS_PER_FETCH:
-            yield from _fetch(store, pending)
-            pending = []
-    yield from _fetch(store, pending)
+            full = len(pending) - len(pending) % _ROWS_PER_FETCH
+            for start in range(0, full, _ROWS_PER_FETCH):
+                yield pending[start : start + _ROWS_PER_FETCH]
+            pending = pending[full:]
+    if pending:
+        yield pending
 
 
 def _candidates(index, query: dict):
@@ -574,20 +616,13 @@ def _candidates(index, query: dict):
     return keys
 
 
-def _fetch(store, ordered: list):
-    """The raw BSON of these row keys, in this order, a few hundred per SQLite statement."""
-    for _key, raw in _fetch_keyed(store, ordered):
-        yield raw
-
-
-def _fetch_keyed(store, ordered: list):
-    """(row key, raw BSON) of these row keys that exist, in this order."""
-    for start in range(0, len(ordered), _ROWS_PER_FETCH):
-        chunk = ordered[start : start + _ROWS_PER_FETCH]
-        found = _embedded_raw_documents(store._connection, chunk)  # noqa: SLF001
-        for key in chunk:
-            if key in found:
-                yield key, found[key]
+def _fetched(store, key_chunks):
+    """For each list of row keys (at most _ROWS_PER_FETCH), the raw BSON of those that exist, in
+    that order: one SQLite statement a list."""
+    connection = store._connection  # noqa: SLF001
+    for chunk in key_chunks:
+        found = _embedded_raw_documents(connection, chunk)
+        yield [found[key] for key in chunk if key in found]
 
 
 def _embedded_raw_documents(connection, keys: list) -> dict:

@@ -160,6 +160,65 @@ def test_stream_by_a_field_groups_in_ascending_order_oldest_first_within(store_c
         assert [d["test_id"] for d in narrowed] == ["t5", "t1", "t4"]
 
 
+def test_embedded_stream_by_puts_every_value_other_than_one_text_first(app_config):
+    """A number, a list of several values, null or no value: first, in stored order, however the
+    query narrows (a list of one text is under that text, as MongoDB sorts it)."""
+    app_config["DB_CONNECTION_STR"] = ""
+    app = create_app(app_config)
+    values = ["P2", ["P1", "P3"], "P1", 5, None, "P2", ["P4"], "MISSING", "P1", 2.5]
+    with app.app_context():
+        db.tests().insert_many(
+            [
+                {
+                    "test_id": f"t{i}",
+                    "fingerprint": f"f{i}",
+                    "study_id": f"s{i % 2}",
+                    "test_type": "delayed_recall",
+                    **({} if value == "MISSING" else {"participant_id": value}),
+                }
+                for i, value in enumerate(values)
+            ]
+        )
+        streamed = [d["test_id"] for d in db.stream("tests", by="participant_id")]
+        assert streamed == ["t1", "t3", "t4", "t7", "t9", "t2", "t8", "t0", "t5", "t6"]
+        narrowed = db.stream("tests", {"study_id": "s1"}, by="participant_id")
+        assert [d["test_id"] for d in narrowed] == ["t1", "t3", "t7", "t9", "t5"]
+
+
+def test_embedded_stream_by_keeps_stored_order_after_changes(app_config):
+    """Within a group, the order of find(): after updates, deletes and an _id inserted again,
+    made by this process after its index was built, and for a group too large for one fetch."""
+    app_config["DB_CONNECTION_STR"] = ""
+    app = create_app(app_config)
+    owners = ["P1", "P2", "P1", "P3", "P2", "P1", "P3", "P1"]
+    with app.app_context():
+        tests = db.tests()
+        tests.insert_many(
+            [
+                {"test_id": f"t{i}", "fingerprint": f"f{i}", "participant_id": who}
+                for i, who in enumerate(owners)
+            ]
+        )
+        tests.find_one({"test_id": ""})  # litemongo builds its index now, before the changes
+        tests.update_one({"test_id": "t2"}, {"$set": {"participant_id": "P2"}})
+        again = tests.find_one({"test_id": "t0"})
+        tests.delete_one({"test_id": "t0"})
+        tests.insert_one(again)
+        tests.delete_one({"test_id": "t5"})
+        tests.insert_many(
+            [
+                {"test_id": f"u{i}", "fingerprint": f"g{i}", "participant_id": f"P{i % 2 + 1}"}
+                for i in range(db._ROWS_PER_FETCH * 2 + 3)
+            ]
+        )
+        expected = [
+            d["test_id"] for who in ("P1", "P2", "P3") for d in tests.find({"participant_id": who})
+        ]
+        streamed = [d["test_id"] for d in db.stream("tests", by="participant_id")]
+    assert streamed == expected
+    assert expected[:3] == ["t7", "t0", "u0"]
+
+
 def test_stream_of_what_arrived_since_a_moment(store_config):
     app = create_app(store_config)
     _insert_interleaved(app)
