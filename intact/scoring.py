@@ -68,8 +68,63 @@ def rounded(value, decimals: int) -> float | None:
     """
     if value is None:
         return None
+    # Every score, change and RCI goes through here: plain floats and ints take a path of string
+    # and integer arithmetic that gives the same float as the Decimal rule (tests/test_scoring.py
+    # checks it on millions of values); anything else takes the Decimal rule itself.
+    kind = type(value)
+    if type(decimals) is int and 0 <= decimals <= _FAST_DECIMALS:
+        if kind is float:
+            return _rounded_float(value, decimals)
+        if kind is int and -_FAST_INT_LIMIT < value < _FAST_INT_LIMIT:
+            return float(value)  # a whole number has no places to round
+    return _rounded_decimal(value, decimals)
+
+
+# Up to 10 places, the shortest repr of any float with no exponent (below 1e16) fits the Decimal
+# context's 28 digits once rounded, so quantize never raises there; `rounded` keeps to that.
+_FAST_DECIMALS = 10
+_FAST_INT_LIMIT = 10**16
+_POWERS_OF_TEN = tuple(10**places for places in range(_FAST_DECIMALS + 1))
+# Below 2**31, value · 10**decimals in floats is within 5e-7 of the decimal the float prints as
+# (two roundings of 2**-53 each), so a fraction farther than 1e-6 from a half rounds the same.
+_SCALED_LIMIT = 2.0**31
+_NEAR_HALF = (0.5 - 1e-6, 0.5 + 1e-6)
+
+
+def _rounded_decimal(value, decimals: int) -> float:
     exact = value if isinstance(value, Decimal) else Decimal(repr(value))
     return float(exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
+
+
+def _rounded_float(value: float, decimals: int) -> float:
+    """`_rounded_decimal(value, decimals)` for a float, in float arithmetic when that is sure."""
+    power = _POWERS_OF_TEN[decimals]
+    scaled = abs(value * power)
+    if scaled < _SCALED_LIMIT:
+        units = int(scaled)
+        rest = scaled - units  # exact
+        if not _NEAR_HALF[0] < rest < _NEAR_HALF[1]:
+            # int / int rounds correctly, as float(Decimal) (its string) does: both give the
+            # float nearest the rounded decimal. copysign keeps −0.04 → −0.0 as Decimal does.
+            return math.copysign((units + (rest > 0.5)) / power, value)
+    return _rounded_repr(value, decimals)
+
+
+def _rounded_repr(value: float, decimals: int) -> float:
+    """`_rounded_decimal(value, decimals)` for a float, on the digits of its repr."""
+    text = repr(value)
+    point = text.find(".")
+    if point < 0 or "e" in text:  # 1e+16, 1.5e-05, inf, nan
+        return _rounded_decimal(value, decimals)
+    cut = point + 1 + decimals
+    if len(text) <= cut:  # no more places than asked for: already rounded
+        return value
+    if text[cut] < "5":  # halves away from zero look at the first dropped digit only
+        return float(text[:cut])
+    # Away from zero: one more unit in the last kept place.
+    magnitude = int(text[:point].lstrip("-") + text[point + 1 : cut]) + 1
+    result = magnitude / _POWERS_OF_TEN[decimals]
+    return -result if text[0] == "-" else result
 
 
 def _decimal(value) -> Decimal:

@@ -1,6 +1,9 @@
 """Scores, data-quality flags, summaries and change, against numbers computed by hand."""
 
+import random
+import struct
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import pytest
 
@@ -569,6 +572,39 @@ def test_change_rows_group_participants_from_the_merged_summaries():
 )
 def test_every_derived_value_rounds_halves_away_from_zero(value, decimals, expected):
     assert scoring.rounded(value, decimals) == expected
+
+
+def _rounded_by_the_decimal_rule(value, decimals):
+    # The rule as `rounded` documents it, written the slow, obvious way.
+    exact = value if isinstance(value, Decimal) else Decimal(repr(value))
+    return float(exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
+
+
+def _outcome(rounding, value, decimals):
+    try:
+        return repr(rounding(value, decimals))  # repr: -0.0 and 0.0 must match too
+    except (InvalidOperation, ValueError) as error:
+        return type(error).__name__
+
+
+def _values_to_round(count):
+    rng = random.Random(12)
+    specials = [0.0, -0.0, 0.05, -0.05, 0.95, 9.95, -99.95, 0.99995, 2.675, 1e-05, 1e16]
+    specials += [9999999999999998.0, float("inf"), float("nan"), 10**16 - 1, 10**16, 10**30, True]
+    yield from specials
+    for _ in range(count):
+        yield struct.unpack("<d", rng.randbytes(8))[0]  # any float at all
+        yield rng.randint(-(10**7), 10**7) / 10 ** rng.randint(0, 7)  # few places: halves
+        yield rng.uniform(-1, 1) * 10 ** rng.randint(-6, 17)
+        yield rng.randint(100, 60_000) / rng.randint(1, 64)  # means and medians of RTs
+        yield rng.randint(-(10**18), 10**18)
+
+
+def test_rounding_takes_shortcuts_that_give_exactly_the_decimal_rule():
+    for value in _values_to_round(4_000):
+        for decimals in (0, 1, 3, 4, 10, 11, -1):
+            expected = _outcome(_rounded_by_the_decimal_rule, value, decimals)
+            assert _outcome(scoring.rounded, value, decimals) == expected, (value, decimals)
 
 
 def test_scores_changes_and_days_round_the_same_way():
