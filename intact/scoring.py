@@ -127,6 +127,25 @@ def _rounded_repr(value: float, decimals: int) -> float:
     return -result if text[0] == "-" else result
 
 
+def _rounded_fraction(numerator: int, denominator: int, decimals: int) -> float:
+    """`rounded(Decimal(numerator) / denominator, decimals)` for a positive int denominator.
+
+    In integers: Decimal division first rounds to 28 digits, but while |numerator| · 10**decimals
+    < 10**27 that can never carry the quotient to or across a half (a quotient that is not a
+    half is at least 1 / (2 · denominator · 10**decimals) away from one), so both agree.
+    """
+    power = _POWERS_OF_TEN[decimals]
+    magnitude = abs(numerator) * power
+    if magnitude >= _EXACT_QUOTIENT_LIMIT:
+        return rounded(Decimal(numerator) / denominator, decimals)
+    units, rest = divmod(magnitude, denominator)
+    result = (units + (2 * rest >= denominator)) / power
+    return -result if numerator < 0 else result  # −0.0 too, as Decimal gives
+
+
+_EXACT_QUOTIENT_LIMIT = 10**27
+
+
 def _decimal(value) -> Decimal:
     return Decimal(repr(value))
 
@@ -528,10 +547,17 @@ def _rts(answers: list[Mapping], kind: testtypes.TestType, rules: QualityRules) 
 
 
 def _mean(values: list[float]) -> float | None:
-    # Summed as decimals: the exact mean is rounded, not a float approximation of it.
+    # The exact mean is rounded, not a float approximation of it: whole milliseconds (the usual
+    # RTs) as a fraction of integers, others summed as decimals.
     if not values:
         return None
+    if all(type(value) is int and -_WHOLE_LIMIT < value < _WHOLE_LIMIT for value in values):
+        return _rounded_fraction(sum(values), len(values), RT_DECIMALS)
     return rounded(sum(map(_decimal, values)) / len(values), RT_DECIMALS)
+
+
+# Whole RTs this small sum exactly in Decimal's 28 digits too, as they always did.
+_WHOLE_LIMIT = 10**15
 
 
 def _median(values: list[float]) -> float | None:
@@ -549,7 +575,7 @@ def _sd(values: list[float]) -> float | None:
 
 
 def _proportion(part: int, whole: int) -> float | None:
-    return rounded(Decimal(part) / whole, PROPORTION_DECIMALS) if whole else None
+    return _rounded_fraction(part, whole, PROPORTION_DECIMALS) if whole else None
 
 
 def _correct(answers: list[Mapping], kind: testtypes.TestType) -> list[Mapping]:
@@ -679,10 +705,8 @@ class StudySummary:
 
     def score(self, column: str):
         """The value of one score column (e.g. `crt_accuracy`), None when not available."""
-        for test in self.scored.values():
-            if column in test.scores:
-                return test.scores[column]
-        return None
+        test = self.scored.get(_SCORE_TYPES.get(column))
+        return None if test is None else test.scores.get(column)
 
     def submissions(self, test_type: str) -> int:
         """How many submissions of a type (or of `unclassified`) the study has."""
@@ -941,7 +965,7 @@ def followups_of(studies: list[StudySummary]) -> list[StudySummary]:
 
 def days_between(start: datetime, end: datetime) -> float:
     """Days from start to end, exact to the microsecond, then rounded as every derived value."""
-    return rounded(Decimal((end - start) // MICROSECOND) / (DAY // MICROSECOND), DAY_DECIMALS)
+    return _rounded_fraction((end - start) // MICROSECOND, DAY // MICROSECOND, DAY_DECIMALS)
 
 
 def score_change(column: str, baseline: StudySummary | None, followup: StudySummary):
@@ -954,9 +978,40 @@ def score_change(column: str, baseline: StudySummary | None, followup: StudySumm
         # Counts and points: their change is a whole number too, written as one ("3", not
         # "3.0": datapackage.json declares it an integer, from the codebook's unit).
         return after - before
-    decimals = RT_DECIMALS if _SCORE_UNITS[column] == "ms" else PROPORTION_DECIMALS
     # The difference of the values as written in summary.csv, exactly, then rounded as they are.
-    return rounded(_decimal(after) - _decimal(before), decimals)
+    return _difference(after, before, _CHANGE_DECIMALS[column])
+
+
+_CHANGE_DECIMALS = {
+    column: RT_DECIMALS if unit == "ms" else PROPORTION_DECIMALS
+    for column, unit in _SCORE_UNITS.items()
+}
+
+
+def _difference(after: float, before: float, decimals: int) -> float:
+    """`rounded(_decimal(after) - _decimal(before), decimals)`, in integers when both are
+    written with at most `decimals` places (as rounded scores are)."""
+    power = _POWERS_OF_TEN[decimals]
+    after_units, before_units = _in_units(after, power), _in_units(before, power)
+    if after_units is None or before_units is None or after_units == before_units == 0:
+        # More places; or two zeros, where Decimal keeps a sign: −0.0 − 0.0 = −0.0.
+        return rounded(_decimal(after) - _decimal(before), decimals)
+    # Exact in integers, and int / int rounds to the float nearest, as float(Decimal) does.
+    return (after_units - before_units) / power
+
+
+def _in_units(value: float, power: int) -> int | None:
+    """`value` · `power` as an int, when the decimal `value` prints as is that int / `power`."""
+    scaled = value * power
+    if not -_UNITS_LIMIT < scaled < _UNITS_LIMIT:  # nan and inf too
+        return None
+    units = round(scaled)
+    # Below 2**40 units, two decimals with this many places are more than a float's spacing
+    # apart, so the one whose float this is, is the shortest decimal that prints it: its repr.
+    return units if units / power == value else None
+
+
+_UNITS_LIMIT = 2.0**40
 
 
 def participant_change_rows(studies: list[StudySummary]) -> Iterator[dict]:
@@ -977,9 +1032,12 @@ def participant_change_rows(studies: list[StudySummary]) -> Iterator[dict]:
             "followup_started_at": followup_start,
             "days_since_baseline": days,
         }
-        for column in ALL_SCORE_COLUMNS:
-            row[f"{column}_change"] = score_change(column, baseline, followup)
+        for column, key in _CHANGE_KEYS:
+            row[key] = score_change(column, baseline, followup)
         yield row
+
+
+_CHANGE_KEYS = tuple((column, f"{column}_change") for column in ALL_SCORE_COLUMNS)
 
 
 def change_rows(summaries: Iterable[StudySummary]) -> Iterator[dict]:

@@ -580,9 +580,9 @@ def _rounded_by_the_decimal_rule(value, decimals):
     return float(exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
 
 
-def _outcome(rounding, value, decimals):
+def _outcome(function, *arguments):
     try:
-        return repr(rounding(value, decimals))  # repr: -0.0 and 0.0 must match too
+        return repr(function(*arguments))  # repr: -0.0 and 0.0 must match too
     except (InvalidOperation, ValueError) as error:
         return type(error).__name__
 
@@ -605,6 +605,68 @@ def test_rounding_takes_shortcuts_that_give_exactly_the_decimal_rule():
         for decimals in (0, 1, 3, 4, 10, 11, -1):
             expected = _outcome(_rounded_by_the_decimal_rule, value, decimals)
             assert _outcome(scoring.rounded, value, decimals) == expected, (value, decimals)
+
+
+def test_means_proportions_and_days_computed_in_integers_round_as_decimals_do():
+    rng = random.Random(7)
+    for _ in range(1_500):
+        answers = [
+            crt(rng.randint(100, 60_000), rng.random() < 0.7) for _ in range(rng.randint(1, 40))
+        ]
+        scores = score_test(stored_test("choice_reaction_time", answers)).scores
+        correct_rts = [answer["crt_rt"] for answer in answers if answer["crt_correct"]]
+        if correct_rts:
+            mean = sum(map(Decimal, correct_rts)) / len(correct_rts)
+            assert repr(scores["crt_rt_mean_correct"]) == repr(
+                _rounded_by_the_decimal_rule(mean, 1)
+            )
+        accuracy = Decimal(len(correct_rts)) / len(answers)
+        assert repr(scores["crt_accuracy"]) == repr(_rounded_by_the_decimal_rule(accuracy, 4))
+    day = 86_400_000_000
+    for _ in range(20_000):
+        microseconds = rng.choice(
+            [rng.randint(-3 * day, 3 * day), rng.randint(-10, 10) * day // 20]
+        )
+        microseconds += rng.choice([0, 0, 1, -1])  # just off the halves
+        expected = _rounded_by_the_decimal_rule(Decimal(microseconds) / day, 1)
+        got = scoring.days_between(START, START + timedelta(microseconds=microseconds))
+        assert repr(got) == repr(expected), microseconds
+
+
+def _study_with_score(column, value):
+    test_type = scoring.score_test_type(column)
+    test = scoring.TestScore("t", "s", "P01", "baseline", test_type, START, START)
+    test.scores = {column: value}
+    return scoring.StudySummary("s", "P01", "baseline", START, [test], {test_type: test})
+
+
+def _score_values(rng, places):
+    yield rng.randint(-(10**7), 10**7) / 10**places  # a score as rounded: the usual case
+    yield rng.randint(0, 10**5) / 10 ** rng.randint(0, 8)  # more places than a score has
+    yield rng.uniform(-1, 1) * 10 ** rng.randint(-6, 16)
+    yield rng.choice([0.0, -0.0, 0, 1, float("nan"), float("inf"), 2.0**40 / 10**places])
+    yield rng.randint(-(10**15), 10**15)
+
+
+def _decimal_difference(after, before, decimals):
+    return _rounded_by_the_decimal_rule(Decimal(repr(after)) - Decimal(repr(before)), decimals)
+
+
+def test_changes_computed_in_integers_are_the_decimal_difference_rounded():
+    rng = random.Random(3)
+    for column, places in (("crt_rt_mean_correct", 1), ("crt_accuracy", 4)):
+        for _ in range(4_000):
+            pairs = zip(_score_values(rng, places), _score_values(rng, places), strict=True)
+            for before, after in pairs:
+                if isinstance(before, int) and isinstance(after, int):
+                    continue  # counts: an int change, not rounded
+                baseline, followup = (
+                    _study_with_score(column, before),
+                    _study_with_score(column, after),
+                )
+                expected = _outcome(_decimal_difference, after, before, places)
+                got = _outcome(scoring.score_change, column, baseline, followup)
+                assert got == expected, (before, after)
 
 
 def test_scores_changes_and_days_round_the_same_way():
