@@ -179,15 +179,11 @@ class QualityRules:
 
     def plausible_rt(self, value) -> bool:
         """True for a number within [rt_min_ms, rt_max_ms]."""
-        # Runs for every answer of every test: the common types first, without isinstance.
-        kind = type(value)
-        if kind is int or kind is float:
-            return self.rt_min_ms <= value <= self.rt_max_ms
-        return _is_number(value) and self.rt_min_ms <= value <= self.rt_max_ms
+        return bool(_within([value], self.rt_min_ms, self.rt_max_ms))
 
     def plausible_dwell(self, value) -> bool:
         """True for a key-press duration within [0, rt_max_ms]; short presses are normal."""
-        return _is_number(value) and 0 <= value <= self.rt_max_ms
+        return bool(_within([value], 0, self.rt_max_ms))
 
 
 DEFAULT_RULES = QualityRules()
@@ -504,28 +500,32 @@ def score_test(test: Mapping, rules: QualityRules = DEFAULT_RULES) -> TestScore:
     """Scores and flags of one test document; `duplicate` (which needs the whole study) and
     `before_baseline` (the participant's other studies) are left False."""
     test_type = test.get("test_type")
-    scored = TestScore(
+    kind = _KINDS.get(test_type)
+    if kind is None:
+        scores, flags = {}, {UNCLASSIFIED: True}
+    else:
+        answers = _answers(test.get("result"))
+        scores = _SCORERS[test_type](kind, answers, rules)
+        flags = _flags(kind, answers, test.get("time_elapsed_milliseconds"), rules)
+    return TestScore(
         test_id=test.get("test_id"),
         study_id=test.get("study_id"),
         participant_id=test.get("participant_id"),
         study_type=test.get("study_type"),
-        test_type=test_type if test_type in PREFIXES else UNCLASSIFIED,
+        test_type=UNCLASSIFIED if kind is None else test_type,
         time_started=test.get("time_started"),
         received_at=test.get("received_at"),
         followup_number=test.get("followup_number"),
+        scores=scores,
+        flags=flags,
     )
-    if scored.test_type == UNCLASSIFIED:
-        scored.flags = {UNCLASSIFIED: True}
-        return scored
-    kind = _KINDS[test_type]
-    answers = _answers(test.get("result"))
-    scored.scores = _SCORERS[test_type](kind, answers, rules)
-    scored.flags = _flags(kind, answers, test.get("time_elapsed_milliseconds"), rules)
-    return scored
 
 
 def _answers(result) -> list[Mapping]:
     """The answers as a list of mappings: recall tests hold one object, the others a list."""
+    # Stored answers are dicts: checked first, as isinstance(…, Mapping) is slow.
+    if type(result) is list:
+        return [answer for answer in result if type(answer) is dict or isinstance(answer, Mapping)]
     if isinstance(result, Mapping):
         return [result]
     if isinstance(result, list):
@@ -543,7 +543,32 @@ def _is_number(value) -> bool:
 def _rts(answers: list[Mapping], kind: testtypes.TestType, rules: QualityRules) -> list[float]:
     """The plausible reaction times of these answers: the only ones any RT statistic uses."""
     (rt_field,) = kind.rt_fields
-    return [answer[rt_field] for answer in answers if rules.plausible_rt(answer.get(rt_field))]
+    rts = [answer.get(rt_field) for answer in answers]
+    return _within(rts, rules.rt_min_ms, rules.rt_max_ms)
+
+
+def _recorded(answers: list[Mapping], fields: tuple[str, ...]) -> list:
+    """The values of these fields that are not null, answer after answer."""
+    if len(fields) == 1:
+        (name,) = fields
+        return [value for answer in answers if (value := answer.get(name)) is not None]
+    return [
+        value for answer in answers for name in fields if (value := answer.get(name)) is not None
+    ]
+
+
+def _within(values: list, low: float, high: float) -> list:
+    """The numbers of `values` (bools are not) within [low, high], in order.
+
+    The rule of `QualityRules.plausible_rt` and `plausible_dwell`, on a whole list: it runs for
+    every RT of every test, so plain ints and floats are let through without a call.
+    """
+    return [
+        value
+        for value in values
+        if (type(value) is int or type(value) is float or _is_number(value))
+        and low <= value <= high
+    ]
 
 
 def _mean(values: list[float]) -> float | None:
@@ -646,21 +671,12 @@ _SCORERS = {
 
 def _flags(kind: testtypes.TestType, answers: list[Mapping], elapsed, rules: QualityRules) -> dict:
     # `ir_rt_second` is null when there was no second try: absent, not implausible.
-    recorded = [
-        answer[rt_field]
-        for answer in answers
-        for rt_field in kind.rt_fields
-        if answer.get(rt_field) is not None
-    ]
-    plausible = [value for value in recorded if rules.plausible_rt(value)]
+    recorded = _recorded(answers, kind.rt_fields)
+    plausible = _within(recorded, rules.rt_min_ms, rules.rt_max_ms)
     flags = {"implausible_rt": len(recorded) - len(plausible)}
     if kind.dwell_field:
-        flags["implausible_dwell"] = sum(
-            1
-            for answer in answers
-            if answer.get(kind.dwell_field) is not None
-            and not rules.plausible_dwell(answer.get(kind.dwell_field))
-        )
+        dwells = _recorded(answers, (kind.dwell_field,))
+        flags["implausible_dwell"] = len(dwells) - len(_within(dwells, 0, rules.rt_max_ms))
     if kind.battery_answers:
         flags["incomplete"] = len(answers) < kind.battery_answers
     flags["elapsed_inconsistent"] = not (
