@@ -902,6 +902,9 @@ def flag_followups_before_baseline(studies: list[StudySummary]) -> list[StudySum
 
 def summary_row(summary: StudySummary) -> dict:
     """A flat row with every `SUMMARY_COLUMNS` key: ids, then each test type's scores and flags."""
+    submitted: dict[str, int] = {}
+    for test in summary.tests:
+        submitted[test.test_type] = submitted.get(test.test_type, 0) + 1
     row = {
         "study_id": summary.study_id,
         "participant_id": summary.participant_id,
@@ -911,19 +914,39 @@ def summary_row(summary: StudySummary) -> dict:
         "withdrawn": summary.withdrawn,
         "started_at": summary.started_at,
         "tests_submitted": len(summary.tests),
-        "unclassified_submissions": summary.submissions(UNCLASSIFIED),
-        "flagged_tests": len(summary.flagged_tests),
+        "unclassified_submissions": submitted.get(UNCLASSIFIED, 0),
+        "flagged_tests": sum(1 for test in summary.tests if test.flagged),
     }
-    for test_type in TEST_TYPES:
-        prefix = PREFIXES[test_type]
+    for test_type, (test_id, submissions, scores, flags) in _SUMMARY_KEYS.items():
         test = summary.scored.get(test_type)
-        row[f"{prefix}_test_id"] = test.test_id if test else None
-        row[f"{prefix}_submissions"] = summary.submissions(test_type)
-        for column in SCORE_COLUMNS[test_type]:
-            row[column] = test.scores.get(column) if test else None
-        for name in flag_names(test_type):
-            row[f"{prefix}_flag_{name}"] = test.flags.get(name) if test else None
+        row[test_id] = test.test_id if test else None
+        row[submissions] = submitted.get(test_type, 0)
+        if test is None:
+            row.update(_NO_SCORES[test_type])
+            continue
+        for column in scores:
+            row[column] = test.scores.get(column)
+        for column, name in flags:
+            row[column] = test.flags.get(name)
     return row
+
+
+# Each test type's summary columns, named once rather than in every row: test id, submissions,
+# scores, (flag column, flag name).
+_SUMMARY_KEYS = {
+    test_type: (
+        f"{PREFIXES[test_type]}_test_id",
+        f"{PREFIXES[test_type]}_submissions",
+        SCORE_COLUMNS[test_type],
+        tuple((f"{PREFIXES[test_type]}_flag_{name}", name) for name in flag_names(test_type)),
+    )
+    for test_type in TEST_TYPES
+}
+# A study without that test type: its scores and flags are empty.
+_NO_SCORES = {
+    test_type: dict.fromkeys((*scores, *(column for column, _ in flags)))
+    for test_type, (_, _, scores, flags) in _SUMMARY_KEYS.items()
+}
 
 
 def summary_rows(
