@@ -1010,7 +1010,11 @@ def days_between(start: datetime, end: datetime) -> float:
 def score_change(column: str, baseline: StudySummary | None, followup: StudySummary):
     """Follow-up minus baseline of one score column; None if either value is missing."""
     before = baseline.score(column) if baseline else None
-    after = followup.score(column)
+    return _change(column, before, followup.score(column))
+
+
+def _change(column: str, before, after):
+    # `score_change` of two values at hand.
     if not _is_number(before) or not _is_number(after):
         return None
     if isinstance(before, int) and isinstance(after, int):
@@ -1071,12 +1075,25 @@ def participant_change_rows(studies: list[StudySummary]) -> Iterator[dict]:
             "followup_started_at": followup_start,
             "days_since_baseline": days,
         }
-        for column, key in _CHANGE_KEYS:
-            row[key] = score_change(column, baseline, followup)
+        for test_type, keys in _CHANGE_KEYS.items():
+            before = baseline.scored.get(test_type) if baseline else None
+            after = followup.scored.get(test_type)
+            if before is None or after is None:
+                row.update(_NO_CHANGES[test_type])
+                continue
+            for column, key in keys:
+                row[key] = _change(column, before.scores.get(column), after.scores.get(column))
         yield row
 
 
-_CHANGE_KEYS = tuple((column, f"{column}_change") for column in ALL_SCORE_COLUMNS)
+# Each test type's (score column, change column), named once rather than in every row.
+_CHANGE_KEYS = {
+    test_type: tuple((column, f"{column}_change") for column in SCORE_COLUMNS[test_type])
+    for test_type in TEST_TYPES
+}
+_NO_CHANGES = {
+    test_type: dict.fromkeys(key for _, key in keys) for test_type, keys in _CHANGE_KEYS.items()
+}
 
 
 def change_rows(summaries: Iterable[StudySummary]) -> Iterator[dict]:
