@@ -505,8 +505,12 @@ def score_test(test: Mapping, rules: QualityRules = DEFAULT_RULES) -> TestScore:
         scores, flags = {}, {UNCLASSIFIED: True}
     else:
         answers = _answers(test.get("result"))
-        scores = _SCORERS[test_type](kind, answers, rules)
-        flags = _flags(kind, answers, test.get("time_elapsed_milliseconds"), rules)
+        # `ir_rt_second` is null when there was no second try: absent, not implausible.
+        recorded = _recorded(answers, kind.rt_fields)
+        plausible = _within(recorded, rules.rt_min_ms, rules.rt_max_ms)
+        scores = _SCORERS[test_type](kind, answers, plausible, rules)
+        elapsed = test.get("time_elapsed_milliseconds")
+        flags = _flags(kind, answers, len(recorded), plausible, elapsed=elapsed, rules=rules)
     return TestScore(
         test_id=test.get("test_id"),
         study_id=test.get("study_id"),
@@ -526,7 +530,7 @@ def _answers(result) -> list[Mapping]:
     # Stored answers are dicts: checked first, as isinstance(…, Mapping) is slow.
     if type(result) is list:
         return [answer for answer in result if type(answer) is dict or isinstance(answer, Mapping)]
-    if isinstance(result, Mapping):
+    if type(result) is dict or isinstance(result, Mapping):
         return [result]
     if isinstance(result, list):
         return [answer for answer in result if isinstance(answer, Mapping)]
@@ -607,7 +611,10 @@ def _correct(answers: list[Mapping], kind: testtypes.TestType) -> list[Mapping]:
     return [answer for answer in answers if answer.get(kind.correct_field) is True]
 
 
-def _score_immediate_recall(kind, answers, rules):
+# Each scorer gets the test type, its answers and the plausible RTs of all of them, in order.
+
+
+def _score_immediate_recall(kind, answers, rts, rules):
     recall = answers[0] if answers else {}
     return {
         "ir_score": recall.get(kind.score_field),
@@ -615,9 +622,9 @@ def _score_immediate_recall(kind, answers, rules):
     }
 
 
-def _score_choice_reaction_time(kind, answers, rules):
+def _score_choice_reaction_time(kind, answers, rts, rules):
     correct = _correct(answers, kind)
-    rts = _rts(correct, kind, rules)
+    rts = _rts(correct, kind, rules)  # of the correct answers only
     return {
         "crt_answers": len(answers),
         "crt_accuracy": _proportion(len(correct), len(answers)),
@@ -627,34 +634,34 @@ def _score_choice_reaction_time(kind, answers, rules):
     }
 
 
-def _score_visual_paired_associates(kind, answers, rules):
+def _score_visual_paired_associates(kind, answers, rts, rules):
     correct = len(_correct(answers, kind))
     return {
         "vpa_correct_count": correct,
         "vpa_answers": len(answers),
         "vpa_accuracy": _proportion(correct, len(answers)),
-        "vpa_rt_median": _median(_rts(answers, kind, rules)),
+        "vpa_rt_median": _median(rts),
     }
 
 
-def _score_digit_symbol_matching(kind, answers, rules):
+def _score_digit_symbol_matching(kind, answers, rts, rules):
     correct = len(_correct(answers, kind))
     return {
         "dsm_answers": len(answers),
         "dsm_correct_count": correct,
         "dsm_accuracy": _proportion(correct, len(answers)),
-        "dsm_rt_median": _median(_rts(answers, kind, rules)),
+        "dsm_rt_median": _median(rts),
     }
 
 
-def _score_spatial_memory(kind, answers, rules):
+def _score_spatial_memory(kind, answers, rts, rules):
     return {
         "sm_correct_count": len(_correct(answers, kind)),
-        "sm_rt_median": _median(_rts(answers, kind, rules)),
+        "sm_rt_median": _median(rts),
     }
 
 
-def _score_delayed_recall(kind, answers, rules):
+def _score_delayed_recall(kind, answers, rts, rules):
     recall = answers[0] if answers else {}
     return {"dr_score": recall.get(kind.score_field)}
 
@@ -669,11 +676,16 @@ _SCORERS = {
 }
 
 
-def _flags(kind: testtypes.TestType, answers: list[Mapping], elapsed, rules: QualityRules) -> dict:
-    # `ir_rt_second` is null when there was no second try: absent, not implausible.
-    recorded = _recorded(answers, kind.rt_fields)
-    plausible = _within(recorded, rules.rt_min_ms, rules.rt_max_ms)
-    flags = {"implausible_rt": len(recorded) - len(plausible)}
+def _flags(
+    kind: testtypes.TestType,
+    answers: list[Mapping],
+    recorded_rts: int,
+    plausible_rts: list[float],
+    *,
+    elapsed,
+    rules: QualityRules,
+) -> dict:
+    flags = {"implausible_rt": recorded_rts - len(plausible_rts)}
     if kind.dwell_field:
         dwells = _recorded(answers, (kind.dwell_field,))
         flags["implausible_dwell"] = len(dwells) - len(_within(dwells, 0, rules.rt_max_ms))
@@ -682,7 +694,7 @@ def _flags(kind: testtypes.TestType, answers: list[Mapping], elapsed, rules: Qua
     flags["elapsed_inconsistent"] = not (
         _is_number(elapsed)
         and 0 <= elapsed <= rules.elapsed_max_ms
-        and sum(plausible) <= elapsed + rules.elapsed_tolerance_ms
+        and sum(plausible_rts) <= elapsed + rules.elapsed_tolerance_ms
     )
     # Both need more than this test: the study (duplicate), the participant (before_baseline).
     flags["duplicate"] = False
