@@ -343,14 +343,19 @@ def estimate(
                     x1, x2 = before.scores.get(column), after.scores.get(column)
                     if _is_number(x1) and _is_number(x2):
                         key = (column, number)
-                        if key not in pairs:
-                            pairs[key] = PairStatistics()
-                        pairs[key].add(x1, x2)
+                        found = pairs.get(key)
+                        if found is None:
+                            found = pairs[key] = PairStatistics()
+                        found.add(x1, x2)
     return {key: statistics.parameters(min_pairs) for key, statistics in pairs.items()}
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    # Runs twice per score and pair: plain ints and floats without isinstance.
+    kind = type(value)
+    if kind is int or kind is float:
+        return True
+    return isinstance(value, int | float) and kind is not bool
 
 
 def _plain(value: float) -> str:
