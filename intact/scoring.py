@@ -68,9 +68,9 @@ def rounded(value, decimals: int) -> float | None:
     """
     if value is None:
         return None
-    # Every score, change and RCI goes through here: plain floats and ints take a path of string
-    # and integer arithmetic that gives the same float as the Decimal rule (tests/test_scoring.py
-    # checks it on millions of values); anything else takes the Decimal rule itself.
+    # Every score, change and RCI goes through here: plain floats and ints take float, string or
+    # integer arithmetic that gives the same float as the Decimal rule (tests/test_scoring.py
+    # compares them on ~100,000 values); anything else takes the Decimal rule itself.
     kind = type(value)
     if type(decimals) is int and 0 <= decimals <= _FAST_DECIMALS:
         if kind is float:
@@ -585,7 +585,7 @@ def _mean(values: list[float]) -> float | None:
     return rounded(sum(map(_decimal, values)) / len(values), RT_DECIMALS)
 
 
-# Whole RTs this small sum exactly in Decimal's 28 digits too, as they always did.
+# Below this, whole RTs also sum exactly in Decimal's 28 digits: both means are the same.
 _WHOLE_LIMIT = 10**15
 
 
@@ -624,13 +624,13 @@ def _score_immediate_recall(kind, answers, rts, rules):
 
 def _score_choice_reaction_time(kind, answers, rts, rules):
     correct = _correct(answers, kind)
-    rts = _rts(correct, kind, rules)  # of the correct answers only
+    correct_rts = _rts(correct, kind, rules)
     return {
         "crt_answers": len(answers),
         "crt_accuracy": _proportion(len(correct), len(answers)),
-        "crt_rt_mean_correct": _mean(rts),
-        "crt_rt_median_correct": _median(rts),
-        "crt_rt_sd_correct": _sd(rts),
+        "crt_rt_mean_correct": _mean(correct_rts),
+        "crt_rt_median_correct": _median(correct_rts),
+        "crt_rt_sd_correct": _sd(correct_rts),
     }
 
 
