@@ -655,18 +655,16 @@ def _decimal_difference(after, before, decimals):
 def test_changes_computed_in_integers_are_the_decimal_difference_rounded():
     rng = random.Random(3)
     for column, places in (("crt_rt_mean_correct", 1), ("crt_accuracy", 4)):
-        for _ in range(4_000):
-            pairs = zip(_score_values(rng, places), _score_values(rng, places), strict=True)
-            for before, after in pairs:
-                if isinstance(before, int) and isinstance(after, int):
-                    continue  # counts: an int change, not rounded
-                baseline, followup = (
-                    _study_with_score(column, before),
-                    _study_with_score(column, after),
-                )
-                expected = _outcome(_decimal_difference, after, before, places)
-                got = _outcome(scoring.score_change, column, baseline, followup)
-                assert got == expected, (before, after)
+        for _ in range(250):
+            values = [*_score_values(rng, places), *_score_values(rng, places)]
+            studies = [_study_with_score(column, value) for value in values]
+            for before, baseline in zip(values, studies, strict=True):
+                for after, followup in zip(values, studies, strict=True):  # every pair of kinds
+                    if isinstance(before, int) and isinstance(after, int):
+                        continue  # counts: an int change, not rounded
+                    expected = _outcome(_decimal_difference, after, before, places)
+                    got = _outcome(scoring.score_change, column, baseline, followup)
+                    assert got == expected, (before, after)
 
 
 def test_scores_changes_and_days_round_the_same_way():
