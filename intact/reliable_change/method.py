@@ -343,10 +343,9 @@ def estimate(
                     x1, x2 = before.scores.get(column), after.scores.get(column)
                     if _is_number(x1) and _is_number(x2):
                         key = (column, number)
-                        found = pairs.get(key)
-                        if found is None:
-                            found = pairs[key] = PairStatistics()
-                        found.add(x1, x2)
+                        if key not in pairs:
+                            pairs[key] = PairStatistics()
+                        pairs[key].add(x1, x2)
     return {key: statistics.parameters(min_pairs) for key, statistics in pairs.items()}
 
 
