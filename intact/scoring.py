@@ -68,8 +68,82 @@ def rounded(value, decimals: int) -> float | None:
     """
     if value is None:
         return None
+    # Every score, change and RCI goes through here: plain floats and ints take float, string or
+    # integer arithmetic that gives the same float as the Decimal rule (tests/test_scoring.py
+    # compares them on 20,000 values × 7 place counts); anything else takes the Decimal rule.
+    kind = type(value)
+    if type(decimals) is int and 0 <= decimals <= _FAST_DECIMALS:
+        if kind is float:
+            return _rounded_float(value, decimals)
+        if kind is int and -_FAST_INT_LIMIT < value < _FAST_INT_LIMIT:
+            return float(value)  # a whole number has no places to round
+    return _rounded_decimal(value, decimals)
+
+
+# Up to 10 places, the shortest repr of any float with no exponent (below 1e16) fits the Decimal
+# context's 28 digits once rounded, so quantize never raises there; `rounded` keeps to that.
+_FAST_DECIMALS = 10
+_FAST_INT_LIMIT = 10**16
+_POWERS_OF_TEN = tuple(10**places for places in range(_FAST_DECIMALS + 1))
+# Below 2**31, value · 10**decimals in floats is within 5e-7 of the decimal the float prints as
+# (two roundings of 2**-53 each), so a fraction farther than 1e-6 from a half rounds the same.
+_SCALED_LIMIT = 2.0**31
+_NEAR_HALF = (0.5 - 1e-6, 0.5 + 1e-6)
+
+
+def _rounded_decimal(value, decimals: int) -> float:
     exact = value if isinstance(value, Decimal) else Decimal(repr(value))
     return float(exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
+
+
+def _rounded_float(value: float, decimals: int) -> float:
+    """`_rounded_decimal(value, decimals)` for a float, in float arithmetic when that is sure."""
+    power = _POWERS_OF_TEN[decimals]
+    scaled = abs(value * power)
+    if scaled < _SCALED_LIMIT:
+        units = int(scaled)
+        rest = scaled - units  # exact
+        if not _NEAR_HALF[0] < rest < _NEAR_HALF[1]:
+            # int / int rounds correctly, as float(Decimal) (its string) does: both give the
+            # float nearest the rounded decimal. copysign keeps −0.04 → −0.0 as Decimal does.
+            return math.copysign((units + (rest > 0.5)) / power, value)
+    return _rounded_repr(value, decimals)
+
+
+def _rounded_repr(value: float, decimals: int) -> float:
+    """`_rounded_decimal(value, decimals)` for a float, on the digits of its repr."""
+    text = repr(value)
+    point = text.find(".")
+    if point < 0 or "e" in text:  # 1e+16, 1.5e-05, inf, nan
+        return _rounded_decimal(value, decimals)
+    cut = point + 1 + decimals
+    if len(text) <= cut:  # no more places than asked for: already rounded
+        return value
+    if text[cut] < "5":  # halves away from zero look at the first dropped digit only
+        return float(text[:cut])
+    # Away from zero: one more unit in the last kept place.
+    magnitude = int(text[:point].lstrip("-") + text[point + 1 : cut]) + 1
+    result = magnitude / _POWERS_OF_TEN[decimals]
+    return -result if text[0] == "-" else result
+
+
+def _rounded_fraction(numerator: int, denominator: int, decimals: int) -> float:
+    """`rounded(Decimal(numerator) / denominator, decimals)` for a positive int denominator.
+
+    In integers: Decimal division first rounds to 28 digits, but while |numerator| · 10**decimals
+    < 10**27 that can never carry the quotient to or across a half (a quotient that is not a
+    half is at least 1 / (2 · denominator · 10**decimals) away from one), so both agree.
+    """
+    power = _POWERS_OF_TEN[decimals]
+    magnitude = abs(numerator) * power
+    if magnitude >= _EXACT_QUOTIENT_LIMIT:
+        return rounded(Decimal(numerator) / denominator, decimals)
+    units, rest = divmod(magnitude, denominator)
+    result = (units + (2 * rest >= denominator)) / power
+    return -result if numerator < 0 else result  # −0.0 too, as Decimal gives
+
+
+_EXACT_QUOTIENT_LIMIT = 10**27
 
 
 def _decimal(value) -> Decimal:
@@ -105,15 +179,11 @@ class QualityRules:
 
     def plausible_rt(self, value) -> bool:
         """True for a number within [rt_min_ms, rt_max_ms]."""
-        # Runs for every answer of every test: the common types first, without isinstance.
-        kind = type(value)
-        if kind is int or kind is float:
-            return self.rt_min_ms <= value <= self.rt_max_ms
-        return _is_number(value) and self.rt_min_ms <= value <= self.rt_max_ms
+        return bool(_within([value], self.rt_min_ms, self.rt_max_ms))
 
     def plausible_dwell(self, value) -> bool:
         """True for a key-press duration within [0, rt_max_ms]; short presses are normal."""
-        return _is_number(value) and 0 <= value <= self.rt_max_ms
+        return bool(_within([value], 0, self.rt_max_ms))
 
 
 DEFAULT_RULES = QualityRules()
@@ -430,29 +500,37 @@ def score_test(test: Mapping, rules: QualityRules = DEFAULT_RULES) -> TestScore:
     """Scores and flags of one test document; `duplicate` (which needs the whole study) and
     `before_baseline` (the participant's other studies) are left False."""
     test_type = test.get("test_type")
-    scored = TestScore(
+    kind = _KINDS.get(test_type)
+    if kind is None:
+        scores, flags = {}, {UNCLASSIFIED: True}
+    else:
+        answers = _answers(test.get("result"))
+        # `ir_rt_second` is null when there was no second try: absent, not implausible.
+        recorded = _recorded(answers, kind.rt_fields)
+        plausible = _within(recorded, rules.rt_min_ms, rules.rt_max_ms)
+        scores = _SCORERS[test_type](kind, answers, plausible, rules)
+        elapsed = test.get("time_elapsed_milliseconds")
+        flags = _flags(kind, answers, len(recorded), plausible, elapsed=elapsed, rules=rules)
+    return TestScore(
         test_id=test.get("test_id"),
         study_id=test.get("study_id"),
         participant_id=test.get("participant_id"),
         study_type=test.get("study_type"),
-        test_type=test_type if test_type in PREFIXES else UNCLASSIFIED,
+        test_type=UNCLASSIFIED if kind is None else test_type,
         time_started=test.get("time_started"),
         received_at=test.get("received_at"),
         followup_number=test.get("followup_number"),
+        scores=scores,
+        flags=flags,
     )
-    if scored.test_type == UNCLASSIFIED:
-        scored.flags = {UNCLASSIFIED: True}
-        return scored
-    kind = _KINDS[test_type]
-    answers = _answers(test.get("result"))
-    scored.scores = _SCORERS[test_type](kind, answers, rules)
-    scored.flags = _flags(kind, answers, test.get("time_elapsed_milliseconds"), rules)
-    return scored
 
 
 def _answers(result) -> list[Mapping]:
     """The answers as a list of mappings: recall tests hold one object, the others a list."""
-    if isinstance(result, Mapping):
+    # Stored answers are dicts: checked first, as isinstance(…, Mapping) is slow.
+    if type(result) is list:
+        return [answer for answer in result if type(answer) is dict or isinstance(answer, Mapping)]
+    if type(result) is dict or isinstance(result, Mapping):
         return [result]
     if isinstance(result, list):
         return [answer for answer in result if isinstance(answer, Mapping)]
@@ -469,14 +547,46 @@ def _is_number(value) -> bool:
 def _rts(answers: list[Mapping], kind: testtypes.TestType, rules: QualityRules) -> list[float]:
     """The plausible reaction times of these answers: the only ones any RT statistic uses."""
     (rt_field,) = kind.rt_fields
-    return [answer[rt_field] for answer in answers if rules.plausible_rt(answer.get(rt_field))]
+    rts = [answer.get(rt_field) for answer in answers]
+    return _within(rts, rules.rt_min_ms, rules.rt_max_ms)
+
+
+def _recorded(answers: list[Mapping], fields: tuple[str, ...]) -> list:
+    """The values of these fields that are not null, answer after answer."""
+    if len(fields) == 1:
+        (name,) = fields
+        return [value for answer in answers if (value := answer.get(name)) is not None]
+    return [
+        value for answer in answers for name in fields if (value := answer.get(name)) is not None
+    ]
+
+
+def _within(values: list, low: float, high: float) -> list:
+    """The numbers of `values` (bools are not) within [low, high], in order.
+
+    The rule of `QualityRules.plausible_rt` and `plausible_dwell`, on a whole list: it runs for
+    every RT of every test, so plain ints and floats are let through without a call.
+    """
+    return [
+        value
+        for value in values
+        if (type(value) is int or type(value) is float or _is_number(value))
+        and low <= value <= high
+    ]
 
 
 def _mean(values: list[float]) -> float | None:
-    # Summed as decimals: the exact mean is rounded, not a float approximation of it.
+    # The exact mean is rounded, not a float approximation of it: whole milliseconds (the usual
+    # RTs) as a fraction of integers, others summed as decimals.
     if not values:
         return None
+    if all(type(value) is int and -_WHOLE_LIMIT < value < _WHOLE_LIMIT for value in values):
+        return _rounded_fraction(sum(values), len(values), RT_DECIMALS)
     return rounded(sum(map(_decimal, values)) / len(values), RT_DECIMALS)
+
+
+# Below this, whole RTs also sum exactly in Decimal's 28 digits: both means are the same.
+_WHOLE_LIMIT = 10**15
 
 
 def _median(values: list[float]) -> float | None:
@@ -494,14 +604,17 @@ def _sd(values: list[float]) -> float | None:
 
 
 def _proportion(part: int, whole: int) -> float | None:
-    return rounded(Decimal(part) / whole, PROPORTION_DECIMALS) if whole else None
+    return _rounded_fraction(part, whole, PROPORTION_DECIMALS) if whole else None
 
 
 def _correct(answers: list[Mapping], kind: testtypes.TestType) -> list[Mapping]:
     return [answer for answer in answers if answer.get(kind.correct_field) is True]
 
 
-def _score_immediate_recall(kind, answers, rules):
+# Each scorer gets the test type, its answers and the plausible RTs of all of them, in order.
+
+
+def _score_immediate_recall(kind, answers, rts, rules):
     recall = answers[0] if answers else {}
     return {
         "ir_score": recall.get(kind.score_field),
@@ -509,46 +622,46 @@ def _score_immediate_recall(kind, answers, rules):
     }
 
 
-def _score_choice_reaction_time(kind, answers, rules):
+def _score_choice_reaction_time(kind, answers, rts, rules):
     correct = _correct(answers, kind)
-    rts = _rts(correct, kind, rules)
+    correct_rts = _rts(correct, kind, rules)
     return {
         "crt_answers": len(answers),
         "crt_accuracy": _proportion(len(correct), len(answers)),
-        "crt_rt_mean_correct": _mean(rts),
-        "crt_rt_median_correct": _median(rts),
-        "crt_rt_sd_correct": _sd(rts),
+        "crt_rt_mean_correct": _mean(correct_rts),
+        "crt_rt_median_correct": _median(correct_rts),
+        "crt_rt_sd_correct": _sd(correct_rts),
     }
 
 
-def _score_visual_paired_associates(kind, answers, rules):
+def _score_visual_paired_associates(kind, answers, rts, rules):
     correct = len(_correct(answers, kind))
     return {
         "vpa_correct_count": correct,
         "vpa_answers": len(answers),
         "vpa_accuracy": _proportion(correct, len(answers)),
-        "vpa_rt_median": _median(_rts(answers, kind, rules)),
+        "vpa_rt_median": _median(rts),
     }
 
 
-def _score_digit_symbol_matching(kind, answers, rules):
+def _score_digit_symbol_matching(kind, answers, rts, rules):
     correct = len(_correct(answers, kind))
     return {
         "dsm_answers": len(answers),
         "dsm_correct_count": correct,
         "dsm_accuracy": _proportion(correct, len(answers)),
-        "dsm_rt_median": _median(_rts(answers, kind, rules)),
+        "dsm_rt_median": _median(rts),
     }
 
 
-def _score_spatial_memory(kind, answers, rules):
+def _score_spatial_memory(kind, answers, rts, rules):
     return {
         "sm_correct_count": len(_correct(answers, kind)),
-        "sm_rt_median": _median(_rts(answers, kind, rules)),
+        "sm_rt_median": _median(rts),
     }
 
 
-def _score_delayed_recall(kind, answers, rules):
+def _score_delayed_recall(kind, answers, rts, rules):
     recall = answers[0] if answers else {}
     return {"dr_score": recall.get(kind.score_field)}
 
@@ -563,29 +676,25 @@ _SCORERS = {
 }
 
 
-def _flags(kind: testtypes.TestType, answers: list[Mapping], elapsed, rules: QualityRules) -> dict:
-    # `ir_rt_second` is null when there was no second try: absent, not implausible.
-    recorded = [
-        answer[rt_field]
-        for answer in answers
-        for rt_field in kind.rt_fields
-        if answer.get(rt_field) is not None
-    ]
-    plausible = [value for value in recorded if rules.plausible_rt(value)]
-    flags = {"implausible_rt": len(recorded) - len(plausible)}
+def _flags(
+    kind: testtypes.TestType,
+    answers: list[Mapping],
+    recorded_rts: int,
+    plausible_rts: list[float],
+    *,
+    elapsed,
+    rules: QualityRules,
+) -> dict:
+    flags = {"implausible_rt": recorded_rts - len(plausible_rts)}
     if kind.dwell_field:
-        flags["implausible_dwell"] = sum(
-            1
-            for answer in answers
-            if answer.get(kind.dwell_field) is not None
-            and not rules.plausible_dwell(answer.get(kind.dwell_field))
-        )
+        dwells = _recorded(answers, (kind.dwell_field,))
+        flags["implausible_dwell"] = len(dwells) - len(_within(dwells, 0, rules.rt_max_ms))
     if kind.battery_answers:
         flags["incomplete"] = len(answers) < kind.battery_answers
     flags["elapsed_inconsistent"] = not (
         _is_number(elapsed)
         and 0 <= elapsed <= rules.elapsed_max_ms
-        and sum(plausible) <= elapsed + rules.elapsed_tolerance_ms
+        and sum(plausible_rts) <= elapsed + rules.elapsed_tolerance_ms
     )
     # Both need more than this test: the study (duplicate), the participant (before_baseline).
     flags["duplicate"] = False
@@ -624,10 +733,8 @@ class StudySummary:
 
     def score(self, column: str):
         """The value of one score column (e.g. `crt_accuracy`), None when not available."""
-        for test in self.scored.values():
-            if column in test.scores:
-                return test.scores[column]
-        return None
+        test = self.scored.get(_SCORE_TYPES.get(column))
+        return None if test is None else test.scores.get(column)
 
     def submissions(self, test_type: str) -> int:
         """How many submissions of a type (or of `unclassified`) the study has."""
@@ -807,6 +914,9 @@ def flag_followups_before_baseline(studies: list[StudySummary]) -> list[StudySum
 
 def summary_row(summary: StudySummary) -> dict:
     """A flat row with every `SUMMARY_COLUMNS` key: ids, then each test type's scores and flags."""
+    submitted: dict[str, int] = {}
+    for test in summary.tests:
+        submitted[test.test_type] = submitted.get(test.test_type, 0) + 1
     row = {
         "study_id": summary.study_id,
         "participant_id": summary.participant_id,
@@ -816,19 +926,39 @@ def summary_row(summary: StudySummary) -> dict:
         "withdrawn": summary.withdrawn,
         "started_at": summary.started_at,
         "tests_submitted": len(summary.tests),
-        "unclassified_submissions": summary.submissions(UNCLASSIFIED),
-        "flagged_tests": len(summary.flagged_tests),
+        "unclassified_submissions": submitted.get(UNCLASSIFIED, 0),
+        "flagged_tests": sum(1 for test in summary.tests if test.flagged),
     }
-    for test_type in TEST_TYPES:
-        prefix = PREFIXES[test_type]
+    for test_type, (test_id, submissions, scores, flags) in _SUMMARY_KEYS.items():
         test = summary.scored.get(test_type)
-        row[f"{prefix}_test_id"] = test.test_id if test else None
-        row[f"{prefix}_submissions"] = summary.submissions(test_type)
-        for column in SCORE_COLUMNS[test_type]:
-            row[column] = test.scores.get(column) if test else None
-        for name in flag_names(test_type):
-            row[f"{prefix}_flag_{name}"] = test.flags.get(name) if test else None
+        row[test_id] = test.test_id if test else None
+        row[submissions] = submitted.get(test_type, 0)
+        if test is None:
+            row.update(_NO_SCORES[test_type])
+            continue
+        for column in scores:
+            row[column] = test.scores.get(column)
+        for column, name in flags:
+            row[column] = test.flags.get(name)
     return row
+
+
+# Each test type's summary columns, named once rather than in every row: test id, submissions,
+# scores, (flag column, flag name).
+_SUMMARY_KEYS = {
+    test_type: (
+        f"{PREFIXES[test_type]}_test_id",
+        f"{PREFIXES[test_type]}_submissions",
+        SCORE_COLUMNS[test_type],
+        tuple((f"{PREFIXES[test_type]}_flag_{name}", name) for name in flag_names(test_type)),
+    )
+    for test_type in TEST_TYPES
+}
+# A study without that test type: its scores and flags are empty.
+_NO_SCORES = {
+    test_type: dict.fromkeys((*scores, *(column for column, _ in flags)))
+    for test_type, (_, _, scores, flags) in _SUMMARY_KEYS.items()
+}
 
 
 def summary_rows(
@@ -886,22 +1016,57 @@ def followups_of(studies: list[StudySummary]) -> list[StudySummary]:
 
 def days_between(start: datetime, end: datetime) -> float:
     """Days from start to end, exact to the microsecond, then rounded as every derived value."""
-    return rounded(Decimal((end - start) // MICROSECOND) / (DAY // MICROSECOND), DAY_DECIMALS)
+    return _rounded_fraction((end - start) // MICROSECOND, DAY // MICROSECOND, DAY_DECIMALS)
 
 
 def score_change(column: str, baseline: StudySummary | None, followup: StudySummary):
     """Follow-up minus baseline of one score column; None if either value is missing."""
     before = baseline.score(column) if baseline else None
-    after = followup.score(column)
+    return _change(column, before, followup.score(column))
+
+
+def _change(column: str, before, after):
+    # `score_change` of two values at hand.
     if not _is_number(before) or not _is_number(after):
         return None
     if isinstance(before, int) and isinstance(after, int):
         # Counts and points: their change is a whole number too, written as one ("3", not
         # "3.0": datapackage.json declares it an integer, from the codebook's unit).
         return after - before
-    decimals = RT_DECIMALS if _SCORE_UNITS[column] == "ms" else PROPORTION_DECIMALS
     # The difference of the values as written in summary.csv, exactly, then rounded as they are.
-    return rounded(_decimal(after) - _decimal(before), decimals)
+    return _difference(after, before, _CHANGE_DECIMALS[column])
+
+
+_CHANGE_DECIMALS = {
+    column: RT_DECIMALS if unit == "ms" else PROPORTION_DECIMALS
+    for column, unit in _SCORE_UNITS.items()
+}
+
+
+def _difference(after: float, before: float, decimals: int) -> float:
+    """`rounded(_decimal(after) - _decimal(before), decimals)`, in integers when both are
+    written with at most `decimals` places (as rounded scores are)."""
+    power = _POWERS_OF_TEN[decimals]
+    after_units, before_units = _in_units(after, power), _in_units(before, power)
+    if after_units is None or before_units is None or after_units == before_units == 0:
+        # More places; or two zeros, where Decimal keeps a sign: −0.0 − 0.0 = −0.0.
+        return rounded(_decimal(after) - _decimal(before), decimals)
+    # Exact in integers, and int / int rounds to the float nearest, as float(Decimal) does.
+    return (after_units - before_units) / power
+
+
+def _in_units(value: float, power: int) -> int | None:
+    """`value` · `power` as an int, when the decimal `value` prints as is that int / `power`."""
+    scaled = value * power
+    if not -_UNITS_LIMIT < scaled < _UNITS_LIMIT:  # nan and inf too
+        return None
+    units = round(scaled)
+    # Below 2**40 units, two decimals with this many places are more than a float's spacing
+    # apart, so the one whose float this is, is the shortest decimal that prints it: its repr.
+    return units if units / power == value else None
+
+
+_UNITS_LIMIT = 2.0**40
 
 
 def participant_change_rows(studies: list[StudySummary]) -> Iterator[dict]:
@@ -922,9 +1087,25 @@ def participant_change_rows(studies: list[StudySummary]) -> Iterator[dict]:
             "followup_started_at": followup_start,
             "days_since_baseline": days,
         }
-        for column in ALL_SCORE_COLUMNS:
-            row[f"{column}_change"] = score_change(column, baseline, followup)
+        for test_type, keys in _CHANGE_KEYS.items():
+            before = baseline.scored.get(test_type) if baseline else None
+            after = followup.scored.get(test_type)
+            if before is None or after is None:
+                row.update(_NO_CHANGES[test_type])
+                continue
+            for column, key in keys:
+                row[key] = _change(column, before.scores.get(column), after.scores.get(column))
         yield row
+
+
+# Each test type's (score column, change column), named once rather than in every row.
+_CHANGE_KEYS = {
+    test_type: tuple((column, f"{column}_change") for column in SCORE_COLUMNS[test_type])
+    for test_type in TEST_TYPES
+}
+_NO_CHANGES = {
+    test_type: dict.fromkeys(key for _, key in keys) for test_type, keys in _CHANGE_KEYS.items()
+}
 
 
 def change_rows(summaries: Iterable[StudySummary]) -> Iterator[dict]:

@@ -283,6 +283,22 @@ def test_every_other_score_has_no_rci_and_says_why(rci_app):
     assert rows["P1", 1]["sm_correct_count_change"] == 0
 
 
+def test_change_cells_agree_with_assess_at_every_followup(rci_app):
+    with rci_app.app_context():
+        reliable_change = summaries.reliable_change_method()
+        rows = list(scoring.change_rows(summaries.iter_summaries()))
+    assert {row["followup_number"] for row in rows} == {1, 2}
+    for row in rows + rows[::-1]:  # numbers interleaved: each one's parameters kept apart
+        cells = reliable_change.change_cells(row)
+        assert list(cells) == [
+            name for c in scoring.ALL_SCORE_COLUMNS for name in method.rci_columns(c)
+        ]
+        for column in scoring.ALL_SCORE_COLUMNS:
+            found = reliable_change.assess(column, row["followup_number"], row[f"{column}_change"])
+            rci = None if found.rci is None else scoring.rounded(found.rci, method.RCI_DECIMALS)
+            assert _rci(cells, column) == (rci, found.classification, found.source), column
+
+
 def test_a_stricter_level_classifies_fewer_changes_as_reliable(app_config, tmp_path):
     rows = _rows(rci_dataset.app_with_data(app_config, tmp_path, RCI_CONFIDENCE_LEVEL="95"))
     # Critical z 1.96: +1.697 (P4) and −1.838 (P2) are no longer reliable; ±2.309 still are.
@@ -430,3 +446,6 @@ def test_a_method_built_to_describe_itself_cannot_compute_an_index():
     )
     with pytest.raises(RuntimeError, match="without sample estimates"):
         described.assess("dr_score", 1, 1.0)
+    row = {"followup_number": 1, **dict.fromkeys(scoring.CHANGE_COLUMNS)}
+    with pytest.raises(RuntimeError, match="without sample estimates"):
+        described.change_cells(row)

@@ -1,6 +1,9 @@
 """Scores, data-quality flags, summaries and change, against numbers computed by hand."""
 
+import random
+import struct
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import pytest
 
@@ -569,6 +572,99 @@ def test_change_rows_group_participants_from_the_merged_summaries():
 )
 def test_every_derived_value_rounds_halves_away_from_zero(value, decimals, expected):
     assert scoring.rounded(value, decimals) == expected
+
+
+def _rounded_by_the_decimal_rule(value, decimals):
+    # The rule as `rounded` documents it, written the slow, obvious way.
+    exact = value if isinstance(value, Decimal) else Decimal(repr(value))
+    return float(exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
+
+
+def _outcome(function, *arguments):
+    try:
+        return repr(function(*arguments))  # repr: -0.0 and 0.0 must match too
+    except (InvalidOperation, ValueError) as error:
+        return type(error).__name__
+
+
+def _values_to_round(count):
+    rng = random.Random(12)
+    specials = [0.0, -0.0, 0.05, -0.05, 0.95, 9.95, -99.95, 0.99995, 2.675, 1e-05, 1e16]
+    specials += [9999999999999998.0, float("inf"), float("nan"), 10**16 - 1, 10**16, 10**30, True]
+    yield from specials
+    for _ in range(count):
+        yield struct.unpack("<d", rng.randbytes(8))[0]  # any float at all
+        yield rng.randint(-(10**7), 10**7) / 10 ** rng.randint(0, 7)  # few places: halves
+        yield rng.uniform(-1, 1) * 10 ** rng.randint(-6, 17)
+        yield rng.randint(100, 60_000) / rng.randint(1, 64)  # means and medians of RTs
+        yield rng.randint(-(10**18), 10**18)
+
+
+def test_rounding_takes_shortcuts_that_give_exactly_the_decimal_rule():
+    for value in _values_to_round(4_000):
+        for decimals in (0, 1, 3, 4, 10, 11, -1):
+            expected = _outcome(_rounded_by_the_decimal_rule, value, decimals)
+            assert _outcome(scoring.rounded, value, decimals) == expected, (value, decimals)
+
+
+def test_means_proportions_and_days_computed_in_integers_round_as_decimals_do():
+    rng = random.Random(7)
+    for _ in range(1_500):
+        answers = [
+            crt(rng.randint(100, 60_000), rng.random() < 0.7) for _ in range(rng.randint(1, 40))
+        ]
+        scores = score_test(stored_test("choice_reaction_time", answers)).scores
+        correct_rts = [answer["crt_rt"] for answer in answers if answer["crt_correct"]]
+        if correct_rts:
+            mean = sum(map(Decimal, correct_rts)) / len(correct_rts)
+            assert repr(scores["crt_rt_mean_correct"]) == repr(
+                _rounded_by_the_decimal_rule(mean, 1)
+            )
+        accuracy = Decimal(len(correct_rts)) / len(answers)
+        assert repr(scores["crt_accuracy"]) == repr(_rounded_by_the_decimal_rule(accuracy, 4))
+    day = 86_400_000_000
+    for _ in range(20_000):
+        microseconds = rng.choice(
+            [rng.randint(-3 * day, 3 * day), rng.randint(-10, 10) * day // 20]
+        )
+        microseconds += rng.choice([0, 0, 1, -1])  # just off the halves
+        expected = _rounded_by_the_decimal_rule(Decimal(microseconds) / day, 1)
+        got = scoring.days_between(START, START + timedelta(microseconds=microseconds))
+        assert repr(got) == repr(expected), microseconds
+
+
+def _study_with_score(column, value):
+    test_type = scoring.score_test_type(column)
+    test = scoring.TestScore("t", "s", "P01", "baseline", test_type, START, START)
+    test.scores = {column: value}
+    return scoring.StudySummary("s", "P01", "baseline", START, [test], {test_type: test})
+
+
+def _score_values(rng, places):
+    yield rng.randint(-(10**7), 10**7) / 10**places  # a score as rounded: the usual case
+    yield rng.randint(0, 10**5) / 10 ** rng.randint(0, 8)  # more places than a score has
+    yield rng.uniform(-1, 1) * 10 ** rng.randint(-6, 16)
+    yield rng.choice([0.0, -0.0, 0, 1, float("nan"), float("inf"), 2.0**40 / 10**places])
+    yield rng.randint(-(10**15), 10**15)
+
+
+def _decimal_difference(after, before, decimals):
+    return _rounded_by_the_decimal_rule(Decimal(repr(after)) - Decimal(repr(before)), decimals)
+
+
+def test_changes_computed_in_integers_are_the_decimal_difference_rounded():
+    rng = random.Random(3)
+    for column, places in (("crt_rt_mean_correct", 1), ("crt_accuracy", 4)):
+        for _ in range(250):
+            values = [*_score_values(rng, places), *_score_values(rng, places)]
+            studies = [_study_with_score(column, value) for value in values]
+            for before, baseline in zip(values, studies, strict=True):
+                for after, followup in zip(values, studies, strict=True):  # every pair of kinds
+                    if isinstance(before, int) and isinstance(after, int):
+                        continue  # counts: an int change, not rounded
+                    expected = _outcome(_decimal_difference, after, before, places)
+                    got = _outcome(scoring.score_change, column, baseline, followup)
+                    assert got == expected, (before, after)
 
 
 def test_scores_changes_and_days_round_the_same_way():

@@ -16,6 +16,7 @@ that level's critical z (90 %: 1.645), computed from the standard normal distrib
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from statistics import NormalDist
 
 # Classifications, as written in change.csv.
@@ -67,12 +68,13 @@ class Parameters:
     citation: str = ""
     pairs: int | None = None
 
-    @property
+    # Cached: the change table divides by se_diff for every participant's change.
+    @cached_property
     def sem(self) -> float:
         """Standard error of measurement: SD1 · √(1 − r), in the score's unit."""
         return self.sd_baseline * math.sqrt(1 - self.r)
 
-    @property
+    @cached_property
     def se_diff(self) -> float:
         """Standard error of the difference between two scores: √2 · SEM, in the score's unit."""
         return math.sqrt(2) * self.sem

@@ -37,6 +37,8 @@ from intact.reliable_change.formula import (
 )
 
 RCI_DECIMALS = 3
+# A score and follow-up number the sample has no pair for (one shared value: it is frozen).
+_NO_PAIRS = Unavailable(TOO_FEW_PAIRS, 0)
 # The settings' defaults (RCI_CONFIDENCE_LEVEL, RCI_MIN_PAIRS in intact/config.py).
 DEFAULT_LEVEL_PERCENT = 90.0
 DEFAULT_MIN_PAIRS = 30
@@ -112,7 +114,11 @@ class Assessment:
     @property
     def source(self) -> str:
         """The parameters' source ("researcher", "reference", "sample") or why there are none."""
-        return self.basis.source if isinstance(self.basis, Parameters) else self.basis.reason
+        return _source(self.basis)
+
+
+def _source(basis: Parameters | Unavailable) -> str:
+    return basis.source if isinstance(basis, Parameters) else basis.reason
 
 
 @dataclass(frozen=True)
@@ -140,7 +146,7 @@ class Method:
         chosen = self.researcher.get(column) or self.reference.get(column)
         if chosen is not None:
             return chosen
-        return self._estimates().get((column, followup_number), Unavailable(TOO_FEW_PAIRS, 0))
+        return self._estimates().get((column, followup_number), _NO_PAIRS)
 
     def _estimates(self) -> Mapping[tuple[str, int], Parameters | Unavailable]:
         if self.sample is None:
@@ -242,13 +248,59 @@ class Method:
     def change_cells(self, row: Mapping) -> dict:
         """The RCI columns of one change row (`scoring.CHANGE_COLUMNS`), by column name."""
         cells = {}
-        for column in scoring.ALL_SCORE_COLUMNS:
-            found = self.assess(column, row["followup_number"], row[f"{column}_change"])
-            index, kind, source = rci_columns(column)
-            cells[index] = None if found.rci is None else scoring.rounded(found.rci, RCI_DECIMALS)
-            cells[kind] = found.classification
-            cells[source] = found.source
+        critical = self.critical
+        for score in self._scores_at(row["followup_number"]):
+            change = row[score.change]
+            if change is None or score.values is None:
+                cells[score.index] = cells[score.kind] = None
+            else:
+                rci = reliable_change_index(change, score.values)
+                cells[score.index] = scoring.rounded(rci, RCI_DECIMALS)
+                cells[score.kind] = classify(
+                    rci, critical, decline_is_increase=score.decline_is_increase
+                )
+            cells[score.source] = score.basis_source
         return cells
+
+    @cached_property
+    def _scores_by_number(self) -> dict[int | None, tuple["_ScoreAtFollowup", ...]]:
+        return {}
+
+    def _scores_at(self, followup_number: int | None) -> tuple["_ScoreAtFollowup", ...]:
+        """Every score's columns and parameters at one follow-up number, worked out once (the
+        method's mappings do not change once it is built): each change row asks for them."""
+        found = self._scores_by_number.get(followup_number)
+        if found is None:
+            found = tuple(
+                _ScoreAtFollowup.of(column, self.parameters(column, followup_number))
+                for column in scoring.ALL_SCORE_COLUMNS
+            )
+            self._scores_by_number[followup_number] = found
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class _ScoreAtFollowup:
+    """One score's change column, RCI columns and parameters (None: `basis_source` says why)."""
+
+    change: str
+    index: str
+    kind: str
+    source: str
+    values: Parameters | None
+    basis_source: str
+    decline_is_increase: bool
+
+    @classmethod
+    def of(cls, column: str, basis: Parameters | Unavailable) -> "_ScoreAtFollowup":
+        values = basis if isinstance(basis, Parameters) else None
+        return cls(
+            f"{column}_change",
+            *rci_columns(column),
+            values,
+            _source(basis),
+            decline_is_increase(column),
+        )
 
 
 def columns_without_values(
@@ -319,7 +371,11 @@ def estimate(
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    # Runs twice per score and pair: plain ints and floats without isinstance.
+    kind = type(value)
+    if kind is int or kind is float:
+        return True
+    return isinstance(value, int | float) and kind is not bool
 
 
 def _plain(value: float) -> str:
