@@ -444,16 +444,12 @@ def baseline_starts(participant_id: str | None = None) -> dict[str, date]:
 
     Reads the baseline study documents only, and only the fields the rule needs.
     """
-    if participant_id is None:
-        # Everyone's: the same read as the Due page's, whose decoded documents are kept.
-        documents = db.stream("studies", None, STUDY_FIELDS, reuse_decoded=True)
-    else:
-        query = {"study_type": "baseline", "participant_id": participant_id}
-        documents = db.stream("studies", query, STUDY_FIELDS)
+    query = {"study_type": "baseline"}
+    if participant_id is not None:
+        query["participant_id"] = participant_id
     by_participant = defaultdict(list)
-    for doc in documents:
-        if doc.get("study_type") == "baseline":
-            by_participant[doc.get("participant_id")].append(doc)
+    for doc in db.stream("studies", query, STUDY_FIELDS):
+        by_participant[doc.get("participant_id")].append(doc)
     found = {}
     for pid, theirs in by_participant.items():
         started = baseline_start(theirs)
