@@ -303,3 +303,21 @@ def test_only_a_followup_of_an_existing_study_takes_a_due_date(app, started_part
             schedule.set_due_date("nosuchid", date(2026, 3, 1))
         with pytest.raises(schedule.NotAFollowUp, match="baseline"):
             schedule.set_due_date("bxxxxxp1", date(2026, 3, 1))
+
+
+def test_baseline_starts_are_each_participants_earliest_started_baseline(
+    app, make_study, make_test
+):
+    # P2's two baselines were created apart, with P3's between them; P3 never started.
+    p1 = make_study("P1", "baseline", study_id="bone")
+    p2_first = make_study("P2", "baseline", study_id="btwoa")
+    make_study("P3", "baseline", study_id="bthree")
+    p2_second = make_study("P2", "baseline", study_id="btwob")
+    make_study("P1", "followup", study_id="fone")
+    make_test(p1, "immediate_recall", time_started=datetime(2026, 3, 1, 9, tzinfo=UTC))
+    make_test(p2_first, "immediate_recall", time_started=datetime(2026, 2, 10, 9, tzinfo=UTC))
+    make_test(p2_second, "immediate_recall", time_started=datetime(2026, 2, 1, 23, tzinfo=UTC))
+    with app.app_context():
+        assert schedule.baseline_starts() == {"P1": date(2026, 3, 1), "P2": date(2026, 2, 1)}
+        assert schedule.baseline_starts("P2") == {"P2": date(2026, 2, 1)}
+        assert schedule.baseline_starts("P3") == {}

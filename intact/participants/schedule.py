@@ -442,20 +442,40 @@ def clear_due_date(study_id) -> dict:
 def baseline_starts(participant_id: str | None = None) -> dict[str, date]:
     """{participant_id: their baseline's start date} (one participant's, or everyone's).
 
-    Reads the baseline study documents only, and only the fields the rule needs.
+    Reads the baseline study documents only, and only the fields the rule needs, grouped by
+    participant: one participant's documents are held at a time, so memory grows by one date a
+    participant (holding every baseline document was 28 MiB at 20,000 participants).
     """
     query = {"study_type": "baseline"}
     if participant_id is not None:
         query["participant_id"] = participant_id
-    by_participant = defaultdict(list)
-    for doc in db.stream("studies", query, STUDY_FIELDS):
-        by_participant[doc.get("participant_id")].append(doc)
+    documents = db.stream("studies", query, STUDY_FIELDS, by="participant_id")
     found = {}
-    for pid, theirs in by_participant.items():
+    for pid, theirs in _by_participant(documents):
         started = baseline_start(theirs)
         if started is not None:
             found[pid] = started
     return found
+
+
+def _by_participant(documents: Iterable[Mapping]):
+    """(participant id, their documents) from documents grouped by participant id; the few whose
+    id is not text (the grouped read puts them first, in no order) are gathered whole."""
+    others = defaultdict(list)
+    key, group = None, []
+    for doc in documents:
+        pid = doc.get("participant_id")
+        if not isinstance(pid, str):
+            others[pid].append(doc)
+            continue
+        if group and pid != key:
+            yield key, group
+            group = []
+        key = pid
+        group.append(doc)
+    if group:
+        yield key, group
+    yield from others.items()
 
 
 def study_due(study: Mapping, today: date | None = None) -> Due | None:
