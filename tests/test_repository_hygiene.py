@@ -49,6 +49,26 @@ def test_git_ignores_data_and_secrets():
     assert ".env.example" not in ignored
 
 
+def test_git_ignores_no_new_file_in_the_projects_own_folders():
+    """An ignore pattern meant for data at the top (`exports/`) once also matched
+    `intact/exports/`: a new module there was left out of git, and out of ruff's lint."""
+    if shutil.which("git") is None or not (PROJECT_ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    folders = sorted({str(Path(path).parent) for path in tracked})
+    new_files = [f"{folder}/a_new_module.py" for folder in folders]
+    checked = subprocess.run(
+        ["git", "check-ignore", "--no-index", *new_files],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.stdout.split() == []
+
+
 def dockerignore_excludes(path: str, patterns: list[str]) -> bool:
     """Docker's rule, enough for these patterns: anchored at the root, `**/` any folders deep,
     and a folder excluded with everything in it."""
