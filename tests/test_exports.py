@@ -2,9 +2,11 @@
 
 import csv
 import io
+import re
 import threading
 import zipfile
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from conftest import TEST_PASSWORD, load_sample, serving
@@ -525,3 +527,14 @@ def test_the_workbook_names_its_columns_as_the_csv_files_do(client, make_study, 
     header = [cell.value for cell in next(book["delayed_recall"].iter_rows(max_row=1))]
     assert "'=2+5" in header
     assert header == rows_of_type(client, "delayed_recall")[0]
+
+
+def test_the_studies_download_is_documented_with_every_column_it_has():
+    from intact.api import admin  # noqa: PLC0415 - the form API's documented route
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    studies_entry = readme[readme.index("- `studies.csv`:") :].split("\n- ")[0]
+    for column in exports.STUDY_COLUMNS:
+        named = re.compile(rf"\b{column}\b")
+        assert named.search(admin.download_studies.__doc__), column
+        assert named.search(studies_entry), column

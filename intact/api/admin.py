@@ -287,7 +287,9 @@ def download_studies(form):
     """Download every study as studies.csv
 
     Columns: study_id, participant_id, study_type, followup_number, url, created_at,
-    first_opened_at, last_seen_at, batch_id. Timestamps are ISO 8601 UTC.
+    first_opened_at, last_seen_at, batch_id, withdrawn_at, deactivated_at, replaces, withdrawn,
+    then what the dashboard shows when the file is made: state, tests_received, last_activity,
+    due_date, due_date_set_by_hand, schedule_state. Timestamps are ISO 8601 UTC.
     """
     return downloads.attachment(downloads.studies_csv(form["participant_id"], **_options(form)))
 
