@@ -816,7 +816,7 @@ def summarise_studies(
     Both inputs are held in memory to be sorted: for documents at hand. To read a database,
     stream them grouped by participant into `summarise_participants`.
     """
-    by_key = _participant_key
+    by_key = participant_key
     grouped = summarise_participants(sorted(studies, key=by_key), sorted(tests, key=by_key), rules)
     for summaries in grouped:
         yield from summaries
@@ -834,8 +834,8 @@ def summarise_participants(
     still get a summary (from the ids they carry), so no stored data is silently dropped. Raises
     ValueError when an input is not in that order (a participant would be split in two).
     """
-    study_groups = _consecutive(studies)
-    test_groups = _consecutive(tests)
+    study_groups = participant_groups(studies)
+    test_groups = participant_groups(tests)
     study_key, study_docs = next(study_groups, (None, []))
     test_key, test_docs = next(test_groups, (None, []))
     while study_key is not None or test_key is not None:
@@ -853,16 +853,22 @@ def summarise_participants(
         yield _participant_summaries(participant_studies, participant_tests, rules)
 
 
-def _participant_key(document: Mapping) -> str:
+def participant_key(document: Mapping) -> str:
+    """A document's participant id as grouped reads order it: "" when it is not one text."""
     participant_id = document.get("participant_id")
     return participant_id if isinstance(participant_id, str) else ""
 
 
-def _consecutive(documents: Iterable[Mapping]) -> Iterator[tuple[str, list[Mapping]]]:
-    """(participant key, its documents) for each run of one participant, checked ascending."""
+def participant_groups(documents: Iterable[Mapping]) -> Iterator[tuple[str, list[Mapping]]]:
+    """(participant key, their documents) for each participant of documents read grouped by
+    participant (`db.stream(..., by="participant_id")`): one participant's held at a time.
+
+    Raises ValueError when the documents are not in ascending order (one participant's would be
+    split in two).
+    """
     key, group = None, []
     for document in documents:
-        found = _participant_key(document)
+        found = participant_key(document)
         if found != key:
             if group:
                 if found < key:

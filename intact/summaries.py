@@ -207,8 +207,7 @@ class ScoresPass:
             self._tests_read += 1
             if holds(test):
                 exports.note_fields(seen, test)
-                key = test.get("participant_id")
-                key = key if isinstance(key, str) else ""
+                key = scoring.participant_key(test)
                 self._touched.setdefault(key, set()).add(test.get("study_id"))
                 if unwritten is not None:
                     unwritten.setdefault(key, []).append(test)

@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 from flask import current_app
 
-from intact import audit, db, studies
+from intact import audit, db, scoring, studies
 from intact.testtypes import TEST_TYPES
 
 NOT_YET_DUE = "not_yet_due"
@@ -444,38 +444,19 @@ def baseline_starts(participant_id: str | None = None) -> dict[str, date]:
 
     Reads the baseline study documents only, and only the fields the rule needs, grouped by
     participant: one participant's documents are held at a time, so memory grows by one date a
-    participant (holding every baseline document was 28 MiB at 20,000 participants).
+    participant (holding every baseline document was 28 MiB at 20,000 participants). Documents
+    whose participant id is not text (none should be) share the key "".
     """
     query = {"study_type": "baseline"}
     if participant_id is not None:
         query["participant_id"] = participant_id
     documents = db.stream("studies", query, STUDY_FIELDS, by="participant_id")
     found = {}
-    for pid, theirs in _by_participant(documents):
+    for pid, theirs in scoring.participant_groups(documents):
         started = baseline_start(theirs)
         if started is not None:
             found[pid] = started
     return found
-
-
-def _by_participant(documents: Iterable[Mapping]):
-    """(participant id, their documents) from documents grouped by participant id; the few whose
-    id is not text (the grouped read puts them first, in no order) are gathered whole."""
-    others = defaultdict(list)
-    key, group = None, []
-    for doc in documents:
-        pid = doc.get("participant_id")
-        if not isinstance(pid, str):
-            others[pid].append(doc)
-            continue
-        if group and pid != key:
-            yield key, group
-            group = []
-        key = pid
-        group.append(doc)
-    if group:
-        yield key, group
-    yield from others.items()
 
 
 def study_due(study: Mapping, today: date | None = None) -> Due | None:
