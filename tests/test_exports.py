@@ -538,3 +538,20 @@ def test_the_studies_download_is_documented_with_every_column_it_has():
         named = re.compile(rf"\b{column}\b")
         assert named.search(admin.download_studies.__doc__), column
         assert named.search(studies_entry), column
+
+
+@pytest.mark.parametrize(
+    "own, rests",
+    [
+        (["P1", "s1", "=cmd", 'say "hi"'], [[1, 10, "true"], [2, 20, "false"], [3, "", ""]]),
+        (["P1", "line\r\nbreak"], [[1, "a\nb"], [2, '"\x00"'], [3, "\x00"]]),
+        (["P2", "\x00"], [[1, "x"], [2, "y"]]),
+        (["P3", "s3"], [["only one row", 5]]),
+        (["P4", "s4"], []),
+    ],
+)
+def test_result_csv_writer_writes_what_the_csv_writer_writes_for_the_whole_rows(own, rests):
+    expected, written = io.StringIO(), io.StringIO()
+    exports.tables.csv_writer(expected).writerows([*own, *rest] for rest in rests)
+    exports.tables.ResultCsvWriter(written).write(own, rests)
+    assert written.getvalue() == expected.getvalue()

@@ -24,7 +24,7 @@ from intact.exports.selection import Selection
 from intact.exports.tables import (
     CHUNK_CHARS,
     EXPORTABLE_TEST_TYPES,
-    LINE_END,
+    ResultCsvWriter,
     Table,
     cell,
     csv_writer,
@@ -42,10 +42,6 @@ SPOOL_BYTES = 32 * 1024
 SPOOL_TEXT_CHARS = 16 * 1024
 # Tests rendered together: one pass of a table's row generators for several tests.
 BATCH_TESTS = 16
-# Stands for a test's own columns in its answer rows until their text replaces it (a control
-# character no front-end sends; a test whose values hold it is written without the shortcut).
-_OWN_COLUMNS = "\x00"
-_OWN_COLUMNS_TEXT = f'"{_OWN_COLUMNS}"'
 
 
 def unchanged(table: Table) -> Table:
@@ -64,8 +60,7 @@ class _Spool:
         self.shown = shown(self.fed)
         self._text = io.StringIO()
         self._writer = csv_writer(self._text)
-        self._scratch = io.StringIO()
-        self._scratch_writer = csv_writer(self._scratch)
+        self._results = ResultCsvWriter(self._text)
         # Read back once, when the ZIP writes the table (no `with`: it outlives this call).
         self.file = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
 
@@ -78,38 +73,14 @@ class _Spool:
         """Write the waiting tests' rows."""
         if self.waiting:
             if self.shown is self.fed:
-                self._write_parts()
+                for own, rests in result_parts(self.fed_layout, self.waiting, cell):
+                    self._results.write(own, rests)
             else:
                 self._writer.writerows(self.shown.rows(cell))
             self.waiting.clear()
             cooperative.turn()
         if self._text.tell() >= SPOOL_TEXT_CHARS:
             self._move_text()
-
-    def _write_parts(self) -> None:
-        """The waiting tests' rows, each test's own columns written once for all its rows.
-
-        Those nine columns are about half of each answer row's text: a test's rows are written
-        with a marker in their place, the marker then replaced by their text (made once). A test
-        whose text holds the marker itself is written row by row instead.
-        """
-        scratch, writer = self._scratch, self._scratch_writer
-        for own, rests in result_parts(self.fed_layout, self.waiting, cell):
-            if len(rests) == 1:
-                self._writer.writerow([*own, *rests[0]])
-                continue
-            scratch.seek(0)
-            scratch.truncate()
-            writer.writerow(own)
-            own_text = scratch.getvalue()[: -len(LINE_END)]
-            scratch.seek(0)
-            scratch.truncate()
-            writer.writerows([_OWN_COLUMNS, *rest] for rest in rests)
-            text = scratch.getvalue()
-            if text.count(_OWN_COLUMNS_TEXT) == len(rests):
-                self._text.write(text.replace(_OWN_COLUMNS_TEXT, own_text))
-            else:
-                self._writer.writerows([*own, *rest] for rest in rests)
 
     def _move_text(self) -> None:
         self.file.write(self._text.getvalue().encode())

@@ -118,15 +118,64 @@ def csv_chunks(
     writer.writerow(map(neutralise, header))
     rows = iter(rows)
     # writerows on a batch: one call for CSV_BATCH_ROWS rows rather than one per row.
-    while batch := list(islice(rows, CSV_BATCH_ROWS)):
+    batches = iter(lambda: list(islice(rows, CSV_BATCH_ROWS)), [])
+    written = (
         writer.writerows(batch if cells else (map(neutralise, row) for row in batch))
-        # Rows may come from memory (derived scores) rather than db.stream: a turn for others.
+        for batch in batches
+    )
+    return text_chunks(buffer, written)
+
+
+def text_chunks(buffer: io.StringIO, steps: Iterable) -> Iterator[bytes]:
+    """What `steps` (a generator writing into `buffer`) writes, as UTF-8 in pieces of about
+    CHUNK_CHARS, with a turn for other requests after each step (see intact/cooperative.py)."""
+    for _ in steps:
         cooperative.turn()
         if buffer.tell() >= CHUNK_CHARS:
             yield buffer.getvalue().encode()
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue().encode()
+
+
+# Stands for a test's own columns in its answer rows until their text replaces it (a control
+# character no front-end sends; a test whose values hold it is written without the shortcut).
+_OWN_COLUMNS = "\x00"
+_OWN_COLUMNS_TEXT = f'"{_OWN_COLUMNS}"'
+
+
+class ResultCsvWriter:
+    """Result rows as CSV text into a buffer, a test's own columns written once for its rows.
+
+    Those columns (`TEST_COLUMNS`) are about half of each answer row's text: a test's rows are
+    written with a marker in their place, the marker then replaced by their text, made once. A
+    test whose values hold the marker itself is written row by row. The text is what
+    `csv_writer` writes for the whole rows.
+    """
+
+    def __init__(self, buffer: io.StringIO):
+        self._rows = csv_writer(buffer)
+        self._buffer = buffer
+        self._scratch = io.StringIO()
+        self._scratch_rows = csv_writer(self._scratch)
+
+    def write(self, own: list, rests: list[list]) -> None:
+        """One test's rows: `own` followed by each of `rests` (`result_parts`), all cells."""
+        if len(rests) == 1:
+            self._rows.writerow([*own, *rests[0]])
+            return
+        own_text = self._scratch_text(lambda rows: rows.writerow(own))[: -len(LINE_END)]
+        text = self._scratch_text(lambda rows: rows.writerows([_OWN_COLUMNS, *r] for r in rests))
+        if text.count(_OWN_COLUMNS_TEXT) == len(rests):
+            self._buffer.write(text.replace(_OWN_COLUMNS_TEXT, own_text))
+        else:
+            self._rows.writerows([*own, *rest] for rest in rests)
+
+    def _scratch_text(self, write) -> str:
+        self._scratch.seek(0)
+        self._scratch.truncate()
+        write(self._scratch_rows)
+        return self._scratch.getvalue()
 
 
 # --- tables ------------------------------------------------------------------------------------
@@ -172,8 +221,9 @@ class Table:
         """The column names, in order."""
         return tuple(column.name for column in self.columns)
 
-    # The CSV rows written already (bytes, without the header), when something wrote them while
-    # reading for another purpose (intact/exports/result_spools.py); None: rows() makes them.
+    # The CSV rows (bytes, without the header) when the table writes them its own way: a result
+    # table (`ResultCsvWriter`), or the ZIP's spools (intact/exports/result_spools.py), which
+    # wrote them while reading for the scores. None: csv_chunks writes rows(cell).
     written: Callable[[], Iterable[bytes]] | None = None
 
     def csv(self) -> Iterator[bytes]:
@@ -477,15 +527,26 @@ def result_table(test_type: str, selection: Selection | None = None, seen: dict 
 
 
 def table_of_results(layout: ResultLayout, read: Callable[[], Iterable[dict]]) -> Table:
-    """The result table of this layout whose rows come from the test documents `read()` gives."""
+    """The result table of this layout whose rows come from the test documents `read()` gives.
+
+    Its CSV writes each test's own columns once for all its rows (`ResultCsvWriter`).
+    """
     known = TEST_TYPES.get(layout.test_type)
     key = ("test_id", QUESTION_NUMBER) if known is not None and known.is_list else ("test_id",)
+
+    def written() -> Iterator[bytes]:
+        buffer = io.StringIO()
+        writer = ResultCsvWriter(buffer)
+        parts = result_parts(layout, read(), cell)
+        return text_chunks(buffer, (writer.write(own, rests) for own, rests in parts))
+
     return Table(
         layout.test_type,
         layout.columns,
         lambda convert: result_rows(layout, read(), convert),
         primary_key=key,
         foreign_keys=(("study_id", "studies", "study_id"),),
+        written=written,
     )
 
 
