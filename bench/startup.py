@@ -17,21 +17,13 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 
-from intact import create_app, db
+from summaries import embedded_app  # bench/summaries.py: the same embedded app
+
+from intact import db
 from intact.testtypes import TEST_TYPES
 
 BATTERY = list(TEST_TYPES)
 CREATED = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
-
-
-def settings(data_dir: str) -> dict:
-    return {
-        "DB_CONNECTION_STR": "",
-        "DATA_DIR": data_dir,
-        "ADMIN_PASSWORD": "bench-password-1234",
-        "SECRET_KEY": "bench",
-        "LOG_LEVEL": "WARNING",
-    }
 
 
 def legacy_documents(participants: int) -> tuple[list, list, list]:
@@ -83,7 +75,7 @@ def legacy_documents(participants: int) -> tuple[list, list, list]:
 
 def seed(data_dir: str, participants: int) -> int:
     """Write the legacy documents; return how many."""
-    app = create_app(settings(data_dir))
+    app = embedded_app(data_dir)
     studies, tests, refused = legacy_documents(participants)
     with app.app_context():
         db.studies().insert_many(studies)
@@ -97,7 +89,7 @@ def timed_start(data_dir: str) -> tuple[float, float]:
     """Wall-clock and CPU seconds of one start (CPU: this process's own work, which other
     programs on a shared machine do not inflate)."""
     started, started_cpu = time.perf_counter(), time.process_time()
-    app = create_app(settings(data_dir))
+    app = embedded_app(data_dir)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - started_cpu
     db.client_of(app).close()
     return elapsed, cpu
@@ -105,7 +97,7 @@ def timed_start(data_dir: str) -> tuple[float, float]:
 
 def check_upgraded(data_dir: str, participants: int) -> None:
     """Every follow-up numbered and every study counted, or the timing means nothing."""
-    app = create_app(settings(data_dir))
+    app = embedded_app(data_dir)
     with app.app_context():
         studies = list(db.stream("studies", None, ("study_type", "followup_number", "tests_count")))
     db.client_of(app).close()
