@@ -116,23 +116,32 @@ def test_reused_documents_follow_every_change(store_config):
             db.tests().delete_many({"test_id": {"$in": ["t10"]}})
 
 
-def _insert_interleaved(app):
-    """Tests of three participants (and one without a participant id) arriving interleaved."""
-    arrivals = ["P2", "P10", None, "P1", "P2", "P1", "P10", "P2"]
+# A test without this participant_id field at all (not even null).
+NO_FIELD = object()
+
+
+def _insert_owned(app, owners, study_of=lambda i: f"s{i}"):
+    """A delayed recall test per owner, arriving in this order: test_id t<i>, participant_id the
+    owner (any value; NO_FIELD: none), study_of(i), received a minute apart."""
     with app.app_context():
         db.tests().insert_many(
             [
                 {
                     "test_id": f"t{i}",
                     "fingerprint": f"f{i}",
-                    "study_id": f"s{i}",
+                    "study_id": study_of(i),
                     "test_type": "delayed_recall",
                     "received_at": datetime(2026, 11, 20, 14, i, 30, 250_000, tzinfo=UTC),
-                    **({"participant_id": who} if who else {}),
+                    **({} if owner is NO_FIELD else {"participant_id": owner}),
                 }
-                for i, who in enumerate(arrivals)
+                for i, owner in enumerate(owners)
             ]
         )
+
+
+def _insert_interleaved(app):
+    """Tests of three participants (and one without a participant id) arriving interleaved."""
+    _insert_owned(app, ["P2", "P10", NO_FIELD, "P1", "P2", "P1", "P10", "P2"])
 
 
 def test_stream_by_a_field_groups_in_ascending_order_oldest_first_within(store_config):
@@ -165,20 +174,9 @@ def test_embedded_stream_by_puts_every_value_other_than_one_text_first(app_confi
     query narrows (a list of one text is under that text, as MongoDB sorts it)."""
     app_config["DB_CONNECTION_STR"] = ""
     app = create_app(app_config)
-    values = ["P2", ["P1", "P3"], "P1", 5, None, "P2", ["P4"], "MISSING", "P1", 2.5]
+    values = ["P2", ["P1", "P3"], "P1", 5, None, "P2", ["P4"], NO_FIELD, "P1", 2.5]
+    _insert_owned(app, values, study_of=lambda i: f"s{i % 2}")
     with app.app_context():
-        db.tests().insert_many(
-            [
-                {
-                    "test_id": f"t{i}",
-                    "fingerprint": f"f{i}",
-                    "study_id": f"s{i % 2}",
-                    "test_type": "delayed_recall",
-                    **({} if value == "MISSING" else {"participant_id": value}),
-                }
-                for i, value in enumerate(values)
-            ]
-        )
         streamed = [d["test_id"] for d in db.stream("tests", by="participant_id")]
         assert streamed == ["t1", "t3", "t4", "t7", "t9", "t2", "t8", "t0", "t5", "t6"]
         narrowed = db.stream("tests", {"study_id": "s1"}, by="participant_id")
